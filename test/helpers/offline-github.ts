@@ -1,0 +1,36 @@
+// Starts the offline GitHub for a test with every REST response and webhook payload checked
+// against GitHub's published descriptions; a response that does not validate fails the test.
+import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
+import { OfflineGitHub, type StartOptions } from "../offline-github/server.ts";
+import { validateRestResponse, validateWebhook, type SchemaProblem } from "../offline-github/fidelity/validate.ts";
+
+export interface CheckedGitHub {
+  gh: OfflineGitHub;
+  problems: SchemaProblem[];
+  /** `METHOD /template STATUS` of every response seen, and `event.action` of every webhook. */
+  seen: Set<string>;
+}
+
+export async function startCheckedGitHub(t: TestContext | null, options: StartOptions = {}): Promise<CheckedGitHub> {
+  const problems: SchemaProblem[] = [];
+  const seen = new Set<string>();
+  const gh = await OfflineGitHub.start({
+    ...options,
+    onResponse: (r) => {
+      seen.add(`${r.method} ${r.route} ${r.status}`);
+      problems.push(...validateRestResponse(r));
+      options.onResponse?.(r);
+    },
+    onWebhook: (event, payload) => {
+      seen.add(`${event}.${String(payload["action"])}`);
+      problems.push(...validateWebhook(event, payload));
+      options.onWebhook?.(event, payload);
+    },
+  });
+  t?.after(async () => {
+    await gh.close();
+    assert.deepEqual(problems, [], "every response and webhook of the offline GitHub matches GitHub's published schemas");
+  });
+  return { gh, problems, seen };
+}

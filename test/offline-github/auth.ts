@@ -1,0 +1,161 @@
+// Who is calling, and may they: the app's RS256 JWT, installation tokens scoped to repositories
+// and permissions, and users' tokens scoped by their role. Answers mirror GitHub's:
+// 401 bad or expired credentials, 404 for a repository the token cannot see, 403 for a missing permission.
+import { createPublicKey, createVerify, randomBytes } from "node:crypto";
+import type { Installation, Permissions, Repo, RepoRole, Token } from "./model.ts";
+import { roleAtLeast } from "./model.ts";
+import { HttpError } from "./http.ts";
+import type { World } from "./world.ts";
+
+export type Principal =
+  | { kind: "anonymous" }
+  | { kind: "app" }
+  | { kind: "installation"; token: Token; installation: Installation }
+  | { kind: "user"; token: Token; login: string };
+
+const badCredentials = (): HttpError => new HttpError(401, "Bad credentials");
+
+export function verifyAppJwt(w: World, jwt: string): void {
+  const parts = jwt.split(".");
+  if (parts.length !== 3) throw new HttpError(401, "A JSON web token could not be decoded");
+  const [h, p, s] = parts as [string, string, string];
+  let header: { alg?: string };
+  let claims: { iat?: number; exp?: number; iss?: string | number };
+  try {
+    header = JSON.parse(Buffer.from(h, "base64url").toString()) as typeof header;
+    claims = JSON.parse(Buffer.from(p, "base64url").toString()) as typeof claims;
+  } catch {
+    throw new HttpError(401, "A JSON web token could not be decoded");
+  }
+  if (header.alg !== "RS256") throw new HttpError(401, "A JSON web token could not be decoded");
+  const verifier = createVerify("RSA-SHA256");
+  verifier.update(`${h}.${p}`);
+  if (!verifier.verify(createPublicKey(w.app.publicKeyPem), Buffer.from(s, "base64url"))) {
+    throw new HttpError(401, "A JSON web token could not be decoded");
+  }
+  if (String(claims.iss) !== String(w.app.id) && claims.iss !== w.app.clientId) {
+    throw new HttpError(401, "'Issuer' claim ('iss') must be an Integer");
+  }
+  // JWTs are checked against the real clock: the app's clock and GitHub's agree, and the
+  // emulator's adjustable clock is only for installation token lifetimes.
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof claims.iat !== "number" || claims.iat > now + 60) {
+    throw new HttpError(401, "'Issued at' claim ('iat') must be an Integer representing a time in the past.");
+  }
+  if (typeof claims.exp !== "number" || claims.exp <= now) {
+    throw new HttpError(401, "'Expiration time' claim ('exp') is too far in the future or expired");
+  }
+  if (claims.exp - claims.iat > 600 + 60) {
+    throw new HttpError(401, "'Expiration time' claim ('exp') is too far in the future");
+  }
+}
+
+export function resolvePrincipal(w: World, authorization: string | undefined): Principal {
+  if (!authorization) return { kind: "anonymous" };
+  const m = /^(bearer|token)\s+(\S+)$/i.exec(authorization.trim());
+  if (m?.[2]) {
+    const credential = m[2];
+    if (credential.split(".").length === 3 && credential.startsWith("ey")) {
+      verifyAppJwt(w, credential);
+      return { kind: "app" };
+    }
+    return principalForToken(w, credential);
+  }
+  const basic = /^basic\s+(\S+)$/i.exec(authorization.trim());
+  if (basic?.[1]) {
+    const [, password] = Buffer.from(basic[1], "base64").toString().split(/:(.*)/s);
+    if (password) return principalForToken(w, password);
+  }
+  throw badCredentials();
+}
+
+export function principalForToken(w: World, value: string): Principal {
+  const t = w.tokens.get(value);
+  if (!t || t.revokedAt) throw badCredentials();
+  if (t.expiresAt && w.now() >= t.expiresAt) throw badCredentials();
+  if (t.kind === "installation") {
+    const inst = t.installationId !== null ? w.installations.get(t.installationId) : undefined;
+    if (!inst) throw badCredentials();
+    return { kind: "installation", token: t, installation: inst };
+  }
+  if (!t.login) throw badCredentials();
+  return { kind: "user", token: t, login: t.login };
+}
+
+const levelRank = { read: 1, write: 2, admin: 3 } as const;
+
+/** What a call on a repository needs: an installation permission, or a user's role. */
+export interface RepoNeed {
+  permission: [resource: string, level: "read" | "write"];
+  /** For user tokens; GitHub decides by role. Defaults to read for reads and write for writes. */
+  role?: RepoRole;
+  /** A second permission that serves as well (issues endpoints on pull requests accept pull_requests). */
+  orPermission?: [resource: string, level: "read" | "write"];
+}
+
+export function tokenHas(perms: Permissions, resource: string, level: "read" | "write"): boolean {
+  if (resource === "metadata" && level === "read") return true;
+  const have = perms[resource];
+  return have !== undefined && levelRank[have] >= levelRank[level];
+}
+
+export function tokenSeesRepo(w: World, p: Principal & { kind: "installation" }, r: Repo): boolean {
+  if (!w.installationCovers(p.installation, r)) return false;
+  return p.token.repositoryIds === null || p.token.repositoryIds.includes(r.id);
+}
+
+/** Throws GitHub's answer when the principal may not do `need` on `r`. */
+export function checkRepoAccess(w: World, p: Principal, r: Repo | undefined, need: RepoNeed): asserts r is Repo {
+  if (p.kind === "app") throw new HttpError(401, "A JSON web token is not accepted here; use an installation access token.");
+  if (!r) throw new HttpError(404, "Not Found");
+  if (p.kind === "anonymous") {
+    if (r.private) throw new HttpError(404, "Not Found");
+    if (need.permission[1] !== "read") throw new HttpError(401, "Requires authentication");
+    return;
+  }
+  if (p.kind === "installation") {
+    if (!tokenSeesRepo(w, p, r)) throw new HttpError(404, "Not Found");
+    const ok = tokenHas(p.token.permissions, ...need.permission) || (need.orPermission ? tokenHas(p.token.permissions, ...need.orPermission) : false);
+    if (!ok) throw new HttpError(403, "Resource not accessible by integration");
+    return;
+  }
+  const role = w.roleOf(r, p.login);
+  if (role === "none") throw new HttpError(404, "Not Found");
+  const wanted = need.role ?? (need.permission[1] === "read" ? "read" : "write");
+  if (!roleAtLeast(role, wanted)) throw new HttpError(403, "Must have admin rights to Repository.");
+}
+
+export function mintInstallationToken(w: World, inst: Installation, o: { repositoryIds: number[] | null; permissions: Permissions }): Token {
+  const now = w.now();
+  const t: Token = {
+    token: `ghs_${randomBytes(18).toString("base64url")}`,
+    kind: "installation",
+    installationId: inst.id,
+    login: null,
+    repositoryIds: o.repositoryIds,
+    permissions: o.permissions,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + w.tokenLifetimeMs),
+    revokedAt: null,
+    calls: [],
+  };
+  w.tokens.set(t.token, t);
+  return t;
+}
+
+export function mintUserToken(w: World, login: string, prefix: "ghp" | "ghu" = "ghp"): Token {
+  const t: Token = {
+    token: `${prefix}_${randomBytes(18).toString("base64url")}`,
+    kind: "user",
+    installationId: null,
+    login,
+    repositoryIds: null,
+    permissions: {},
+    createdAt: w.now(),
+    expiresAt: null,
+    revokedAt: null,
+    calls: [],
+  };
+  w.tokens.set(t.token, t);
+  return t;
+}

@@ -1,0 +1,208 @@
+// The offline GitHub's data: everything GitHub would know about users, orgs, repositories,
+// issues, pull requests, checks, the app, its installations and the tokens it minted.
+// Git objects themselves live in bare repositories on disk (see git-store.ts).
+
+export type RepoRole = "none" | "read" | "triage" | "write" | "maintain" | "admin";
+export const repoRoleOrder: readonly RepoRole[] = ["none", "read", "triage", "write", "maintain", "admin"];
+export function roleAtLeast(role: RepoRole, wanted: RepoRole): boolean {
+  return repoRoleOrder.indexOf(role) >= repoRoleOrder.indexOf(wanted);
+}
+
+export type AccessLevel = "read" | "write";
+/** Installation permissions as GitHub names them (`pull_requests`, `contents`, …). */
+export type Permissions = Record<string, AccessLevel | "admin">;
+
+export interface Account {
+  id: number;
+  login: string;
+  type: "User" | "Bot" | "Organization";
+  name: string | null;
+  email: string | null;
+  createdAt: Date;
+}
+
+export interface Org {
+  account: Account;
+  /** login → role */
+  members: Map<string, "admin" | "member">;
+}
+
+export interface Team {
+  id: number;
+  org: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  members: Set<string>;
+  /** repository full name → role */
+  repos: Map<string, RepoRole>;
+}
+
+export interface Label {
+  id: number;
+  name: string;
+  color: string;
+  description: string | null;
+  isDefault: boolean;
+}
+
+export interface Comment {
+  id: number;
+  issueNumber: number;
+  user: string;
+  body: string;
+  createdAt: Date;
+  updatedAt: Date;
+  viaApp: boolean;
+}
+
+export interface Reaction {
+  id: number;
+  user: string;
+  content: string;
+  createdAt: Date;
+}
+
+export interface PullData {
+  id: number;
+  head: string;
+  base: string;
+  draft: boolean;
+  merged: boolean;
+  mergedAt: Date | null;
+  mergedBy: string | null;
+  mergeCommitSha: string | null;
+  /** The head commit when the pull request was merged or closed; while open it is read from the ref. */
+  frozenHeadSha: string | null;
+  requestedReviewers: Set<string>;
+  requestedTeams: Set<string>;
+  maintainerCanModify: boolean;
+}
+
+export interface Issue {
+  id: number;
+  number: number;
+  title: string;
+  body: string | null;
+  user: string;
+  state: "open" | "closed";
+  stateReason: "completed" | "not_planned" | "reopened" | null;
+  labels: string[];
+  assignees: string[];
+  locked: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  closedAt: Date | null;
+  reactions: Reaction[];
+  viaApp: boolean;
+  /** Present when this issue is a pull request. */
+  pull: PullData | null;
+}
+
+export interface Review {
+  id: number;
+  pullNumber: number;
+  user: string;
+  state: "APPROVED" | "CHANGES_REQUESTED" | "COMMENTED" | "DISMISSED" | "PENDING";
+  body: string;
+  commitId: string;
+  submittedAt: Date;
+}
+
+export interface CheckRun {
+  id: number;
+  name: string;
+  headSha: string;
+  status: "queued" | "in_progress" | "completed" | "waiting" | "requested" | "pending";
+  conclusion: "success" | "failure" | "neutral" | "cancelled" | "skipped" | "timed_out" | "action_required" | "stale" | null;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  externalId: string;
+  detailsUrl: string | null;
+  output: { title: string | null; summary: string | null; text: string | null };
+  appId: number;
+  checkSuiteId: number;
+}
+
+export interface BranchProtection {
+  requiredStatusChecks: { strict: boolean; contexts: string[] } | null;
+  requiredPullRequestReviews: {
+    requiredApprovingReviewCount: number;
+    requireCodeOwnerReviews: boolean;
+    dismissStaleReviews: boolean;
+  } | null;
+  enforceAdmins: boolean;
+  allowForcePushes: boolean;
+  allowDeletions: boolean;
+}
+
+export interface Repo {
+  id: number;
+  owner: string;
+  name: string;
+  description: string | null;
+  private: boolean;
+  defaultBranch: string;
+  createdAt: Date;
+  updatedAt: Date;
+  pushedAt: Date;
+  /** login → role, for outside and direct collaborators */
+  collaborators: Map<string, RepoRole>;
+  protection: Map<string, BranchProtection>;
+  labels: Map<string, Label>;
+  issues: Map<number, Issue>;
+  comments: Map<number, Comment>;
+  reviews: Map<number, Review>;
+  checkRuns: Map<number, CheckRun>;
+  nextNumber: number;
+}
+
+export interface App {
+  id: number;
+  slug: string;
+  name: string;
+  owner: string;
+  clientId: string;
+  clientSecret: string;
+  privateKeyPem: string;
+  publicKeyPem: string;
+  webhookSecret: string;
+  permissions: Permissions;
+  events: string[];
+  createdAt: Date;
+}
+
+export interface Installation {
+  id: number;
+  account: string;
+  repositorySelection: "all" | "selected";
+  repositoryIds: Set<number>;
+  permissions: Permissions;
+  events: string[];
+  createdAt: Date;
+}
+
+export interface TokenCall {
+  at: Date;
+  method: string;
+  path: string;
+  status: number;
+}
+
+export interface Token {
+  token: string;
+  kind: "installation" | "user";
+  installationId: number | null;
+  login: string | null;
+  /** Repository ids this token may touch; null means every repository of the installation. */
+  repositoryIds: number[] | null;
+  permissions: Permissions;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  calls: TokenCall[];
+}
+
+export function fullName(repo: Pick<Repo, "owner" | "name">): string {
+  return `${repo.owner}/${repo.name}`;
+}

@@ -1,0 +1,166 @@
+// Everything the offline GitHub knows, with the lookups the routes share.
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import type { Account, App, Installation, Label, Org, Repo, RepoRole, Team, Token } from "./model.ts";
+import { fullName, repoRoleOrder, roleAtLeast } from "./model.ts";
+import { GitStore } from "./git-store.ts";
+import { nodeId, isoTime, renderUser } from "./render.ts";
+import { HttpError } from "./http.ts";
+
+export class World {
+  apiUrl = "";
+  webUrl = "";
+  readonly git: GitStore;
+  readonly accounts = new Map<string, Account>();
+  readonly orgs = new Map<string, Org>();
+  readonly teams = new Map<string, Team>();
+  readonly repos = new Map<string, Repo>();
+  readonly installations = new Map<number, Installation>();
+  readonly tokens = new Map<string, Token>();
+  readonly app: App;
+  /** Added to the wall clock for token lifetimes, so tests can make tokens expire. */
+  clockOffsetMs = 0;
+  tokenLifetimeMs = 60 * 60 * 1000;
+  #nextId = 1000;
+
+  constructor(gitRoot: string, app: { id?: number; slug?: string; name?: string; owner?: string; webhookSecret: string; permissions: App["permissions"]; events: string[] }) {
+    this.git = new GitStore(gitRoot);
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const slug = app.slug ?? "bosun";
+    const owner = app.owner ?? "bosun-dev";
+    this.#addAccount(owner, "Organization");
+    this.orgs.set(owner, { account: this.account(owner), members: new Map() });
+    this.app = {
+      id: app.id ?? 1,
+      slug,
+      name: app.name ?? "Bosun",
+      owner,
+      clientId: `Iv1.${randomBytes(8).toString("hex")}`,
+      clientSecret: randomBytes(20).toString("hex"),
+      privateKeyPem: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+      publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+      webhookSecret: app.webhookSecret,
+      permissions: app.permissions,
+      events: app.events,
+      createdAt: new Date(),
+    };
+    this.#addAccount(`${slug}[bot]`, "Bot");
+  }
+
+  now(): Date {
+    return new Date(Date.now() + this.clockOffsetMs);
+  }
+
+  nextId(): number {
+    return ++this.#nextId;
+  }
+
+  #addAccount(login: string, type: Account["type"], name: string | null = null, email: string | null = null): Account {
+    const key = login.toLowerCase();
+    if (this.accounts.has(key)) throw new Error(`[offline-github] account ${login} exists already`);
+    const a: Account = { id: this.nextId(), login, type, name, email, createdAt: this.now() };
+    this.accounts.set(key, a);
+    return a;
+  }
+
+  addUser(login: string, o: { type?: "User" | "Bot"; name?: string; email?: string } = {}): Account {
+    return this.#addAccount(login, o.type ?? "User", o.name ?? login, o.email ?? `${login}@users.noreply.offline-github.test`);
+  }
+
+  addOrg(login: string): Org {
+    const org: Org = { account: this.#addAccount(login, "Organization"), members: new Map() };
+    this.orgs.set(login, org);
+    return org;
+  }
+
+  get botLogin(): string {
+    return `${this.app.slug}[bot]`;
+  }
+
+  findAccount(login: string): Account | undefined {
+    return this.accounts.get(login.toLowerCase());
+  }
+
+  account(login: string): Account {
+    const a = this.findAccount(login);
+    if (!a) throw new Error(`[offline-github] no account ${login}`);
+    return a;
+  }
+
+  findRepo(owner: string, name: string): Repo | undefined {
+    return this.repos.get(`${owner}/${name}`.toLowerCase());
+  }
+
+  repoById(id: number): Repo | undefined {
+    for (const r of this.repos.values()) if (r.id === id) return r;
+    return undefined;
+  }
+
+  label(r: Repo, name: string): Label {
+    const l = r.labels.get(name.toLowerCase());
+    if (!l) throw new Error(`[offline-github] no label ${name} in ${fullName(r)}`);
+    return l;
+  }
+
+  ensureLabel(r: Repo, name: string): Label {
+    const existing = r.labels.get(name.toLowerCase());
+    if (existing) return existing;
+    const l: Label = { id: this.nextId(), name, color: "ededed", description: null, isDefault: false };
+    r.labels.set(name.toLowerCase(), l);
+    return l;
+  }
+
+  team(org: string, slug: string): Team {
+    const t = this.teams.get(`${org}/${slug}`.toLowerCase());
+    if (!t) throw new HttpError(404, "Not Found");
+    return t;
+  }
+
+  /** The user's role on the repository, as GitHub would compute it from ownership, org role, collaborators and teams. */
+  roleOf(r: Repo, login: string): RepoRole {
+    if (r.owner.toLowerCase() === login.toLowerCase()) return "admin";
+    const org = this.orgs.get(r.owner);
+    if (org?.members.get(login) === "admin") return "admin";
+    let role: RepoRole = r.private ? "none" : "read";
+    const direct = r.collaborators.get(login);
+    if (direct && roleAtLeast(direct, role)) role = direct;
+    for (const t of this.teams.values()) {
+      if (t.org !== r.owner || !t.members.has(login)) continue;
+      const tr = t.repos.get(fullName(r));
+      if (tr && roleAtLeast(tr, role)) role = tr;
+    }
+    if (org?.members.has(login) && role === "none") role = "read";
+    return repoRoleOrder.includes(role) ? role : "none";
+  }
+
+  installationFor(owner: string): Installation | undefined {
+    for (const i of this.installations.values()) if (i.account.toLowerCase() === owner.toLowerCase()) return i;
+    return undefined;
+  }
+
+  installationCovers(inst: Installation, r: Repo): boolean {
+    return inst.account.toLowerCase() === r.owner.toLowerCase() && (inst.repositorySelection === "all" || inst.repositoryIds.has(r.id));
+  }
+
+  installationRepos(inst: Installation): Repo[] {
+    return [...this.repos.values()].filter((r) => this.installationCovers(inst, r));
+  }
+
+  renderApp(): Record<string, unknown> {
+    const a = this.app;
+    return {
+      id: a.id,
+      slug: a.slug,
+      node_id: nodeId("App", a.id),
+      client_id: a.clientId,
+      owner: renderUser(this, this.account(a.owner)),
+      name: a.name,
+      description: "Runs coding agents on labelled issues and opens pull requests that cannot merge themselves.",
+      external_url: `${this.webUrl}/apps/${a.slug}`,
+      html_url: `${this.webUrl}/apps/${a.slug}`,
+      created_at: isoTime(a.createdAt),
+      updated_at: isoTime(a.createdAt),
+      permissions: a.permissions,
+      events: a.events,
+    };
+  }
+}
