@@ -20,5 +20,7 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
-  { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },
+  { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  // Bundled agents run on Node inside the sandbox image.
+  { files: ["agents/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
 );

@@ -10,9 +10,9 @@ chroot "$root" useradd --uid 1000 --gid 1000 --home-dir /home/agent \
     --create-home --shell /bin/bash agent
 
 # /workspace: the repository checkout (a volume at run time), owned by the agent.
-# /bosun: Bosun's own files (sockets, prompts), bind-mounted at run time.
+# /bosun: Bosun's own files: task.json in, result.json out (a per-run volume at run time).
 install -d -o 1000 -g 1000 -m 0755 "$root/workspace"
-install -d -o 0 -g 0 -m 0755 "$root/bosun"
+install -d -o 1000 -g 1000 -m 0755 "$root/bosun"
 
 # The workspace volume may have been populated by another uid.
 printf '[safe]\n\tdirectory = /workspace\n' > "$root/etc/gitconfig"

@@ -10,6 +10,8 @@ export interface CheckedGitHub {
   problems: SchemaProblem[];
   /** `METHOD /template STATUS` of every response seen, and `event.action` of every webhook. */
   seen: Set<string>;
+  /** Stops the emulator and fails when any response or webhook did not match GitHub's schemas. */
+  close(): Promise<void>;
 }
 
 export async function startCheckedGitHub(t: TestContext | null, options: StartOptions = {}): Promise<CheckedGitHub> {
@@ -28,9 +30,10 @@ export async function startCheckedGitHub(t: TestContext | null, options: StartOp
       options.onWebhook?.(event, payload);
     },
   });
-  t?.after(async () => {
+  const close = async (): Promise<void> => {
     await gh.close();
     assert.deepEqual(problems, [], "every response and webhook of the offline GitHub matches GitHub's published schemas");
-  });
-  return { gh, problems, seen };
+  };
+  t?.after(close);
+  return { gh, problems, seen, close };
 }

@@ -19,8 +19,11 @@ export class HttpError extends Error {
   }
 }
 
-/** 422 with GitHub's `errors` list. */
-export function validationFailed(message: string, errors: Record<string, unknown>[] = []): HttpError {
+/**
+ * 422 with GitHub's `errors` list: objects (`resource`, `field`, `code`) for most endpoints, plain
+ * strings for those documented with `validation-error-simple` (reviews, for one).
+ */
+export function validationFailed(message: string, errors: Record<string, unknown>[] | string[] = []): HttpError {
   return new HttpError(422, message, { errors });
 }
 

@@ -12,7 +12,8 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString().replace(/\.\
 export const isoTime = (d: Date): string => iso(d) as string;
 
 export function renderUser(w: World, a: Account): Record<string, unknown> {
-  const api = `${w.apiUrl}/users/${a.login}`;
+  // Logins of bots (`bosun[bot]`) are percent-encoded in URLs, and a bot's page is its app's page.
+  const api = `${w.apiUrl}/users/${encodeURIComponent(a.login)}`;
   return {
     login: a.login,
     id: a.id,
@@ -20,7 +21,7 @@ export function renderUser(w: World, a: Account): Record<string, unknown> {
     avatar_url: `${w.webUrl}/avatars/u/${a.id}?v=4`,
     gravatar_id: "",
     url: api,
-    html_url: `${w.webUrl}/${a.login}`,
+    html_url: a.type === "Bot" ? `${w.webUrl}/apps/${a.login.replace(/\[bot\]$/, "")}` : `${w.webUrl}/${a.login}`,
     followers_url: `${api}/followers`,
     following_url: `${api}/following{/other_user}`,
     gists_url: `${api}/gists{/gist_id}`,
@@ -264,6 +265,8 @@ export interface PullShas {
   base: string;
   stats: { commits: number; additions: number; deletions: number; changedFiles: number };
   mergeable: boolean | null;
+  /** The base branch's protection is not yet satisfied. */
+  blocked: boolean;
 }
 
 /** The pull request as the webhook's `pull-request` definition has it (the REST shape adds nothing it lacks). */
@@ -332,7 +335,7 @@ export function renderPull(w: World, r: Repo, i: Issue, shas: PullShas): Record<
     merged: p.merged,
     mergeable: i.state === "open" ? shas.mergeable : null,
     rebaseable: i.state === "open" ? shas.mergeable : null,
-    mergeable_state: i.state !== "open" ? "unknown" : shas.mergeable === false ? "dirty" : p.draft ? "draft" : "clean",
+    mergeable_state: i.state !== "open" ? "unknown" : shas.mergeable === false ? "dirty" : p.draft ? "draft" : shas.blocked ? "blocked" : "clean",
     merged_by: p.mergedBy ? renderUserByLogin(w, p.mergedBy) : null,
     comments: [...r.comments.values()].filter((c) => c.issueNumber === i.number).length,
     review_comments: reviewComments,
@@ -418,7 +421,7 @@ export function renderCheckRun(w: World, r: Repo, c: CheckRun): Record<string, u
     },
     name: c.name,
     check_suite: { id: c.checkSuiteId },
-    app: w.renderApp(),
+    app: w.renderAppForRest(),
     pull_requests: [],
   };
 }

@@ -308,14 +308,27 @@ export class OfflineGitHub {
     try {
       const latency = this.faults.plan.latencyMs;
       if (latency) await new Promise((r) => setTimeout(r, latency));
+      // Every answer GitHub's API gives (refusals included) carries the caller's rate-limit headers;
+      // bad credentials count against the unauthenticated limit. Injected 5xx answers stand for
+      // failures in front of the API and carry none.
+      let authError: unknown = null;
+      try {
+        principal = resolvePrincipal(this.world, req.headers.authorization);
+      } catch (e) {
+        authError = e;
+      }
+      const rateHeaders = this.#rateLimitHeaders(principal ?? { kind: "anonymous" });
+      Object.assign(headers, rateHeaders);
       const match = this.#router.match(method, url.pathname);
       if (match === null) throw new HttpError(404, "Not Found");
       if (match === "method-not-allowed") throw new HttpError(404, "Not Found");
       routeTemplate = match.route.path;
       const fault = this.faults.pick(method, url.pathname);
-      if (fault) throw fault;
-      principal = resolvePrincipal(this.world, req.headers.authorization);
-      Object.assign(headers, this.#rateLimitHeaders(principal));
+      if (fault) {
+        if (fault.status >= 500) for (const k of Object.keys(rateHeaders)) delete headers[k];
+        throw fault;
+      }
+      if (authError !== null || principal === null) throw authError;
       const route = match.route;
       if (route.auth === "app" && principal.kind !== "app") {
         throw new HttpError(401, "A JSON web token could not be decoded");

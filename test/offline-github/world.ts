@@ -145,13 +145,16 @@ export class World {
     return [...this.repos.values()].filter((r) => this.installationCovers(inst, r));
   }
 
+  /**
+   * The app as webhooks show it (`performed_via_github_app`, whose webhook schema allows no
+   * `client_id`); REST answers that describe the app itself add `client_id` (see `renderAppForRest`).
+   */
   renderApp(): Record<string, unknown> {
     const a = this.app;
     return {
       id: a.id,
       slug: a.slug,
       node_id: nodeId("App", a.id),
-      client_id: a.clientId,
       owner: renderUser(this, this.account(a.owner)),
       name: a.name,
       description: "Runs coding agents on labelled issues and opens pull requests that cannot merge themselves.",
@@ -162,5 +165,10 @@ export class World {
       permissions: a.permissions,
       events: a.events,
     };
+  }
+
+  renderAppForRest(): Record<string, unknown> {
+    const { id, slug, node_id, ...rest } = this.renderApp();
+    return { id, slug, node_id, client_id: this.app.clientId, ...rest };
   }
 }

@@ -278,6 +278,22 @@ test("list responses validate each item", () => {
   assertProblem(validateRestResponse({ method: "GET", route, status: 200, body: [issueComment(), bad] }), / 200 body\/1$/, /required property 'url'/);
 });
 
+test("the installation list's account is a user or an enterprise, not both (a corrected mistake in the description)", () => {
+  const installation = (account: Record<string, unknown>): Record<string, unknown> => ({
+    id: 5, account, repository_selection: "all", access_tokens_url: `${API}/app/installations/5/access_tokens`,
+    repositories_url: `${API}/installation/repositories`, html_url: `${WEB}/organizations/octo/settings/installations/5`,
+    app_id: 1, target_id: 1, target_type: "Organization", permissions: { issues: "write" }, events: ["issues"],
+    created_at: CREATED, updated_at: CREATED, single_file_name: null, app_slug: "bosun",
+    suspended_by: null, suspended_at: null,
+  });
+  const list = (account: Record<string, unknown>): SchemaProblem[] =>
+    validateRestResponse({ method: "GET", route: "/app/installations", status: 200, body: [installation(account)] });
+  assert.deepEqual(list(user("octo", 1)), []);
+  const broken = user("octo", 1);
+  delete broken.login;
+  assert.ok(list(broken).length > 0, "an account that is neither a user nor an enterprise is still reported");
+});
+
 test("problems are capped", () => {
   const problems = validateRestResponse({ method: "GET", route: "/repos/{owner}/{repo}", status: 200, body: {} });
   assert.ok(problems.length > 0 && problems.length <= 20, `${problems.length} problems`);

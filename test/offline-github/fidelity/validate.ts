@@ -263,9 +263,30 @@ function pickJsonMediaType(content: JsonObject): string | undefined {
   return types.find((t) => /[/+]json$/.test(t.split(";")[0]!.trim()));
 }
 
-function isGenericError(status: number, headers: Record<string, string> | undefined): boolean {
-  if (status === 401 || status >= 500) return true;
-  return status === 403 && Object.keys(headers ?? {}).some((k) => k.toLowerCase() === "retry-after");
+/**
+ * Known mistakes in GitHub's description, corrected before compiling, each where the description
+ * contradicts itself, so that no answer GitHub really gives could pass:
+ * - `GET /app/installations` 200 inlines the `installation` schema with `account` as
+ *   `allOf: [simple-user, enterprise]`, demanding that an account be a user and an enterprise at
+ *   once; the `installation` component (used by `GET /app/installations/{installation_id}` and the
+ *   other installation endpoints) has `anyOf` there, which is what GitHub sends.
+ */
+const errata: Record<string, (schema: unknown) => unknown> = {
+  "GET /app/installations 200": (schema) => {
+    const copy = structuredClone(schema);
+    const account = isObject(copy) && isObject(copy.items) && isObject(copy.items.properties) ? copy.items.properties.account : undefined;
+    if (isObject(account) && Array.isArray(account.allOf) && account.anyOf === undefined) {
+      account.anyOf = account.allOf;
+      delete account.allOf;
+    }
+    return copy;
+  },
+};
+
+function isGenericError(status: number): boolean {
+  // 401 (bad credentials), 404 (a repository the caller cannot see), 403 (a permission the token
+  // lacks, or a secondary rate limit) and 5xx come from GitHub's front door on every endpoint.
+  return status === 401 || status === 403 || status === 404 || status >= 500;
 }
 
 export function validateRestResponse(r: {
@@ -292,10 +313,9 @@ export function validateRestResponse(r: {
   const statusKey = String(r.status);
   const rangeKey = `${statusKey[0]}XX`;
   const key = statusKey in responses ? statusKey : rangeKey in responses ? rangeKey : "default" in responses ? "default" : undefined;
-  if (key === undefined && isGenericError(r.status, r.headers)) {
-    // GitHub answers any endpoint with 401 (bad credentials), 5xx, or a secondary rate limit
-    // (403 with retry-after); its description lists those only for some operations. Such an
-    // answer must still have GitHub's error shape.
+  if (key === undefined && isGenericError(r.status)) {
+    // GitHub's description lists these answers only for some operations; they must still have
+    // GitHub's error shape.
     let validate = restValidators.get("basic-error");
     if (!validate) {
       const conv = restConverter();
@@ -350,7 +370,7 @@ export function validateRestResponse(r: {
   let validate = restValidators.get(cacheKey);
   if (!validate) {
     const conv = restConverter();
-    validate = conv.ajv.compile(conv.convert(media.schema) as object);
+    validate = conv.ajv.compile(conv.convert(errata[`${opName} ${key}`]?.(media.schema) ?? media.schema) as object);
     restValidators.set(cacheKey, validate);
   }
   if (!validate(r.body)) problems.push(...formatErrors(validate.errors ?? [], `${where} body`));

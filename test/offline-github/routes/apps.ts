@@ -42,7 +42,7 @@ function installationOr404(w: World, id: string | undefined): Installation {
 export const appRoutes: Route[] = [
   {
     method: "GET", path: "/app", auth: "app",
-    handle: ({ w }) => json(200, { ...w.renderApp(), installations_count: w.installations.size }),
+    handle: ({ w }) => json(200, { ...w.renderAppForRest(), installations_count: w.installations.size }),
   },
   {
     method: "GET", path: "/app/installations", auth: "app",

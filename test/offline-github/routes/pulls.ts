@@ -21,7 +21,11 @@ export async function pullShas(w: World, r: Repo, i: Issue): Promise<PullShas> {
   const base = (await w.git.resolve(r.owner, r.name, `refs/heads/${p.base}`)) ?? "0".repeat(40);
   const stats = await w.git.diffStats(r.owner, r.name, base, head);
   const mergeable = i.state === "open" ? await w.git.canMerge(r.owner, r.name, base, head) : null;
-  return { head, base, stats, mergeable };
+  const shas: PullShas = { head, base, stats, mergeable, blocked: false };
+  // `mergeable_state: blocked` as GitHub shows it: the base branch's protection is not satisfied
+  // (for anyone; an admin's bypass shows only when they merge).
+  if (i.state === "open") shas.blocked = (await protectionBlockers(w, r, i as Pull, shas, null)).length > 0;
+  return shas;
 }
 
 export async function pullPayload(w: World, r: Repo, i: Issue): Promise<Record<string, unknown>> {
@@ -33,11 +37,15 @@ const pullsWrite = { permission: ["pull_requests", "write"] as [string, "write"]
 
 /** Why GitHub would refuse to merge this pull request now, in GitHub's words; empty when it may merge. */
 export async function mergeBlockers(w: World, r: Repo, i: Pull, actor: string): Promise<string[]> {
+  return protectionBlockers(w, r, i, await pullShas(w, r, i), actor);
+}
+
+/** What the base branch's protection still wants; `actor` null means nobody's admin bypass applies. */
+async function protectionBlockers(w: World, r: Repo, i: Pull, shas: PullShas, actor: string | null): Promise<string[]> {
   const p = i.pull;
   const protection = r.protection.get(p.base);
   if (!protection) return [];
-  if (!protection.enforceAdmins && w.roleOf(r, actor) === "admin") return [];
-  const shas = await pullShas(w, r, i);
+  if (actor !== null && !protection.enforceAdmins && w.roleOf(r, actor) === "admin") return [];
   const out: string[] = [];
   const rsc = protection.requiredStatusChecks;
   if (rsc) {
@@ -243,9 +251,10 @@ export const pullRoutes: Route[] = [
       const state = event === "APPROVE" ? "APPROVED" : event === "REQUEST_CHANGES" ? "CHANGES_REQUESTED" : event === "COMMENT" ? "COMMENTED" : undefined;
       if (!state) throw validationFailed("Unprocessable Entity: a review needs an event of APPROVE, REQUEST_CHANGES or COMMENT (pending reviews are not offered by the offline GitHub).");
       if (i.state !== "open") throw validationFailed("Unprocessable Entity: the pull request is closed.");
-      if (actor === i.user && state === "APPROVED") throw validationFailed("Unprocessable Entity", [{ resource: "PullRequestReview", code: "custom", message: "Can not approve your own pull request" }]);
-      if (actor === i.user && state === "CHANGES_REQUESTED") throw validationFailed("Unprocessable Entity", [{ resource: "PullRequestReview", code: "custom", message: "Can not request changes on your own pull request" }]);
-      if (state !== "APPROVED" && body.trim() === "") throw validationFailed("Unprocessable Entity", [{ resource: "PullRequestReview", field: "body", code: "missing_field" }]);
+      // This endpoint's 422 is GitHub's `validation-error-simple`: `errors` holds plain strings.
+      if (actor === i.user && state === "APPROVED") throw validationFailed("Unprocessable Entity", ["Can not approve your own pull request"]);
+      if (actor === i.user && state === "CHANGES_REQUESTED") throw validationFailed("Unprocessable Entity", ["Can not request changes on your own pull request"]);
+      if (state !== "APPROVED" && body.trim() === "") throw validationFailed("Unprocessable Entity", [`Body is required when using the ${event ?? ""} event.`]);
       const shas = await pullShas(w, r, i);
       const rv: Review = { id: w.nextId(), pullNumber: i.number, user: actor, state, body, commitId: str(ctx.body, "commit_id") ?? shas.head, submittedAt: w.now() };
       r.reviews.set(rv.id, rv);

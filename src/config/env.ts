@@ -1,0 +1,37 @@
+// Process settings from the environment, validated once at start-up.
+import { z } from "zod";
+
+const envSchema = z.object({
+  DATABASE_URL: z.string().default("postgres://bosun:bosun@127.0.0.1:5432/bosun"),
+  APP_ID: z.string().optional(),
+  PRIVATE_KEY: z.string().optional(),
+  PRIVATE_KEY_PATH: z.string().optional(),
+  WEBHOOK_SECRET: z.string().optional(),
+  /** GitHub's REST API root; GitHub Enterprise Server or the offline GitHub set it. */
+  GITHUB_API_URL: z.string().url().default("https://api.github.com"),
+  PORT: z.coerce.number().int().default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  /** The image agents and tests run in unless the repository's policy names another allowed one. */
+  BOSUN_AGENT_IMAGE: z.string().default("bosun/agent-base:latest"),
+  /** Agent command when the repository's .github/bosun.yml names none. */
+  BOSUN_DEFAULT_AGENT_COMMAND: z.string().default("node /bosun/agents/patch-agent.mjs"),
+  /** How many runs one process works on at once. */
+  BOSUN_CONCURRENCY: z.coerce.number().int().min(1).default(2),
+  /** A name for this replica in leases and logs. */
+  BOSUN_REPLICA: z.string().optional(),
+  /** Where runs keep their host-side scratch (clones, archives); removed when a run ends. */
+  BOSUN_WORK_DIR: z.string().optional(),
+  /** Public URL of this Bosun, for links to a run from comments and check runs. */
+  BOSUN_PUBLIC_URL: z.string().optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const r = envSchema.safeParse(source);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n");
+    throw new Error(`[bosun/config] the environment is not valid:\n${lines}`);
+  }
+  return r.data;
+}

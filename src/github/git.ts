@@ -1,0 +1,59 @@
+// Git on Bosun's side of the sandbox: clone with a read token, commit the agent's change as
+// Bosun, push with a write token. Tokens travel in environment variables (GIT_CONFIG_*), never
+// in a URL or a command line that `ps` or .git/config would show.
+import { execFile } from "node:child_process";
+
+export interface GitAuthor { name: string; email: string }
+
+function authEnv(token: string | null): Record<string, string> {
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
+  if (!token) return env;
+  const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
+  return { ...env, GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` };
+}
+
+export function runGit(cwd: string, args: string[], o: { token?: string | null; env?: Record<string, string> } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("git", args, { cwd, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: cwd, ...authEnv(o.token ?? null), ...o.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`[bosun/git] git ${args[0] ?? ""} failed: ${stderr.trim() || err.message}`, { cause: err }));
+      else resolve(stdout);
+    });
+  });
+}
+
+export async function cloneAt(o: { url: string; token: string; dir: string; branch: string }): Promise<string> {
+  await runGit(process.cwd(), ["clone", "--quiet", "--no-tags", "--single-branch", "--branch", o.branch, o.url, o.dir], { token: o.token });
+  return (await runGit(o.dir, ["rev-parse", "HEAD"])).trim();
+}
+
+/** Commits the whole working tree. A fixed `date` makes the sha repeatable for the same tree. */
+export async function commitAll(dir: string, o: { message: string; author: GitAuthor; date: string }): Promise<string> {
+  await runGit(dir, ["add", "--all"]);
+  const env = {
+    GIT_AUTHOR_NAME: o.author.name, GIT_AUTHOR_EMAIL: o.author.email, GIT_AUTHOR_DATE: o.date,
+    GIT_COMMITTER_NAME: o.author.name, GIT_COMMITTER_EMAIL: o.author.email, GIT_COMMITTER_DATE: o.date,
+  };
+  await runGit(dir, ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", o.message], { env });
+  return (await runGit(dir, ["rev-parse", "HEAD"])).trim();
+}
+
+/** Pushes HEAD to `branch` without force: a branch that moved under us is an error, not overwritten. */
+export async function pushBranch(o: { dir: string; url: string; token: string; branch: string }): Promise<void> {
+  await runGit(o.dir, ["push", "--quiet", "--no-verify", o.url, `HEAD:refs/heads/${o.branch}`], { token: o.token });
+}
+
+/** The sha a remote branch points at, or null. */
+export async function remoteBranchSha(o: { dir: string; url: string; token: string; branch: string }): Promise<string | null> {
+  const out = await runGit(o.dir, ["ls-remote", o.url, `refs/heads/${o.branch}`], { token: o.token });
+  return out.split(/\s+/)[0] || null;
+}
+
+/** Files changed between the base commit and the working tree, with git's status letter. */
+export async function changedFiles(dir: string, base: string): Promise<{ path: string; status: string }[]> {
+  await runGit(dir, ["add", "--all"]);
+  const out = await runGit(dir, ["diff", "--cached", "--name-status", "--no-renames", base]);
+  return out.split("\n").filter(Boolean).map((l) => {
+    const [status, ...rest] = l.split("\t");
+    return { status: status ?? "M", path: rest.join("\t") };
+  });
+}

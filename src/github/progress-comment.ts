@@ -1,0 +1,78 @@
+// The run's one progress comment on the issue, edited in place from queueing to outcome.
+// A hidden marker names the run, so a restarted worker finds the comment instead of adding one.
+import type { Run, RunState } from "../runs/run.ts";
+import type { GitHubClient } from "./tokens.ts";
+
+export const progressMarker = (runId: string): string => `<!-- bosun:progress run=${runId} -->`;
+
+const headline: Record<RunState, string> = {
+  queued: "⏳ Queued",
+  awaiting_approval: "✋ Waiting for a maintainer's `/bosun approve`",
+  preparing: "📥 Preparing the workspace",
+  running: "🤖 The agent is working",
+  verifying: "🧪 Checking the change",
+  publishing: "📤 Publishing the change",
+  succeeded: "✅ Done",
+  failed: "❌ Failed",
+  cancelled: "🛑 Cancelled",
+  refused: "🚫 Refused",
+};
+
+function elapsed(from: Date, to: Date): string {
+  const s = Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000));
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m ${s % 60}s` : `${s}s`;
+}
+
+const nextStep: Partial<Record<RunState, string>> = {
+  queued: "fetch the repository",
+  preparing: "start the agent in a sandbox",
+  running: "compute the diff and run the tests",
+  verifying: "push the branch and open the pull request",
+  publishing: "check the base branch's protection and finish",
+};
+
+export function renderProgress(run: Run, now: Date = new Date()): string {
+  const f = run.facts;
+  const lines = [
+    `### Bosun · ${headline[run.state]}`,
+    "",
+    `| | |`,
+    `|---|---|`,
+    `| Run | \`${run.id}\` |`,
+    `| Mode | ${run.mode === "plan" ? "plan (read-only)" : "pull request"} |`,
+    `| Requested by | @${run.requestedBy} |`,
+    `| Elapsed | ${elapsed(run.createdAt, now)} |`,
+  ];
+  const steps = f.steps ?? [];
+  if (steps.length > 0) {
+    lines.push("", "**Steps**", ...steps.map((s) => `- ${s.name}`));
+  }
+  const next = nextStep[run.state];
+  if (next) lines.push("", `**Next:** ${next}.`);
+  if (run.outcome) lines.push("", `**Outcome:** ${run.outcome}`);
+  if (f.failure) lines.push("", `<details><summary>${f.failure.title}</summary>\n\n\`\`\`\n${f.failure.detail}\n\`\`\`\n</details>`);
+  lines.push("", progressMarker(run.id));
+  return lines.join("\n");
+}
+
+/** Creates the comment once, or updates it; returns its id. */
+export async function upsertProgressComment(octokit: GitHubClient, run: Run, body: string): Promise<number> {
+  const target = { owner: run.owner, repo: run.repo };
+  if (run.progressCommentId) {
+    await octokit.rest.issues.updateComment({ ...target, comment_id: run.progressCommentId, body });
+    return run.progressCommentId;
+  }
+  const existing = await findMarkedComment(octokit, run, progressMarker(run.id));
+  if (existing) {
+    await octokit.rest.issues.updateComment({ ...target, comment_id: existing, body });
+    return existing;
+  }
+  const created = await octokit.rest.issues.createComment({ ...target, issue_number: run.issueNumber, body });
+  return created.data.id;
+}
+
+export async function findMarkedComment(octokit: GitHubClient, run: Pick<Run, "owner" | "repo" | "issueNumber">, marker: string): Promise<number | null> {
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 });
+  return comments.find((c) => c.body?.includes(marker))?.id ?? null;
+}

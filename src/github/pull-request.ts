@@ -1,0 +1,52 @@
+// The agent's pull request: looked up by its head branch before one is created, so a repeated
+// publish step updates the same pull request.
+import type { Run } from "../runs/run.ts";
+import type { GitHubClient } from "./tokens.ts";
+
+export function branchName(issueNumber: number, title: string): string {
+  const slug = title.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
+  return `bosun/${issueNumber}${slug ? `-${slug}` : ""}`;
+}
+
+export interface PullRequestRef { number: number; url: string; draft: boolean; created: boolean }
+
+export async function upsertPullRequest(octokit: GitHubClient, o: { owner: string; repo: string; head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestRef> {
+  const open = await octokit.rest.pulls.list({ owner: o.owner, repo: o.repo, head: `${o.owner}:${o.head}`, base: o.base, state: "open", per_page: 10 });
+  const existing = open.data[0];
+  if (existing) {
+    await octokit.rest.pulls.update({ owner: o.owner, repo: o.repo, pull_number: existing.number, title: o.title, body: o.body });
+    return { number: existing.number, url: existing.html_url, draft: existing.draft ?? false, created: false };
+  }
+  const created = await octokit.rest.pulls.create({ owner: o.owner, repo: o.repo, head: o.head, base: o.base, title: o.title, body: o.body, draft: o.draft, maintainer_can_modify: true });
+  return { number: created.data.number, url: created.data.html_url, draft: created.data.draft ?? false, created: true };
+}
+
+export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; testsPassed: boolean | null }): string {
+  const f = run.facts;
+  const files = (f.changedFiles ?? []).map((x) => `- \`${x.path}\` (${({ A: "added", M: "modified", D: "deleted" } as Record<string, string>)[x.status] ?? x.status})`);
+  const test = f.testCommand
+    ? `\`${f.testCommand}\`: ${o.testsPassed ? "✅ passed" : f.testTimedOut ? "❌ timed out" : `❌ failed (exit code ${f.testExitCode ?? "?"})`}`
+    : "No test command is configured (`test.command` in `.github/bosun.yml`).";
+  const lines = [
+    `Bosun's agent worked on #${run.issueNumber} at the request of @${run.requestedBy}.`,
+    "",
+    "### Summary",
+    f.summary ?? "_The agent wrote no summary._",
+    "",
+    "### Files changed",
+    ...(files.length ? files : ["_none_"]),
+    "",
+    "### Tests",
+    test,
+    ...(f.testCommand && !o.testsPassed && f.testOutputTail ? ["", "<details><summary>Test output (last lines)</summary>", "", "```", f.testOutputTail, "```", "</details>"] : []),
+    "",
+    "### Before this can merge",
+    "Bosun never merges and never approves. An owner's review is required, and an approval from the person who asked for this run does not count on its own (check `bosun/independent-review`).",
+    ...(o.gateMissing.length ? ["", `This pull request stays a draft until the base branch's protection requires:`, ...o.gateMissing.map((m) => `- ${m}`)] : []),
+    "",
+    `Closes #${run.issueNumber}`,
+    "",
+    `<sub>Bosun run \`${run.id}\`</sub>`,
+  ];
+  return lines.join("\n");
+}

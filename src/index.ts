@@ -1,0 +1,75 @@
+// The Probot app: webhook handlers only record what happened and return (GitHub gives a
+// delivery ten seconds); the worker does the work.
+import type { Probot } from "probot";
+import type { Pool } from "pg";
+import { Redactor } from "./audit/redactor.ts";
+import { Transcript } from "./audit/transcript.ts";
+import type { Env } from "./config/env.ts";
+import { settleIndependentReview } from "./github/independent-review.ts";
+import { TokenBroker } from "./github/tokens.ts";
+import type { RunStore } from "./runs/store.ts";
+
+export interface AppDeps {
+  store: RunStore;
+  pool: Pool;
+  env: Env;
+  /** Called after a run is recorded, so the local worker picks it up without waiting for a poll. */
+  onRunQueued?: () => void;
+}
+
+/** Trigger labels until per-repository labels arrive with org policy. */
+export const triggerLabels = { run: "bosun", plan: "bosun:plan" } as const;
+
+export function bosunApp(deps: AppDeps) {
+  return (app: Probot): void => {
+    app.on("issues.labeled", async (context) => {
+      const label = context.payload.label?.name;
+      if (label !== triggerLabels.run && label !== triggerLabels.plan) return;
+      if (!(await deps.store.recordDelivery(context.id, context.name, context.payload.action))) {
+        context.log.info({ delivery: context.id }, "redelivered webhook ignored");
+        return;
+      }
+      const { repository, issue, sender, installation } = context.payload;
+      if (!installation) return;
+      if ("pull_request" in issue && issue.pull_request) return;
+      const { run, created } = await deps.store.createRun({
+        installationId: installation.id,
+        repoId: repository.id,
+        owner: repository.owner.login,
+        repo: repository.name,
+        issueNumber: issue.number,
+        mode: label === triggerLabels.plan ? "plan" : "pull_request",
+        requestedBy: sender.login,
+        deliveryId: context.id,
+        facts: { requesterId: sender.id, requesterType: sender.type },
+      });
+      context.log.info({ run: run.id, created }, created ? "run queued" : "issue already has an active run");
+      if (created) deps.onRunQueued?.();
+    });
+
+    app.on("pull_request_review.submitted", async (context) => {
+      if (!(await deps.store.recordDelivery(context.id, context.name, context.payload.action))) return;
+      const { repository, pull_request: pr, installation } = context.payload;
+      if (!installation || !pr.head.ref.startsWith("bosun/")) return;
+      const runs = (await deps.store.list({ owner: repository.owner.login, repo: repository.name })).filter((r) => r.prNumber === pr.number);
+      const run = runs[runs.length - 1];
+      if (!run) return;
+      const redactor = new Redactor();
+      const transcript = new Transcript(deps.pool, run.id, redactor);
+      const tokens = new TokenBroker({
+        app, apiUrl: deps.env.GITHUB_API_URL, log: context.log, transcript, redactor,
+        target: { installationId: installation.id, repoId: repository.id, repoFullName: repository.full_name },
+      });
+      try {
+        const { octokit } = await tokens.get("review");
+        const decision = await settleIndependentReview(octokit, run);
+        await transcript.append("review", {
+          reviewer: context.payload.review.user?.login ?? null, state: context.payload.review.state,
+          independent_review: decision.satisfied ? "satisfied" : "waiting", reason: decision.reason,
+        });
+      } finally {
+        await tokens.revokeAll();
+      }
+    });
+  };
+}

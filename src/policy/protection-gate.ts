@@ -1,0 +1,40 @@
+// The gate between the agent and the default branch: before a pull request is marked ready,
+// Bosun reads the base branch's protection and names every setting that is missing.
+import { RequestError } from "@octokit/request-error";
+import { checkNames } from "../github/check-runs.ts";
+import type { GitHubClient } from "../github/tokens.ts";
+
+export interface GateResult {
+  ok: boolean;
+  /** Settings to turn on, in words a repository admin can follow. */
+  missing: string[];
+}
+
+export async function checkProtectionGate(octokit: GitHubClient, o: { owner: string; repo: string; branch: string }): Promise<GateResult> {
+  let protection: Awaited<ReturnType<GitHubClient["rest"]["repos"]["getBranchProtection"]>>["data"];
+  try {
+    protection = (await octokit.rest.repos.getBranchProtection({ owner: o.owner, repo: o.repo, branch: o.branch })).data;
+  } catch (e) {
+    if (e instanceof RequestError && e.status === 404) {
+      return {
+        ok: false,
+        missing: [
+          `Protect the branch \`${o.branch}\` (Settings → Branches → Add branch protection rule)`,
+          `Require status checks to pass: \`${checkNames.tests}\` and \`${checkNames.independentReview}\``,
+          "Require a pull request before merging, with at least 1 approving review",
+          "Require review from Code Owners",
+        ],
+      };
+    }
+    throw e;
+  }
+  const missing: string[] = [];
+  const contexts = new Set([...(protection.required_status_checks?.contexts ?? []), ...(protection.required_status_checks?.checks ?? []).map((c) => c.context)]);
+  for (const name of [checkNames.tests, checkNames.independentReview]) {
+    if (!contexts.has(name)) missing.push(`Require the status check \`${name}\` to pass before merging`);
+  }
+  const reviews = protection.required_pull_request_reviews;
+  if (!reviews || (reviews.required_approving_review_count ?? 0) < 1) missing.push("Require a pull request before merging, with at least 1 approving review");
+  if (!reviews?.require_code_owner_reviews) missing.push("Require review from Code Owners");
+  return { ok: missing.length === 0, missing };
+}

@@ -1,0 +1,60 @@
+// Drives one claimed run through its states until it ends or must wait. Each step persists its
+// state change before the side effects of the next, and can be repeated after a crash.
+import { rm } from "node:fs/promises";
+import { RequestError } from "@octokit/request-error";
+import { isTerminal } from "./run.ts";
+import type { Run } from "./run.ts";
+import { RunContext, type RunDeps } from "./run-context.ts";
+import { StepFailure } from "./step-failure.ts";
+import { LeaseLostError } from "./store.ts";
+import { authorize } from "./steps/authorize.ts";
+import { prepare } from "./steps/prepare.ts";
+import { runAgent } from "./steps/run-agent.ts";
+import { verify } from "./steps/verify.ts";
+import { publish } from "./steps/publish.ts";
+
+function describeError(e: unknown): string {
+  if (e instanceof RequestError) return `GitHub answered ${e.status} to ${e.request.method} ${e.request.url.replace(/^https?:\/\/[^/]+/, "")}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
+  const ctx = new RunContext(deps, claimed);
+  try {
+    while (!isTerminal(ctx.run.state) && ctx.run.state !== "awaiting_approval") {
+      const before = ctx.run.state;
+      switch (ctx.run.state) {
+        case "queued": await authorize(ctx); break;
+        case "preparing": await prepare(ctx); break;
+        case "running": await runAgent(ctx); break;
+        case "verifying": await verify(ctx); break;
+        case "publishing": await publish(ctx); break;
+        default: throw new Error(`[bosun/runs] no step for state ${ctx.run.state}`);
+      }
+      if (ctx.run.state === before) throw new Error(`[bosun/runs] step for ${before} did not move the run`);
+    }
+  } catch (e) {
+    if (e instanceof LeaseLostError) {
+      ctx.log.warn("lost the lease; another worker carries on with this run");
+      return ctx.run;
+    }
+    const failure = e instanceof StepFailure
+      ? e
+      : new StepFailure({ outcome: "Bosun hit an error it could not recover from. An operator can find the details in Bosun's log.", title: "Error", detail: ctx.redactor.text(describeError(e)) });
+    if (!(e instanceof StepFailure)) ctx.log.error({ err: e, state: ctx.run.state }, "run failed with an error");
+    await ctx.transcript.append("error", { state: ctx.run.state, message: failure.outcome, detail: failure.detail }).catch(() => undefined);
+    try {
+      await ctx.update({ facts: { failure: { title: failure.title, detail: failure.detail.slice(-6000) } }, lastError: ctx.redactor.text(describeError(e)) });
+      await ctx.moveTo("failed", { outcome: failure.outcome });
+    } catch (reportError) {
+      ctx.log.error({ err: reportError }, "could not record the failure on the issue");
+    }
+  } finally {
+    await ctx.tokens.revokeAll();
+    if (isTerminal(ctx.run.state)) {
+      await deps.sandbox.cleanup(ctx.run.id).catch((e: unknown) => ctx.log.warn({ err: e }, "could not remove the run's containers and volumes"));
+      await rm(ctx.dir, { recursive: true, force: true });
+    }
+  }
+  return ctx.run;
+}

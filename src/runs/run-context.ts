@@ -1,0 +1,83 @@
+// Everything one run's steps share: its row, transcript, redactor, tokens and progress comment.
+import { join } from "node:path";
+import type { Pool } from "pg";
+import type { Probot } from "probot";
+import type { Logger } from "pino";
+import { Redactor } from "../audit/redactor.ts";
+import { Transcript } from "../audit/transcript.ts";
+import type { Env } from "../config/env.ts";
+import { renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
+import { TokenBroker } from "../github/tokens.ts";
+import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
+import type { Run, RunState } from "./run.ts";
+import type { RunPatch, RunStore } from "./store.ts";
+
+export interface RunDeps {
+  app: Probot;
+  pool: Pool;
+  store: RunStore;
+  sandbox: DockerSandbox;
+  env: Env;
+  log: Logger;
+  /** Host-side scratch for clones; one folder per run. */
+  workDir: string;
+  /** Agents that ship with Bosun, copied into /bosun/agents of each agent container. */
+  bundledAgentsDir: string;
+}
+
+export class RunContext {
+  run: Run;
+  readonly deps: RunDeps;
+  readonly redactor = new Redactor();
+  readonly transcript: Transcript;
+  readonly tokens: TokenBroker;
+  readonly log: Logger;
+
+  constructor(deps: RunDeps, run: Run) {
+    this.deps = deps;
+    this.run = run;
+    this.log = deps.log.child({ run: run.id, repo: `${run.owner}/${run.repo}`, issue: run.issueNumber });
+    this.transcript = new Transcript(deps.pool, run.id, this.redactor);
+    this.tokens = new TokenBroker({
+      app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: this.log, transcript: this.transcript, redactor: this.redactor,
+      target: { installationId: run.installationId, repoId: run.repoId, repoFullName: `${run.owner}/${run.repo}` },
+    });
+  }
+
+  get dir(): string {
+    return join(this.deps.workDir, this.run.id);
+  }
+
+  get repoFullName(): string {
+    return `${this.run.owner}/${this.run.repo}`;
+  }
+
+  /** Persists the move first, then tells the issue. */
+  async moveTo(to: RunState, patch: RunPatch = {}): Promise<void> {
+    const from = this.run.state;
+    this.run = await this.deps.store.transition(this.run, to, patch);
+    await this.transcript.append("state", { from, to, ...(patch.outcome ? { outcome: patch.outcome } : {}) });
+    this.log.info({ from, to }, "run state changed");
+    if (to !== "refused") await this.reportProgress();
+  }
+
+  async update(patch: RunPatch): Promise<void> {
+    this.run = await this.deps.store.update(this.run, patch);
+  }
+
+  /** Adds a line to the progress comment's list of steps done. */
+  async stepDone(name: string, patch: RunPatch = {}): Promise<void> {
+    const steps = [...(this.run.facts.steps ?? []), { name, at: new Date().toISOString() }];
+    await this.update({ ...patch, facts: { ...patch.facts, steps } });
+  }
+
+  async reportProgress(): Promise<void> {
+    const { octokit } = await this.tokens.get("report");
+    const body = this.redactor.text(renderProgress(this.run));
+    const id = await upsertProgressComment(octokit, this.run, body);
+    if (id !== this.run.progressCommentId) {
+      await this.update({ progressCommentId: id });
+      await this.transcript.append("comment", { comment_id: id, purpose: "progress" });
+    }
+  }
+}

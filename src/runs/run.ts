@@ -1,0 +1,79 @@
+// A run as the rest of Bosun sees it: plain data, read from and written to Postgres.
+
+export const runStates = [
+  "queued",
+  "awaiting_approval",
+  "preparing",
+  "running",
+  "verifying",
+  "publishing",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "refused",
+] as const;
+export type RunState = (typeof runStates)[number];
+export const terminalStates: readonly RunState[] = ["succeeded", "failed", "cancelled", "refused"];
+export type RunMode = "pull_request" | "plan";
+
+/** What the steps learnt, kept on the run so a repeated step can skip what is done. */
+export interface RunFacts {
+  requesterId?: number;
+  requesterType?: string;
+  issueTitle?: string;
+  defaultBranch?: string;
+  cloneUrl?: string;
+  /** The task handed to the agent, kept so a restarted step hands over the same one. */
+  task?: import("../agents/task.ts").AgentTask;
+  config?: import("../config/repo-config.ts").RepoConfig;
+  /** Fixed author/committer time, so recomputing the commit after a restart gives the same sha. */
+  commitDate?: string;
+  agentExitCode?: number;
+  agentTimedOut?: boolean;
+  agentOutputTail?: string;
+  summary?: string;
+  prTitle?: string;
+  changedFiles?: { path: string; status: string }[];
+  testCommand?: string | null;
+  testExitCode?: number | null;
+  testTimedOut?: boolean;
+  testOutputTail?: string;
+  commitSha?: string;
+  gateMissing?: string[];
+  planCommentId?: number;
+  reviewersRequested?: string[];
+  steps?: { name: string; at: string }[];
+  failure?: { title: string; detail: string };
+}
+
+export interface Run {
+  id: string;
+  installationId: number;
+  repoId: number;
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  mode: RunMode;
+  state: RunState;
+  requestedBy: string;
+  createdAt: Date;
+  stateChangedAt: Date;
+  epoch: number;
+  attempt: number;
+  progressCommentId: number | null;
+  baseBranch: string | null;
+  baseSha: string | null;
+  branch: string | null;
+  headSha: string | null;
+  prNumber: number | null;
+  prUrl: string | null;
+  checkRunId: number | null;
+  reviewCheckRunId: number | null;
+  facts: RunFacts;
+  outcome: string | null;
+  lastError: string | null;
+}
+
+export function isTerminal(state: RunState): boolean {
+  return terminalStates.includes(state);
+}

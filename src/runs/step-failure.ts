@@ -1,0 +1,14 @@
+// "The run could not do what was asked, for a reason a maintainer should read" — as opposed to
+// a bug or an outage, which is logged and reported as an internal error.
+export class StepFailure extends Error {
+  readonly title: string;
+  readonly detail: string;
+  /** One line for the progress comment's outcome. */
+  readonly outcome: string;
+  constructor(o: { outcome: string; title?: string; detail?: string }) {
+    super(o.outcome);
+    this.outcome = o.outcome;
+    this.title = o.title ?? "Details";
+    this.detail = o.detail ?? "";
+  }
+}

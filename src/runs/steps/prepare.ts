@@ -1,0 +1,67 @@
+// preparing → running: read the issue and the repository's settings, fetch the repository at
+// the default branch's head, and put it into the run's workspace volume.
+import { RequestError } from "@octokit/request-error";
+import { buildTask } from "../../agents/task.ts";
+import { runGit } from "../../github/git.ts";
+import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
+import { DockerUnavailableError } from "../../sandbox/docker-sandbox.ts";
+import type { RunContext } from "../run-context.ts";
+import { StepFailure } from "../step-failure.ts";
+import { ensureCheckout } from "./checkout.ts";
+
+async function readRepoConfig(ctx: RunContext, ref: string): Promise<string | null> {
+  const { octokit } = await ctx.tokens.get("fetch");
+  try {
+    const res = await octokit.rest.repos.getContent({ owner: ctx.run.owner, repo: ctx.run.repo, path: repoConfigPath, ref, mediaType: { format: "raw" } });
+    return typeof res.data === "string" ? res.data : JSON.stringify(res.data);
+  } catch (e) {
+    if (e instanceof RequestError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+export async function prepare(ctx: RunContext): Promise<void> {
+  const { run } = ctx;
+  const { octokit } = await ctx.tokens.get("fetch");
+  const repo = (await octokit.rest.repos.get({ owner: run.owner, repo: run.repo })).data;
+  const configText = await readRepoConfig(ctx, repo.default_branch);
+  const parsed = parseRepoConfig(configText);
+  if (!parsed.ok) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid repository settings", problems: parsed.problems });
+    throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
+  }
+  const config = parsed.config;
+  const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 });
+  const task = buildTask({
+    runId: run.id, repository: ctx.repoFullName, mode: run.mode, instructions: config.instructions,
+    testCommand: config.test.command, timeoutMinutes: config.agent.timeout_minutes,
+    issue: {
+      number: issue.number, title: issue.title, author: issue.user?.login ?? "unknown", body: issue.body ?? null,
+      // Bosun's own comments are not part of the task.
+      comments: comments.filter((c) => !c.body?.includes("<!-- bosun:")).map((c) => ({ author: c.user?.login ?? "unknown", body: c.body ?? null })),
+    },
+  });
+  await ctx.update({ baseBranch: repo.default_branch, facts: { defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, config, task, issueTitle: issue.title } });
+  await ctx.transcript.append("prompt", { prompt: task.prompt, task });
+
+  const checkout = await ensureCheckout(ctx);
+  const baseSha = (await runGit(checkout, ["rev-parse", "HEAD"])).trim();
+  await ctx.tokens.revoke("fetch");
+  await ctx.update({ baseSha });
+
+  const { sandbox, env } = ctx.deps;
+  try {
+    await sandbox.ping();
+  } catch (e) {
+    if (e instanceof DockerUnavailableError) throw new StepFailure({ outcome: "Bosun could not reach its Docker engine, so the agent did not start. An operator needs to look at the Docker host.", title: "Docker", detail: e.message });
+    throw e;
+  }
+  if (!(await sandbox.imageExists(env.BOSUN_AGENT_IMAGE))) {
+    throw new StepFailure({ outcome: `The agent image \`${env.BOSUN_AGENT_IMAGE}\` is not on the Docker host, so the agent did not start.`, title: "Image", detail: "Build it with `npm run setup` (docker/agent-base) or set BOSUN_AGENT_IMAGE." });
+  }
+  const volume = await sandbox.createVolume(run.id, "workspace");
+  await sandbox.seedVolume({ runId: run.id, image: env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
+  await ctx.stepDone(`Fetched ${ctx.repoFullName} at \`${baseSha.slice(0, 7)}\` (${repo.default_branch})`);
+  await ctx.moveTo("running");
+}

@@ -1,0 +1,67 @@
+// running → verifying: the agent works on /workspace in a locked-down container with no network
+// and no token; its JSONL events and output go into the transcript.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseAgentLine } from "../../agents/command-adapter.ts";
+import type { RunContext } from "../run-context.ts";
+import { StepFailure } from "../step-failure.ts";
+
+export interface AgentResult { summary?: string; title?: string }
+
+function lastLines(text: string, n = 30): string {
+  return text.trimEnd().split("\n").slice(-n).join("\n");
+}
+
+export async function runAgent(ctx: RunContext): Promise<void> {
+  const { run, deps } = ctx;
+  const task = run.facts.task;
+  const config = run.facts.config;
+  if (!task || !config) throw new Error("[bosun/runs] the run reached the agent step without a task");
+  const workspace = await deps.sandbox.createVolume(run.id, "workspace");
+  const bosunVolume = await deps.sandbox.createVolume(run.id, "bosun");
+  const agents = await readdir(deps.bundledAgentsDir);
+  const files = [
+    { path: "/bosun/task.json", content: JSON.stringify(task, null, 2) },
+    ...(await Promise.all(agents.map(async (name) => ({ path: `/bosun/agents/${name}`, content: await readFile(join(deps.bundledAgentsDir, name), "utf8") })))),
+  ];
+  const command = config.agent.command ?? deps.env.BOSUN_DEFAULT_AGENT_COMMAND;
+  await ctx.transcript.append("command", { phase: "agent", command, image: deps.env.BOSUN_AGENT_IMAGE, network: "none" });
+  // Events are appended in order; the chain keeps them so without blocking the output stream.
+  let pending = Promise.resolve();
+  const outcome = await deps.sandbox.run({
+    runId: run.id, role: "agent", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command,
+    env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json" },
+    volumes: { [workspace]: "/workspace", [bosunVolume]: "/bosun" },
+    files,
+    timeoutMs: config.agent.timeout_minutes * 60_000,
+    onStdoutLine: (line) => {
+      const parsed = parseAgentLine(line);
+      if (parsed) pending = pending.then(() => ctx.transcript.append(parsed.kind, parsed.payload)).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
+    },
+  });
+  await pending;
+  const tail = ctx.redactor.text(lastLines(outcome.outputTail));
+  await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
+  await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
+  if (outcome.timedOut) {
+    throw new StepFailure({ outcome: `The agent did not finish within ${config.agent.timeout_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
+  }
+  if (outcome.exitCode !== 0) {
+    throw new StepFailure({ outcome: `The agent exited with code ${outcome.exitCode}.`, title: "Last output", detail: tail });
+  }
+  const raw = await deps.sandbox.readFile({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: bosunVolume, mountPath: "/bosun", path: "/bosun/result.json" });
+  let result: AgentResult = {};
+  if (raw) {
+    try {
+      const parsed = JSON.parse(raw) as Record<string, unknown>;
+      result = {
+        ...(typeof parsed["summary"] === "string" ? { summary: parsed["summary"].slice(0, 20000) } : {}),
+        ...(typeof parsed["title"] === "string" ? { title: parsed["title"].split("\n")[0]?.slice(0, 200) } : {}),
+      };
+    } catch {
+      await ctx.transcript.append("error", { phase: "agent", message: "/bosun/result.json is not JSON; ignored" });
+    }
+  }
+  await ctx.stepDone("The agent finished (exit code 0)", { facts: { summary: result.summary, prTitle: result.title } });
+  await ctx.moveTo("verifying");
+}

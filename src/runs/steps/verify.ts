@@ -1,0 +1,101 @@
+// verifying → publishing | succeeded | failed: Bosun, not the agent, computes the diff on its own
+// clone, commits it, and runs the repository's test command on exactly that commit in a fresh
+// sandbox. A plan is posted as a comment instead.
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { changedFiles, commitAll, runGit } from "../../github/git.ts";
+import { findMarkedComment } from "../../github/progress-comment.ts";
+import type { Run } from "../run.ts";
+import type { RunContext } from "../run-context.ts";
+import { StepFailure } from "../step-failure.ts";
+import { ensureCheckout } from "./checkout.ts";
+
+const maxDiffEvent = 200_000;
+
+/** Replaces the checkout's files with the workspace's, keeping Bosun's own .git. */
+async function takeWorkspace(ctx: RunContext, checkout: string): Promise<void> {
+  for (const entry of await readdir(checkout)) if (entry !== ".git") await rm(join(checkout, entry), { recursive: true, force: true });
+  const volume = await ctx.deps.sandbox.createVolume(ctx.run.id, "workspace");
+  // The agent's .git is never taken back: hooks or config in it would run on Bosun's side.
+  await ctx.deps.sandbox.exportVolume({ runId: ctx.run.id, image: ctx.deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout, exclude: ["*/.git", "./.git", ".git"] });
+}
+
+export function commitMessage(run: Run, botEmail: string): { message: string; author: { name: string; email: string } } {
+  const title = run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`;
+  const requester = run.facts.requesterId ? `${run.facts.requesterId}+${run.requestedBy}@users.noreply.github.com` : `${run.requestedBy}@users.noreply.github.com`;
+  const message = [
+    `${title} (#${run.issueNumber})`,
+    "",
+    ...(run.facts.summary ? [run.facts.summary.split("\n\n")[0] ?? "", ""] : []),
+    `Bosun-Run: ${run.id}`,
+    `Bosun-Issue: ${run.owner}/${run.repo}#${run.issueNumber}`,
+    `Co-authored-by: ${run.requestedBy} <${requester}>`,
+  ].join("\n");
+  return { message, author: { name: "Bosun", email: botEmail } };
+}
+
+export const botEmail = "bosun[bot]@users.noreply.github.com";
+
+/** Builds (or rebuilds, identically) the run's commit on the checkout; returns its sha or null for no change. */
+export async function buildCommit(ctx: RunContext): Promise<{ checkout: string; sha: string | null; files: { path: string; status: string }[] }> {
+  const checkout = await ensureCheckout(ctx);
+  await takeWorkspace(ctx, checkout);
+  const base = ctx.run.baseSha ?? "HEAD";
+  const files = await changedFiles(checkout, base);
+  if (files.length === 0) return { checkout, sha: null, files };
+  const date = ctx.run.facts.commitDate ?? new Date().toISOString();
+  if (!ctx.run.facts.commitDate) await ctx.update({ facts: { commitDate: date } });
+  const sha = await commitAll(checkout, { ...commitMessage(ctx.run, botEmail), date });
+  return { checkout, sha, files };
+}
+
+async function postPlan(ctx: RunContext): Promise<void> {
+  const { run } = ctx;
+  const { octokit } = await ctx.tokens.get("report");
+  const marker = `<!-- bosun:plan run=${run.id} -->`;
+  const body = ctx.redactor.text([`### Bosun · plan for #${run.issueNumber}`, "", run.facts.summary ?? "_The agent wrote no summary._", "", marker].join("\n"));
+  const existing = await findMarkedComment(octokit, run, marker);
+  const id = existing ?? (await octokit.rest.issues.createComment({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber, body })).data.id;
+  await ctx.transcript.append("comment", { comment_id: id, purpose: "plan" });
+  await ctx.stepDone("Posted the plan", { facts: { planCommentId: id } });
+}
+
+export async function verify(ctx: RunContext): Promise<void> {
+  const { run, deps } = ctx;
+  if (run.mode === "plan") {
+    await postPlan(ctx);
+    await ctx.moveTo("succeeded", { outcome: "The plan is posted below. Nothing was pushed." });
+    return;
+  }
+  const { checkout, sha, files } = await buildCommit(ctx);
+  if (!sha) {
+    throw new StepFailure({ outcome: "The agent finished without changing any file, so there is nothing to propose.", title: "Agent output", detail: run.facts.agentOutputTail ?? "" });
+  }
+  const diff = await runGit(checkout, ["show", "--no-color", "--format=", sha]);
+  await ctx.transcript.append("file_diff", { base: run.baseSha, commit: sha, files, diff: diff.slice(0, maxDiffEvent), truncated: diff.length > maxDiffEvent });
+  await ctx.update({ facts: { changedFiles: files, commitSha: sha } });
+  await ctx.stepDone(`Computed the diff: ${files.length} file${files.length === 1 ? "" : "s"} changed`);
+
+  const config = run.facts.config;
+  const testCommand = config?.test.command ?? null;
+  if (!testCommand) {
+    await ctx.update({ facts: { testCommand: null, testExitCode: null } });
+    await ctx.moveTo("publishing");
+    return;
+  }
+  const volume = await deps.sandbox.createVolume(run.id, "test");
+  await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
+  const timeoutMinutes = config?.test.timeout_minutes ?? 15;
+  const outcome = await deps.sandbox.run({
+    runId: run.id, role: "test", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command: testCommand,
+    volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000,
+  });
+  const tail = ctx.redactor.text(outcome.outputTail.trimEnd().split("\n").slice(-40).join("\n"));
+  await ctx.transcript.append("test", { command: testCommand, exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, commit: sha });
+  const passed = outcome.exitCode === 0 && !outcome.timedOut;
+  await ctx.stepDone(passed ? `Tests passed: \`${testCommand}\`` : `Tests failed: \`${testCommand}\` (${outcome.timedOut ? `timed out after ${timeoutMinutes} min` : `exit code ${outcome.exitCode}`})`, {
+    facts: { testCommand, testExitCode: outcome.exitCode, testTimedOut: outcome.timedOut, testOutputTail: tail },
+  });
+  await ctx.moveTo("publishing");
+}
+

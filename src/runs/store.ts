@@ -1,0 +1,186 @@
+// Runs, deliveries and transcript events in Postgres. Every write to a run is fenced by its
+// epoch, so a process that lost its lease cannot overwrite the new owner's work.
+import type { Pool, PoolClient } from "pg";
+import type { Run, RunFacts, RunMode, RunState } from "./run.ts";
+import { terminalStates } from "./run.ts";
+import { assertTransition } from "./transition.ts";
+
+export class LeaseLostError extends Error {
+  constructor(runId: string) {
+    super(`[bosun/runs] lost the lease on run ${runId}: another worker owns it now`);
+  }
+}
+
+const terminalSql = terminalStates.map((s) => `'${s}'`).join(", ");
+
+interface RunRow {
+  id: string; installation_id: string; repo_id: string; owner: string; repo: string; issue_number: number; mode: RunMode;
+  state: RunState; requested_by: string; created_at: Date; state_changed_at: Date; epoch: number; attempt: number;
+  progress_comment_id: string | null; base_branch: string | null; base_sha: string | null; branch: string | null;
+  head_sha: string | null; pr_number: number | null; pr_url: string | null; check_run_id: string | null;
+  review_check_run_id: string | null; facts: RunFacts; outcome: string | null; last_error: string | null;
+}
+
+const num = (v: string | null): number | null => (v === null ? null : Number(v));
+
+function toRun(r: RunRow): Run {
+  return {
+    id: r.id, installationId: Number(r.installation_id), repoId: Number(r.repo_id), owner: r.owner, repo: r.repo,
+    issueNumber: r.issue_number, mode: r.mode, state: r.state, requestedBy: r.requested_by, createdAt: r.created_at,
+    stateChangedAt: r.state_changed_at, epoch: r.epoch, attempt: r.attempt, progressCommentId: num(r.progress_comment_id),
+    baseBranch: r.base_branch, baseSha: r.base_sha, branch: r.branch, headSha: r.head_sha, prNumber: r.pr_number,
+    prUrl: r.pr_url, checkRunId: num(r.check_run_id), reviewCheckRunId: num(r.review_check_run_id), facts: r.facts,
+    outcome: r.outcome, lastError: r.last_error,
+  };
+}
+
+/** Columns a step may set on its run. */
+export type RunPatch = Partial<Pick<Run, "progressCommentId" | "baseBranch" | "baseSha" | "branch" | "headSha" | "prNumber" | "prUrl" | "checkRunId" | "reviewCheckRunId" | "outcome" | "lastError">> & { facts?: Partial<RunFacts> };
+
+const columns: Record<Exclude<keyof RunPatch, "facts">, string> = {
+  progressCommentId: "progress_comment_id", baseBranch: "base_branch", baseSha: "base_sha", branch: "branch", headSha: "head_sha",
+  prNumber: "pr_number", prUrl: "pr_url", checkRunId: "check_run_id", reviewCheckRunId: "review_check_run_id", outcome: "outcome", lastError: "last_error",
+};
+
+export interface NewRun {
+  installationId: number;
+  repoId: number;
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  mode: RunMode;
+  requestedBy: string;
+  deliveryId: string;
+  facts?: RunFacts;
+}
+
+export class RunStore {
+  readonly pool: Pool;
+  constructor(pool: Pool) {
+    this.pool = pool;
+  }
+
+  /** True when this delivery id is new; false for a redelivery, which must change nothing. */
+  async recordDelivery(id: string, event: string, action: string | null): Promise<boolean> {
+    const r = await this.pool.query("INSERT INTO deliveries (id, event, action) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING id", [id, event, action]);
+    return r.rowCount === 1;
+  }
+
+  /** Creates a queued run, or returns the issue's active run (with `created: false`) when there is one. */
+  async createRun(n: NewRun): Promise<{ run: Run; created: boolean }> {
+    const inserted = await this.pool.query<RunRow>(
+      `INSERT INTO runs (installation_id, repo_id, owner, repo, issue_number, mode, state, requested_by, trigger_delivery, facts)
+       VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9::jsonb)
+       ON CONFLICT (repo_id, issue_number) WHERE state NOT IN (${terminalSql}) DO NOTHING
+       RETURNING *`,
+      [n.installationId, n.repoId, n.owner, n.repo, n.issueNumber, n.mode, n.requestedBy, n.deliveryId, JSON.stringify(n.facts ?? {})],
+    );
+    if (inserted.rows[0]) {
+      await this.pool.query("SELECT pg_notify('bosun_runs', $1)", [inserted.rows[0].id]);
+      return { run: toRun(inserted.rows[0]), created: true };
+    }
+    const active = await this.pool.query<RunRow>(`SELECT * FROM runs WHERE repo_id = $1 AND issue_number = $2 AND state NOT IN (${terminalSql})`, [n.repoId, n.issueNumber]);
+    if (!active.rows[0]) return this.createRun(n); // it finished between the two statements
+    return { run: toRun(active.rows[0]), created: false };
+  }
+
+  async get(id: string): Promise<Run | null> {
+    const r = await this.pool.query<RunRow>("SELECT * FROM runs WHERE id = $1", [id]);
+    return r.rows[0] ? toRun(r.rows[0]) : null;
+  }
+
+  async list(filter: { owner?: string; repo?: string; issueNumber?: number } = {}): Promise<Run[]> {
+    const r = await this.pool.query<RunRow>(
+      `SELECT * FROM runs WHERE ($1::text IS NULL OR owner = $1) AND ($2::text IS NULL OR repo = $2) AND ($3::int IS NULL OR issue_number = $3) ORDER BY created_at`,
+      [filter.owner ?? null, filter.repo ?? null, filter.issueNumber ?? null],
+    );
+    return r.rows.map(toRun);
+  }
+
+  /**
+   * Claims up to `limit` runs that nobody holds (or whose lease lapsed), bumping their epoch.
+   * SKIP LOCKED lets any number of replicas claim at once without waiting on each other.
+   */
+  async claim(owner: string, limit: number, leaseMs: number): Promise<Run[]> {
+    if (limit <= 0) return [];
+    const r = await this.pool.query<RunRow>(
+      `WITH c AS (
+         SELECT id FROM runs
+         WHERE state NOT IN (${terminalSql}, 'awaiting_approval')
+           AND (lease_expires_at IS NULL OR lease_expires_at < now())
+         ORDER BY created_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       UPDATE runs SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3::double precision / 1000),
+         epoch = runs.epoch + 1, attempt = runs.attempt + 1, updated_at = now()
+       FROM c WHERE runs.id = c.id
+       RETURNING runs.*`,
+      [owner, limit, leaseMs],
+    );
+    return r.rows.map(toRun);
+  }
+
+  async renewLease(run: Run, leaseMs: number): Promise<void> {
+    const r = await this.pool.query(
+      "UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1 AND epoch = $2",
+      [run.id, run.epoch, leaseMs],
+    );
+    if (r.rowCount !== 1) throw new LeaseLostError(run.id);
+  }
+
+  async releaseLease(run: Run): Promise<void> {
+    await this.pool.query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND epoch = $2", [run.id, run.epoch]);
+  }
+
+  /** Moves the run to `to` (checked against the state machine) with an optional patch, fenced by epoch. */
+  async transition(run: Run, to: RunState, patch: RunPatch = {}): Promise<Run> {
+    assertTransition(run.state, to);
+    return this.#write(run, patch, to);
+  }
+
+  /** Writes step results without changing state, fenced by epoch. */
+  async update(run: Run, patch: RunPatch): Promise<Run> {
+    return this.#write(run, patch, null);
+  }
+
+  async #write(run: Run, patch: RunPatch, to: RunState | null): Promise<Run> {
+    const sets: string[] = ["updated_at = now()"];
+    const values: unknown[] = [run.id, run.epoch, run.state];
+    for (const [key, column] of Object.entries(columns) as [Exclude<keyof RunPatch, "facts">, string][]) {
+      if (patch[key] === undefined) continue;
+      values.push(patch[key]);
+      sets.push(`${column} = $${values.length}`);
+    }
+    if (patch.facts) {
+      values.push(JSON.stringify(patch.facts));
+      sets.push(`facts = facts || $${values.length}::jsonb`);
+    }
+    if (to) {
+      values.push(to);
+      sets.push(`state = $${values.length}`, "state_changed_at = now()");
+    }
+    const r = await this.pool.query<RunRow>(`UPDATE runs SET ${sets.join(", ")} WHERE id = $1 AND epoch = $2 AND state = $3 RETURNING *`, values);
+    if (!r.rows[0]) throw new LeaseLostError(run.id);
+    return toRun(r.rows[0]);
+  }
+
+  /** Changes state from outside the worker (a cancel command): no lease needed, only a legal move. */
+  async forceState(runId: string, to: RunState, outcome: string): Promise<Run | null> {
+    const client: PoolClient = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const cur = await client.query<RunRow>("SELECT * FROM runs WHERE id = $1 FOR UPDATE", [runId]);
+      const row = cur.rows[0];
+      if (!row) { await client.query("ROLLBACK"); return null; }
+      assertTransition(row.state, to);
+      const r = await client.query<RunRow>("UPDATE runs SET state = $2, outcome = $3, state_changed_at = now(), updated_at = now(), epoch = epoch + 1 WHERE id = $1 RETURNING *", [runId, to, outcome]);
+      await client.query("COMMIT");
+      return r.rows[0] ? toRun(r.rows[0]) : null;
+    } catch (e) {
+      await client.query("ROLLBACK");
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+}

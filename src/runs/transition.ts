@@ -1,0 +1,37 @@
+// The only place that decides whether a run may move from one state to another.
+import type { RunState } from "./run.ts";
+
+function assertNever(x: never): never {
+  throw new Error(`[bosun/runs] unknown state ${String(x)}`);
+}
+
+/** States a run may move to from `from`. Any non-terminal state may fail or be cancelled. */
+export function allowedNext(from: RunState): readonly RunState[] {
+  const stop: RunState[] = ["failed", "cancelled"];
+  switch (from) {
+    case "queued":
+      return ["awaiting_approval", "preparing", "refused", ...stop];
+    case "awaiting_approval":
+      return ["preparing", "refused", ...stop];
+    case "preparing":
+      return ["running", ...stop];
+    case "running":
+      return ["verifying", ...stop];
+    case "verifying":
+      // A plan, or an agent that changed nothing, ends here.
+      return ["publishing", "succeeded", ...stop];
+    case "publishing":
+      return ["succeeded", ...stop];
+    case "succeeded":
+    case "failed":
+    case "cancelled":
+    case "refused":
+      return [];
+    default:
+      return assertNever(from);
+  }
+}
+
+export function assertTransition(from: RunState, to: RunState): void {
+  if (!allowedNext(from).includes(to)) throw new Error(`[bosun/runs] illegal transition ${from} → ${to}`);
+}

@@ -1,0 +1,85 @@
+// Claims runs from Postgres and works on them, a bounded number at once (p-queue). New runs
+// wake the worker through LISTEN/NOTIFY; a poll catches what a notification missed and leases
+// that lapsed on another replica.
+import { hostname } from "node:os";
+import PQueue from "p-queue";
+import type { PoolClient } from "pg";
+import { executeRun } from "./execute-run.ts";
+import type { RunDeps } from "./run-context.ts";
+
+export interface WorkerOptions {
+  concurrency: number;
+  leaseMs?: number;
+  pollMs?: number;
+  replica?: string;
+}
+
+export class Worker {
+  readonly #deps: RunDeps;
+  readonly #queue: PQueue;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly replica: string;
+  #timer: NodeJS.Timeout | null = null;
+  #listener: PoolClient | null = null;
+  #stopping = false;
+  #claiming: Promise<void> | null = null;
+
+  constructor(deps: RunDeps, o: WorkerOptions) {
+    this.#deps = deps;
+    this.#queue = new PQueue({ concurrency: o.concurrency });
+    this.#leaseMs = o.leaseMs ?? 30_000;
+    this.#pollMs = o.pollMs ?? 2_000;
+    this.replica = o.replica ?? `${hostname()}:${process.pid}`;
+  }
+
+  async start(): Promise<void> {
+    this.#listener = await this.#deps.pool.connect();
+    this.#listener.on("notification", () => this.poke());
+    await this.#listener.query("LISTEN bosun_runs");
+    this.#timer = setInterval(() => this.poke(), this.#pollMs);
+    this.poke();
+  }
+
+  /** Claims what there is room for, now. */
+  poke(): void {
+    if (this.#stopping || this.#claiming) return;
+    this.#claiming = this.#claim().catch((e: unknown) => this.#deps.log.error({ err: e }, "claiming runs failed")).finally(() => (this.#claiming = null));
+  }
+
+  async #claim(): Promise<void> {
+    const room = this.#queue.concurrency - this.#queue.pending - this.#queue.size;
+    const runs = await this.#deps.store.claim(this.replica, room, this.#leaseMs);
+    for (const run of runs) {
+      void this.#queue.add(async () => {
+        const heartbeat = setInterval(() => {
+          this.#deps.store.renewLease(run, this.#leaseMs).catch((e: unknown) => this.#deps.log.warn({ err: e, run: run.id }, "could not renew a lease"));
+        }, Math.floor(this.#leaseMs / 3));
+        try {
+          const done = await executeRun(this.#deps, run);
+          await this.#deps.store.releaseLease(done);
+        } finally {
+          clearInterval(heartbeat);
+          this.poke();
+        }
+      });
+    }
+  }
+
+  /** Resolves when nothing is running or queued in this process. */
+  async idle(): Promise<void> {
+    await this.#queue.onIdle();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#claiming;
+    await this.#queue.onIdle();
+    if (this.#listener) {
+      await this.#listener.query("UNLISTEN bosun_runs").catch(() => undefined);
+      this.#listener.release();
+      this.#listener = null;
+    }
+  }
+}

@@ -1,0 +1,258 @@
+// Sandboxes on the Docker host that DOCKER_HOST names, through dockerode. Every container and
+// volume carries the `bosun.run` label so anything a crash leaves behind can be found and removed.
+// Files move in and out through the Engine API's archive endpoints, so nothing on the Docker
+// host's filesystem is bind-mounted and a remote Docker host works the same.
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import Docker from "dockerode";
+
+export const runLabel = "bosun.run";
+
+export class DockerUnavailableError extends Error {}
+
+export interface SandboxLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+}
+
+export const defaultLimits: SandboxLimits = { memoryBytes: 2 * 1024 ** 3, nanoCpus: 1_000_000_000, pids: 512 };
+
+export interface RunSpec {
+  runId: string;
+  role: "agent" | "test" | "setup";
+  /** Container name suffix so a replica that restarts a step does not collide with the old container. */
+  attempt: number;
+  image: string;
+  command: string;
+  env?: Record<string, string>;
+  /** volume name → mount path */
+  volumes: Record<string, string>;
+  /** Files written into the container before it starts (into mounted volumes). */
+  files?: { path: string; content: string }[];
+  timeoutMs: number;
+  limits?: SandboxLimits;
+  onStdoutLine?: (line: string) => void;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  timedOut: boolean;
+  /** The last lines of combined output, for comments and the transcript. */
+  outputTail: string;
+  containerId: string;
+}
+
+const tailBytes = 16 * 1024;
+
+export class DockerSandbox {
+  readonly docker: Docker;
+
+  constructor(docker: Docker = new Docker()) {
+    this.docker = docker;
+  }
+
+  /** Throws a message a maintainer understands when the Docker engine cannot be reached. */
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (e) {
+      throw new DockerUnavailableError(`Docker is not reachable (${process.env["DOCKER_HOST"] ?? "/var/run/docker.sock"}): ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async createVolume(runId: string, role: string): Promise<string> {
+    const name = `bosun-${runId}-${role}`;
+    try {
+      await this.docker.getVolume(name).inspect();
+    } catch {
+      await this.docker.createVolume({ Name: name, Labels: { [runLabel]: runId, "bosun.role": role } });
+    }
+    return name;
+  }
+
+  /** Copies a host directory into a volume (owned by the sandbox user) through a container that never starts. */
+  async seedVolume(o: { runId: string; image: string; volume: string; mountPath: string; hostDir: string; exclude?: string[] }): Promise<void> {
+    const c = await this.docker.createContainer({
+      Image: o.image, Cmd: ["true"], User: "1000:1000", Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
+      HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}`] },
+    });
+    try {
+      const tar = spawn("tar", ["-C", o.hostDir, "--owner=1000", "--group=1000", "--numeric-owner", ...(o.exclude ?? []).map((x) => `--exclude=${x}`), "-cf", "-", "."], { stdio: ["ignore", "pipe", "inherit"] });
+      await c.putArchive(tar.stdout, { path: o.mountPath });
+    } finally {
+      await c.remove({ force: true });
+    }
+  }
+
+  /** Copies a directory out of a volume into a host directory, leaving out `exclude` patterns. */
+  async exportVolume(o: { runId: string; image: string; volume: string; mountPath: string; hostDir: string; exclude?: string[] }): Promise<void> {
+    const c = await this.docker.createContainer({
+      Image: o.image, Cmd: ["true"], Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
+      HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}:ro`] },
+    });
+    try {
+      const archive = await c.getArchive({ path: `${o.mountPath}/.` });
+      // The archive is the agent's work: extract as plain files, never as an owner, and let
+      // GNU tar refuse members that climb out of the target directory.
+      await new Promise<void>((resolve, reject) => {
+        const tar = spawn("tar", ["-C", o.hostDir, "--no-same-owner", "--no-same-permissions", "--strip-components=1", ...(o.exclude ?? []).map((x) => `--exclude=${x}`), "-xf", "-"], { stdio: ["pipe", "inherit", "pipe"] });
+        let err = "";
+        tar.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        tar.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`[bosun/sandbox] could not unpack the workspace: ${err.trim()}`))));
+        (archive as Readable).pipe(tar.stdin);
+      });
+    } finally {
+      await c.remove({ force: true });
+    }
+  }
+
+  /** Reads one file out of a volume; null when it is not there. */
+  async readFile(o: { runId: string; image: string; volume: string; mountPath: string; path: string; maxBytes?: number }): Promise<string | null> {
+    const c = await this.docker.createContainer({
+      Image: o.image, Cmd: ["true"], Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
+      HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}:ro`] },
+    });
+    try {
+      let archive: NodeJS.ReadableStream;
+      try {
+        archive = await c.getArchive({ path: o.path });
+      } catch {
+        return null;
+      }
+      const tar = spawn("tar", ["-xOf", "-"], { stdio: ["pipe", "pipe", "ignore"] });
+      (archive as Readable).pipe(tar.stdin);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of tar.stdout) {
+        size += (chunk as Buffer).length;
+        if (size > (o.maxBytes ?? 1024 * 1024)) { tar.kill(); break; }
+        chunks.push(chunk as Buffer);
+      }
+      return Buffer.concat(chunks).toString("utf8");
+    } finally {
+      await c.remove({ force: true });
+    }
+  }
+
+  /**
+   * Runs a command to completion in a locked-down container: non-root, no network, no
+   * capabilities, read-only root filesystem, limits. Removes the container afterwards.
+   */
+  async run(spec: RunSpec): Promise<RunOutcome> {
+    const limits = spec.limits ?? defaultLimits;
+    const name = `bosun-${spec.runId}-${spec.role}-${spec.attempt}`;
+    await this.docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+    const container = await this.docker.createContainer({
+      name,
+      Image: spec.image,
+      Cmd: ["sh", "-c", spec.command],
+      User: "1000:1000",
+      WorkingDir: "/workspace",
+      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      Labels: { [runLabel]: spec.runId, "bosun.role": spec.role },
+      AttachStdout: true,
+      AttachStderr: true,
+      HostConfig: {
+        NetworkMode: "none",
+        Binds: Object.entries(spec.volumes).map(([vol, path]) => `${vol}:${path}`),
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        ReadonlyRootfs: true,
+        Tmpfs: { "/tmp": "rw,nosuid,size=512m", "/home/agent": "rw,nosuid,size=256m,uid=1000,gid=1000" },
+        Memory: limits.memoryBytes,
+        MemorySwap: limits.memoryBytes,
+        NanoCpus: limits.nanoCpus,
+        PidsLimit: limits.pids,
+        Privileged: false,
+        AutoRemove: false,
+      },
+    });
+    try {
+      // The root filesystem is read-only, so files go straight into their top-level (volume) directory.
+      const byDir = new Map<string, { name: string; content: string }[]>();
+      for (const f of spec.files ?? []) {
+        const [, top, ...rest] = f.path.split("/");
+        const dir = `/${top ?? ""}`;
+        byDir.set(dir, [...(byDir.get(dir) ?? []), { name: rest.join("/"), content: f.content }]);
+      }
+      for (const [dir, entries] of byDir) await container.putArchive(await tarOf(entries), { path: dir });
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      // dockerode's modem is untyped; demuxStream splits Docker's multiplexed attach stream.
+      (container.modem as { demuxStream(s: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }).demuxStream(stream, stdout, stderr);
+      let tail = "";
+      const keep = (s: string): void => {
+        tail = (tail + s).slice(-tailBytes);
+      };
+      let partial = "";
+      stdout.on("data", (d: Buffer) => {
+        const s = d.toString("utf8");
+        keep(s);
+        partial += s;
+        const lines = partial.split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) spec.onStdoutLine?.(line);
+      });
+      stderr.on("data", (d: Buffer) => keep(d.toString("utf8")));
+      await container.start();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        container.kill().catch(() => undefined);
+      }, spec.timeoutMs);
+      const result = (await container.wait()) as { StatusCode: number };
+      clearTimeout(timer);
+      await new Promise((r) => setTimeout(r, 50)); // let the attach stream flush its last bytes
+      if (partial) spec.onStdoutLine?.(partial);
+      return { exitCode: result.StatusCode, timedOut, outputTail: tail, containerId: container.id };
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Removes every container and volume of a run (or of every run when runId is omitted). */
+  async cleanup(runId?: string): Promise<{ containers: number; volumes: number }> {
+    const label = runId ? `${runLabel}=${runId}` : runLabel;
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [label] } });
+    for (const c of containers) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: [label] } });
+    for (const v of Volumes ?? []) await this.docker.getVolume(v.Name).remove({ force: true }).catch(() => undefined);
+    return { containers: containers.length, volumes: (Volumes ?? []).length };
+  }
+}
+
+/** A tar archive of small files (plain names, no directories), owned by the sandbox user. */
+async function tarOf(files: { name: string; content: string }[]): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), "bosun-files-"));
+  try {
+    for (const f of files) {
+      const target = join(dir, f.name);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, f.content);
+    }
+    // Top-level names only, so tar also records the directories (with the sandbox user as owner).
+    const rel = [...new Set(files.map((f) => f.name.split("/")[0] ?? f.name))];
+    return await new Promise<Buffer>((resolve, reject) => {
+      const tar = spawn("tar", ["-C", dir, "--owner=1000", "--group=1000", "--numeric-owner", "-cf", "-", ...rel], { stdio: ["ignore", "pipe", "pipe"] });
+      const out: Buffer[] = [];
+      tar.stdout.on("data", (d: Buffer) => out.push(d));
+      tar.on("close", (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error("[bosun/sandbox] could not pack files"))));
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

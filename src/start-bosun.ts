@@ -1,0 +1,99 @@
+// Starts one Bosun process: migrations, the Probot server (webhooks), and the run worker.
+// Used by main.ts, the demo and the end-to-end tests alike, so they all run the same code.
+import { mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { pino, type Logger } from "pino";
+import { Probot, Server } from "probot";
+import type { Env } from "./config/env.ts";
+import { migrate } from "./db/migrate.ts";
+import { bosunApp } from "./index.ts";
+import { RunStore } from "./runs/store.ts";
+import { Worker } from "./runs/worker.ts";
+import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
+
+export interface BosunProcess {
+  /** Where GitHub must send webhooks. */
+  webhookUrl: string;
+  url: string;
+  store: RunStore;
+  pool: pg.Pool;
+  worker: Worker;
+  sandbox: DockerSandbox;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface StartBosunOptions {
+  env: Env;
+  appId: number | string;
+  privateKey: string;
+  webhookSecret: string;
+  log?: Logger;
+  sandbox?: DockerSandbox;
+}
+
+export const bundledAgentsDir = fileURLToPath(new URL("../agents", import.meta.url));
+
+export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
+  const { env } = o;
+  const log = o.log ?? pino({ level: process.env["LOG_LEVEL"] ?? "info", base: { app: "bosun" } });
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10 });
+  pool.on("error", (e) => log.error({ err: e }, "idle Postgres connection failed"));
+  try {
+    await migrate(env.DATABASE_URL, log);
+  } catch (e) {
+    await pool.end();
+    throw new Error(`[bosun/db] could not reach or migrate Postgres at ${redactUrl(env.DATABASE_URL)}: ${(e as Error).message}`, { cause: e });
+  }
+  const store = new RunStore(pool);
+  const sandbox = o.sandbox ?? new DockerSandbox();
+  const workDir = env.BOSUN_WORK_DIR ?? join(tmpdir(), "bosun-work");
+  await mkdir(workDir, { recursive: true });
+
+  const ProbotWithDefaults = Probot.defaults({
+    appId: o.appId,
+    privateKey: o.privateKey,
+    secret: o.webhookSecret,
+    baseUrl: env.GITHUB_API_URL,
+    log: log.child({ name: "probot" }),
+  });
+  const server = new Server({ Probot: ProbotWithDefaults, port: env.PORT, host: env.HOST, log: log.child({ name: "server" }), enableStaticFiles: false });
+  let worker: Worker | null = null;
+  let app: Probot | null = null;
+  await server.load((probot) => {
+    app = probot;
+    bosunApp({ store, pool, env, onRunQueued: () => worker?.poke() })(probot);
+  });
+  if (!app) throw new Error("[bosun] the Probot app did not load");
+  worker = new Worker({ app, pool, store, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA });
+  const http = await server.start();
+  await worker.start();
+  const addr = http.address();
+  const port = addr && typeof addr === "object" ? addr.port : env.PORT;
+  const host = env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST;
+  const url = `http://${host}:${port}`;
+  const running = worker;
+  return {
+    url,
+    webhookUrl: `${url}/api/github/webhooks`,
+    store, pool, worker: running, sandbox, log,
+    async close() {
+      await running.stop();
+      await server.stop();
+      await pool.end();
+    },
+  };
+}
+
+function redactUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
+}

@@ -1,0 +1,78 @@
+// One offline GitHub (schema-checked), one Postgres database and one Bosun process wired
+// together as in production: signed webhooks over HTTP, real Octokit, real git, real Docker.
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { pino } from "pino";
+import { readEnv } from "../../src/config/env.ts";
+import type { Run } from "../../src/runs/run.ts";
+import { isTerminal } from "../../src/runs/run.ts";
+import { startBosun, type BosunProcess } from "../../src/start-bosun.ts";
+import type { OfflineGitHub } from "../offline-github/server.ts";
+import { createTestDatabase } from "./database.ts";
+import { startCheckedGitHub } from "./offline-github.ts";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = addr && typeof addr === "object" ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+export interface BosunWorld {
+  gh: OfflineGitHub;
+  bosun: BosunProcess;
+  waitForRun(o: { repo: string; issue: number; timeoutMs?: number; until?: (r: Run) => boolean }): Promise<Run>;
+}
+
+export async function startBosunWorld(t: TestContext, envOverrides: Record<string, string> = {}): Promise<BosunWorld> {
+  const checked = await startCheckedGitHub(null);
+  const { gh } = checked;
+  const db = await createTestDatabase();
+  const workDir = await mkdtemp(join(tmpdir(), "bosun-e2e-"));
+  const env = readEnv({
+    DATABASE_URL: db.url,
+    GITHUB_API_URL: gh.url,
+    PORT: String(await freePort()),
+    HOST: "127.0.0.1",
+    BOSUN_WORK_DIR: workDir,
+    BOSUN_CONCURRENCY: "2",
+    ...envOverrides,
+  });
+  const log = pino({ level: process.env["LOG_LEVEL"] ?? "warn" });
+  const bosun = await startBosun({ env, appId: gh.appId, privateKey: gh.privateKey, webhookSecret: gh.webhookSecret, log });
+  gh.setWebhookUrl(bosun.webhookUrl);
+  // Bosun stops before its GitHub goes away; the schema check of everything GitHub said comes last.
+  t.after(async () => {
+    await bosun.close();
+    await db.drop();
+    await rm(workDir, { recursive: true, force: true });
+    await checked.close();
+  });
+  return {
+    gh,
+    bosun,
+    async waitForRun({ repo, issue, timeoutMs = 180_000, until = (r) => isTerminal(r.state) }) {
+      const [owner, name] = repo.split("/");
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        await gh.hooks.settled();
+        const runs = await bosun.store.list({ owner, repo: name, issueNumber: issue });
+        const last = runs[runs.length - 1];
+        if (last && until(last)) {
+          await bosun.worker.idle();
+          return (await bosun.store.get(last.id)) ?? last;
+        }
+        if (Date.now() > deadline) throw new Error(`run for ${repo}#${issue} did not get there in time; last state: ${last?.state ?? "none"}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+  };
+}
