@@ -19,6 +19,25 @@ if (patches.length === 0) {
 }
 
 const patch = patches[patches.length - 1];
+if (task.mode === "plan") {
+  // Read-only: describe what the patch would change instead of applying it.
+  const files = [...patch.matchAll(/^\+\+\+ b\/(.+)$/gm)].map((m) => m[1]);
+  const added = patch.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++")).length;
+  const removed = patch.split("\n").filter((l) => l.startsWith("-") && !l.startsWith("---")).length;
+  const check = spawnSync("git", ["apply", "--check", "--recount", "-"], { cwd: "/workspace", input: patch.endsWith("\n") ? patch : patch + "\n", encoding: "utf8" });
+  event("tool_result", { tool: "run", command: "git apply --check", exit_code: check.status });
+  writeFileSync("/bosun/result.json", JSON.stringify({
+    summary: [
+      `Plan for #${task.issue.number}: apply the patch from the issue.`,
+      "",
+      ...files.map((f) => `- change \`${f}\``),
+      "",
+      `${added} line(s) added, ${removed} removed; the patch ${check.status === 0 ? "applies cleanly to the default branch" : "does not apply to the default branch as it stands"}.`,
+      task.test_command ? `Then run \`${task.test_command}\` to confirm.` : "",
+    ].join("\n"),
+  }));
+  process.exit(0);
+}
 writeFileSync("/tmp/issue.patch", patch.endsWith("\n") ? patch : patch + "\n");
 event("tool_call", { tool: "run", command: "git apply --recount /tmp/issue.patch" });
 const applied = spawnSync("git", ["apply", "--recount", "--whitespace=nowarn", "/tmp/issue.patch"], { cwd: "/workspace", encoding: "utf8" });

@@ -29,7 +29,7 @@ export function freePort(): Promise<number> {
 export interface BosunWorld {
   gh: OfflineGitHub;
   bosun: BosunProcess;
-  waitForRun(o: { repo: string; issue: number; timeoutMs?: number; until?: (r: Run) => boolean }): Promise<Run>;
+  waitForRun: (o: { repo: string; issue: number; timeoutMs?: number; until?: (r: Run) => boolean }) => Promise<Run>;
 }
 
 export async function startBosunWorld(t: TestContext, envOverrides: Record<string, string> = {}): Promise<BosunWorld> {
@@ -59,7 +59,7 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
   return {
     gh,
     bosun,
-    async waitForRun({ repo, issue, timeoutMs = 180_000, until = (r) => isTerminal(r.state) }) {
+    waitForRun: async ({ repo, issue, timeoutMs = 180_000, until = (r: Run) => isTerminal(r.state) }) => {
       const [owner, name] = repo.split("/");
       const deadline = Date.now() + timeoutMs;
       for (;;) {
