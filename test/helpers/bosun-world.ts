@@ -67,6 +67,8 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
         const runs = await bosun.store.list({ owner, repo: name, issueNumber: issue });
         const last = runs[runs.length - 1];
         if (last && until(last)) {
+          // A finished run may still be cleaning up (tokens, containers): let the worker finish.
+          if (!isTerminal(last.state)) return last;
           await bosun.worker.idle();
           return (await bosun.store.get(last.id)) ?? last;
         }
