@@ -1,0 +1,203 @@
+// `npm run demo`: Bosun end to end on this machine, against the bundled offline GitHub.
+// It seeds a repository with a failing test and an issue describing the bug, labels the issue
+// as a maintainer, and shows what a user would see while Bosun's bundled agent fixes it.
+import { execFile } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs, promisify } from "node:util";
+import pg from "pg";
+import { pino } from "pino";
+import { readTranscript, toJsonl } from "../src/audit/transcript.ts";
+import { readEnv } from "../src/config/env.ts";
+import { isTerminal } from "../src/runs/run.ts";
+import { startBosun } from "../src/start-bosun.ts";
+import { OfflineGitHub } from "../test/offline-github/server.ts";
+import { demoIssue, demoRepoFiles } from "../test/fixtures/demo-repo.ts";
+
+const usage = `Usage: npm run demo -- [options]
+  --json                 end with one JSON line: run id, state, pull request, progress comment, transcript path
+  --agent "<command>"    run this command as the agent (same image, same contract) instead of the bundled one
+  --repo DIR             seed the repository from a local git repository (its HEAD becomes main)
+  --issue-title TEXT     the issue's title          (default: the bundled demo's bug)
+  --issue-body TEXT      the issue's body
+  --org-policy FILE      seed the org's .github repository with this .github/bosun.yml
+  --repo-config FILE     seed the repository's .github/bosun.yml with this file
+  --label NAME           the label the maintainer adds (default bosun; bosun:plan for a read-only plan)
+  --timeout SECONDS      give up waiting after this long (default 600)`;
+
+const { values: opts } = parseArgs({
+  options: {
+    json: { type: "boolean", default: false },
+    agent: { type: "string" },
+    repo: { type: "string" },
+    "issue-title": { type: "string" },
+    "issue-body": { type: "string" },
+    "org-policy": { type: "string" },
+    "repo-config": { type: "string" },
+    label: { type: "string", default: "bosun" },
+    timeout: { type: "string", default: "600" },
+    help: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+if (opts.help) {
+  console.log(usage);
+  process.exit(0);
+}
+
+const run = promisify(execFile);
+const say = (line = ""): void => {
+  if (!opts.json) console.log(line);
+  else console.error(line);
+};
+
+async function freshDatabase(adminUrl: string): Promise<string> {
+  const name = "bosun_demo";
+  const admin = new pg.Client({ connectionString: adminUrl });
+  try {
+    await admin.connect();
+  } catch (e) {
+    throw new Error(`Postgres is not reachable at ${adminUrl.replace(/:[^:@/]+@/, ":***@")} (${(e as Error).message}). Run \`npm run setup\` or set DATABASE_URL.`, { cause: e });
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function seedRepository(gh: OfflineGitHub): Promise<void> {
+  const repoConfig = opts["repo-config"] ? await readFile(opts["repo-config"], "utf8") : undefined;
+  if (!opts.repo) {
+    await gh.createRepo("acme/widgets", { files: { ...demoRepoFiles, ...(repoConfig !== undefined ? { ".github/bosun.yml": repoConfig } : {}) }, description: "A tiny library with a bug" });
+    return;
+  }
+  // A local repository: its HEAD is pushed over git's smart HTTP as the default branch.
+  await gh.createRepo("acme/widgets", {});
+  const dir = resolve(opts.repo);
+  await run("git", ["-C", dir, "push", "--quiet", gh.cloneUrl("acme/widgets", gh.userToken("maya")), "HEAD:refs/heads/main"], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+  if (repoConfig !== undefined) await gh.commit("acme/widgets", { files: { ".github/bosun.yml": repoConfig }, message: "Add Bosun settings", author: "maya" });
+}
+
+async function main(): Promise<number> {
+  const adminUrl = process.env["DATABASE_URL"] ?? "postgres://bosun:bosun@127.0.0.1:5432/bosun";
+  const databaseUrl = await freshDatabase(adminUrl);
+  const gh = await OfflineGitHub.start();
+  say(`Offline GitHub on ${gh.url} (app id ${gh.appId}); Postgres database ${new URL(databaseUrl).pathname.slice(1)}`);
+
+  gh.createUser("maya", { name: "Maya Maintainer" });
+  gh.createUser("owen", { name: "Owen Owner" });
+  gh.createOrg("acme", { members: ["maya", "owen"] });
+  await seedRepository(gh);
+  gh.addCollaborator("acme/widgets", "maya", "maintain");
+  gh.addCollaborator("acme/widgets", "owen", "write");
+  gh.protectBranch("acme/widgets", "main", {
+    requiredStatusChecks: { strict: false, contexts: ["bosun", "bosun/independent-review"] },
+    requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
+    enforceAdmins: true,
+  });
+  if (opts["org-policy"]) {
+    await gh.createRepo("acme/.github", { files: { ".github/bosun.yml": await readFile(opts["org-policy"], "utf8") } });
+    say("Seeded acme/.github with the org policy. (Bosun does not enforce org policy yet; see the README.)");
+  }
+  gh.install("acme");
+
+  const env = readEnv({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    GITHUB_API_URL: gh.url,
+    PORT: process.env["PORT"] ?? "3000",
+    HOST: "127.0.0.1",
+    ...(opts.agent ? { BOSUN_DEFAULT_AGENT_COMMAND: opts.agent } : {}),
+  });
+  const bosun = await startBosun({
+    env, appId: gh.appId, privateKey: gh.privateKey, webhookSecret: gh.webhookSecret,
+    log: pino({ level: process.env["LOG_LEVEL"] ?? "warn" }, pino.destination(2)),
+  });
+  gh.setWebhookUrl(bosun.webhookUrl);
+  say(`Bosun on ${bosun.url}, webhooks at ${bosun.webhookUrl}`);
+
+  try {
+    const maya = gh.as("maya");
+    const issue = await maya.rest.issues.create({ owner: "acme", repo: "widgets", title: opts["issue-title"] ?? demoIssue.title, body: opts["issue-body"] ?? demoIssue.body });
+    say(`@maya opened acme/widgets#${issue.data.number}: ${issue.data.title}`);
+    await maya.rest.issues.addLabels({ owner: "acme", repo: "widgets", issue_number: issue.data.number, labels: [opts.label] });
+    say(`@maya added the label "${opts.label}"\n`);
+
+    const deadline = Date.now() + Number(opts.timeout) * 1000;
+    let shown = "";
+    let finished = null;
+    while (Date.now() < deadline) {
+      const progress = [...gh.repo("acme/widgets").comments.values()].find((c) => c.issueNumber === issue.data.number && c.body.includes("bosun:progress"));
+      if (progress && progress.body !== shown) {
+        shown = progress.body;
+        say(`── progress comment (${new Date().toLocaleTimeString()}) ──`);
+        say(shown.split("\n").filter((l) => !l.startsWith("<!--")).join("\n").trim());
+        say();
+      }
+      const runs = await bosun.store.list({ owner: "acme", repo: "widgets", issueNumber: issue.data.number });
+      const last = runs[runs.length - 1];
+      if (last && isTerminal(last.state)) {
+        await bosun.worker.idle();
+        finished = await bosun.store.get(last.id);
+        const final = [...gh.repo("acme/widgets").comments.values()].find((c) => c.issueNumber === issue.data.number && c.body.includes("bosun:progress"));
+        if (final && final.body !== shown) {
+          shown = final.body;
+          say("── progress comment (final) ──");
+          say(shown.split("\n").filter((l) => !l.startsWith("<!--")).join("\n").trim());
+          say();
+        }
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (!finished) {
+      say("The run did not finish in time.");
+      return 1;
+    }
+
+    const outDir = resolve(".bosun", "demo");
+    await mkdir(outDir, { recursive: true });
+    const transcriptPath = join(outDir, `${finished.id}.jsonl`);
+    await writeFile(transcriptPath, toJsonl(await readTranscript(bosun.pool, finished.id)));
+
+    const prIssue = finished.prNumber ? gh.repo("acme/widgets").issues.get(finished.prNumber) : undefined;
+    const headSha = prIssue?.pull ? await gh.branchSha("acme/widgets", prIssue.pull.head) : null;
+    const check = [...gh.repo("acme/widgets").checkRuns.values()].filter((c) => c.name === "bosun" && c.headSha === headSha).pop();
+    for (const c of [...gh.repo("acme/widgets").comments.values()].filter((x) => x.issueNumber === issue.data.number && x.body.includes("bosun:plan"))) {
+      say("── plan comment ──");
+      say(c.body.split("\n").filter((l) => !l.startsWith("<!--")).join("\n").trim());
+      say();
+    }
+    if (prIssue?.pull) {
+      say(`── pull request #${prIssue.number}${prIssue.pull.draft ? " (draft)" : " (ready for review)"} ──`);
+      say(`Title: ${prIssue.title}`);
+      say(`Branch: ${prIssue.pull.head} → ${prIssue.pull.base}`);
+      say(`Check "bosun": ${check?.conclusion ?? "none"}${check?.output.title ? ` (${check.output.title})` : ""}`);
+      say(`Reviewers requested: ${[...prIssue.pull.requestedReviewers].join(", ") || "none"}`);
+      say();
+      say(prIssue.body ?? "");
+      say();
+    }
+    say(`Run ${finished.id} ended ${finished.state}. Transcript: ${transcriptPath}`);
+    if (opts.json) {
+      console.log(JSON.stringify({
+        run_id: finished.id,
+        state: finished.state,
+        pull_request: prIssue?.pull ? { number: prIssue.number, url: finished.prUrl, draft: prIssue.pull.draft, check_conclusion: check?.conclusion ?? null } : null,
+        progress_comment: shown,
+        transcript: transcriptPath,
+      }));
+    }
+    return finished.state === "succeeded" ? 0 : 1;
+  } finally {
+    await bosun.close();
+    await gh.close();
+  }
+}
+
+main().then((code) => process.exit(code), (e: unknown) => {
+  console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
