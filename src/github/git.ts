@@ -5,16 +5,33 @@ import { execFile } from "node:child_process";
 
 export interface GitAuthor { name: string; email: string }
 
-function authEnv(token: string | null): Record<string, string> {
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
-  if (!token) return env;
-  const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
-  return { ...env, GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` };
+// Settings that keep git from running or reading anything a repository's content could point it
+// at: no hooks, no attribute or ignore files outside the tree, no user or system config.
+const safety: [string, string][] = [
+  ["core.hooksPath", "/dev/null"],
+  ["core.attributesFile", "/dev/null"],
+  ["core.excludesFile", "/dev/null"],
+  ["core.fsmonitor", "false"],
+  ["protocol.file.allow", "never"],
+];
+
+function gitEnv(token: string | null): Record<string, string> {
+  const entries = [...safety];
+  if (token) entries.push(["http.extraHeader", `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`]);
+  const env: Record<string, string> = {
+    GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", HOME: "/nonexistent",
+    GIT_CONFIG_COUNT: String(entries.length),
+  };
+  entries.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  return env;
 }
 
 export function runGit(cwd: string, args: string[], o: { token?: string | null; env?: Record<string, string> } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile("git", args, { cwd, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: cwd, ...authEnv(o.token ?? null), ...o.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile("git", args, { cwd, env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...gitEnv(o.token ?? null), ...o.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`[bosun/git] git ${args[0] ?? ""} failed: ${stderr.trim() || err.message}`, { cause: err }));
       else resolve(stdout);
     });
@@ -26,9 +43,8 @@ export async function cloneAt(o: { url: string; token: string; dir: string; bran
   return (await runGit(o.dir, ["rev-parse", "HEAD"])).trim();
 }
 
-/** Commits the whole working tree. A fixed `date` makes the sha repeatable for the same tree. */
-export async function commitAll(dir: string, o: { message: string; author: GitAuthor; date: string }): Promise<string> {
-  await runGit(dir, ["add", "--all"]);
+/** Commits the index. A fixed `date` makes the sha repeatable for the same tree. */
+export async function commitIndex(dir: string, o: { message: string; author: GitAuthor; date: string }): Promise<string> {
   const env = {
     GIT_AUTHOR_NAME: o.author.name, GIT_AUTHOR_EMAIL: o.author.email, GIT_AUTHOR_DATE: o.date,
     GIT_COMMITTER_NAME: o.author.name, GIT_COMMITTER_EMAIL: o.author.email, GIT_COMMITTER_DATE: o.date,
@@ -48,12 +64,16 @@ export async function remoteBranchSha(o: { dir: string; url: string; token: stri
   return out.split(/\s+/)[0] || null;
 }
 
-/** Files changed between the base commit and the working tree, with git's status letter. */
+/** Files changed between the base commit and the index, with git's status letter. */
 export async function changedFiles(dir: string, base: string): Promise<{ path: string; status: string }[]> {
-  await runGit(dir, ["add", "--all"]);
   const out = await runGit(dir, ["diff", "--cached", "--name-status", "--no-renames", base]);
   return out.split("\n").filter(Boolean).map((l) => {
     const [status, ...rest] = l.split("\t");
     return { status: status ?? "M", path: rest.join("\t") };
   });
+}
+
+/** The file's content at a commit, or null: read from git's objects, never through the worktree. */
+export async function fileAtCommit(dir: string, commit: string, path: string): Promise<string | null> {
+  return runGit(dir, ["show", `${commit}:${path}`]).catch(() => null);
 }

@@ -1,13 +1,14 @@
-// Who owns the files a run changed, from the base branch's CODEOWNERS (read on Bosun's side
-// from the clone, never from the agent's copy).
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { CODEOWNERS_PATHS, matchFile, parse } from "codeowners-utils";
+// Who owns the files a run changed, from the base commit's CODEOWNERS, read out of git's objects
+// on Bosun's side, never from the agent's copy.
+import { matchFile, parse } from "codeowners-utils";
+import { fileAtCommit } from "../github/git.ts";
 
-export async function ownersOfFiles(checkoutDir: string, files: string[]): Promise<{ users: string[]; teams: string[] }> {
+/** Owners as the base commit's CODEOWNERS has them (GitHub reads the base branch's file too). */
+export async function ownersOfFiles(checkoutDir: string, baseCommit: string, files: string[]): Promise<{ users: string[]; teams: string[] }> {
   let text: string | null = null;
-  for (const p of CODEOWNERS_PATHS) {
-    text = await readFile(join(checkoutDir, p), "utf8").catch(() => null);
+  // GitHub's order: .github/, the root, docs/.
+  for (const p of [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"]) {
+    text = await fileAtCommit(checkoutDir, baseCommit, p);
     if (text !== null) break;
   }
   if (text === null) return { users: [], teams: [] };

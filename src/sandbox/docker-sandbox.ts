@@ -23,19 +23,21 @@ export const defaultLimits: SandboxLimits = { memoryBytes: 2 * 1024 ** 3, nanoCp
 
 export interface RunSpec {
   runId: string;
-  role: "agent" | "test" | "setup";
+  role: "agent" | "test" | "setup" | "diff";
   /** Container name suffix so a replica that restarts a step does not collide with the old container. */
   attempt: number;
   image: string;
   command: string;
   env?: Record<string, string>;
-  /** volume name → mount path */
+  /** volume name → mount path; a path ending in `:ro` is mounted read-only */
   volumes: Record<string, string>;
   /** Files written into the container before it starts (into mounted volumes). */
   files?: { path: string; content: string }[];
   timeoutMs: number;
   limits?: SandboxLimits;
   onStdoutLine?: (line: string) => void;
+  /** Keep all of stdout (up to this many bytes) and return it. */
+  captureStdoutBytes?: number;
 }
 
 export interface RunOutcome {
@@ -44,9 +46,13 @@ export interface RunOutcome {
   /** The last lines of combined output, for comments and the transcript. */
   outputTail: string;
   containerId: string;
+  /** stdout in full, when `captureStdoutBytes` was set; null when it was longer than that. */
+  stdout: string | null;
 }
 
 const tailBytes = 16 * 1024;
+/** Longer stdout lines are cut: an agent printing without newlines must not grow Bosun's memory. */
+const maxLineBytes = 64 * 1024;
 
 export class DockerSandbox {
   readonly docker: Docker;
@@ -83,44 +89,29 @@ export class DockerSandbox {
     return name;
   }
 
-  /** Copies a host directory into a volume (owned by the sandbox user) through a container that never starts. */
-  async seedVolume(o: { runId: string; image: string; volume: string; mountPath: string; hostDir: string; exclude?: string[] }): Promise<void> {
+  /**
+   * Copies a host directory into a volume (owned by the sandbox user) through a container that
+   * never starts. With `as`, the directory lands as that subdirectory of the mount path.
+   */
+  async seedVolume(o: { runId: string; image: string; volume: string; mountPath: string; hostDir: string; exclude?: string[]; as?: string }): Promise<void> {
     const c = await this.docker.createContainer({
       Image: o.image, Cmd: ["true"], User: "1000:1000", Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
       HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}`] },
     });
     try {
-      const tar = spawn("tar", ["-C", o.hostDir, "--owner=1000", "--group=1000", "--numeric-owner", ...(o.exclude ?? []).map((x) => `--exclude=${x}`), "-cf", "-", "."], { stdio: ["ignore", "pipe", "inherit"] });
+      const rename = o.as ? [`--transform=s,^\\.,./${o.as},`] : [];
+      const tar = spawn("tar", ["-C", o.hostDir, "--owner=1000", "--group=1000", "--numeric-owner", ...rename, ...(o.exclude ?? []).map((x) => `--exclude=${x}`), "-cf", "-", "."], { stdio: ["ignore", "pipe", "inherit"] });
       await c.putArchive(tar.stdout, { path: o.mountPath });
     } finally {
       await c.remove({ force: true });
     }
   }
 
-  /** Copies a directory out of a volume into a host directory, leaving out `exclude` patterns. */
-  async exportVolume(o: { runId: string; image: string; volume: string; mountPath: string; hostDir: string; exclude?: string[] }): Promise<void> {
-    const c = await this.docker.createContainer({
-      Image: o.image, Cmd: ["true"], Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
-      HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}:ro`] },
-    });
-    try {
-      const archive = await c.getArchive({ path: `${o.mountPath}/.` });
-      // The archive is the agent's work: extract as plain files, never as an owner, and let
-      // GNU tar refuse members that climb out of the target directory.
-      await new Promise<void>((resolve, reject) => {
-        const tar = spawn("tar", ["-C", o.hostDir, "--no-same-owner", "--no-same-permissions", "--strip-components=1", ...(o.exclude ?? []).map((x) => `--exclude=${x}`), "-xf", "-"], { stdio: ["pipe", "inherit", "pipe"] });
-        let err = "";
-        tar.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        tar.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`[bosun/sandbox] could not unpack the workspace: ${err.trim()}`))));
-        (archive as Readable).pipe(tar.stdin);
-      });
-    } finally {
-      await c.remove({ force: true });
-    }
-  }
-
-  /** Reads one file out of a volume; null when it is not there. */
-  async readFile(o: { runId: string; image: string; volume: string; mountPath: string; path: string; maxBytes?: number }): Promise<string | null> {
+  /**
+   * Reads one regular file out of a volume; null when it is missing or not a regular file (a
+   * symlink, a FIFO). The archive is parsed here, never unpacked on the host.
+   */
+  async readFile(o: { runId: string; image: string; volume: string; mountPath: string; path: string; maxBytes?: number }): Promise<{ content: string; truncated: boolean } | null> {
     const c = await this.docker.createContainer({
       Image: o.image, Cmd: ["true"], Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
       HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}:ro`] },
@@ -132,16 +123,7 @@ export class DockerSandbox {
       } catch {
         return null;
       }
-      const tar = spawn("tar", ["-xOf", "-"], { stdio: ["pipe", "pipe", "ignore"] });
-      (archive as Readable).pipe(tar.stdin);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of tar.stdout) {
-        size += (chunk as Buffer).length;
-        if (size > (o.maxBytes ?? 1024 * 1024)) { tar.kill(); break; }
-        chunks.push(chunk as Buffer);
-      }
-      return Buffer.concat(chunks).toString("utf8");
+      return await firstRegularFile(archive as Readable, o.maxBytes ?? 1024 * 1024);
     } finally {
       await c.remove({ force: true });
     }
@@ -199,13 +181,26 @@ export class DockerSandbox {
         tail = (tail + s).slice(-tailBytes);
       };
       let partial = "";
+      const captured: Buffer[] = [];
+      let capturedBytes = 0;
+      let captureOverflow = false;
       stdout.on("data", (d: Buffer) => {
+        if (spec.captureStdoutBytes !== undefined && !captureOverflow) {
+          capturedBytes += d.length;
+          if (capturedBytes > spec.captureStdoutBytes) captureOverflow = true;
+          else captured.push(d);
+        }
         const s = d.toString("utf8");
         keep(s);
+        if (!spec.onStdoutLine) return;
         partial += s;
         const lines = partial.split("\n");
         partial = lines.pop() ?? "";
-        for (const line of lines) spec.onStdoutLine?.(line);
+        if (partial.length > maxLineBytes) {
+          lines.push(partial.slice(0, maxLineBytes));
+          partial = "";
+        }
+        for (const line of lines) spec.onStdoutLine(line.slice(0, maxLineBytes));
       });
       stderr.on("data", (d: Buffer) => keep(d.toString("utf8")));
       await container.start();
@@ -218,7 +213,8 @@ export class DockerSandbox {
       clearTimeout(timer);
       await new Promise((r) => setTimeout(r, 50)); // let the attach stream flush its last bytes
       if (partial) spec.onStdoutLine?.(partial);
-      return { exitCode: result.StatusCode, timedOut, outputTail: tail, containerId: container.id };
+      const stdoutText = spec.captureStdoutBytes === undefined || captureOverflow ? null : Buffer.concat(captured).toString("utf8");
+      return { exitCode: result.StatusCode, timedOut, outputTail: tail, containerId: container.id, stdout: stdoutText };
     } finally {
       await container.remove({ force: true }).catch(() => undefined);
     }
@@ -254,5 +250,42 @@ async function tarOf(files: { name: string; content: string }[]): Promise<Buffer
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The first regular file of a tar stream, up to `maxBytes`. PAX and GNU long-name headers are
+ * skipped; any other entry type (symlink, FIFO, device, directory) yields null.
+ */
+export async function firstRegularFile(stream: Readable, maxBytes: number): Promise<{ content: string; truncated: boolean } | null> {
+  let buf = Buffer.alloc(0);
+  let result: { content: string; truncated: boolean } | null = null;
+  try {
+    for await (const chunk of stream) {
+      buf = Buffer.concat([buf, chunk as Buffer]);
+      for (;;) {
+        if (buf.length < 512) break;
+        const header = buf.subarray(0, 512);
+        if (header.every((b) => b === 0)) return null;
+        const size = parseInt(header.subarray(124, 136).toString("latin1").replace(/\0.*$/s, "").trim() || "0", 8);
+        const type = String.fromCharCode(header[156] ?? 0);
+        if (type === "x" || type === "g" || type === "L" || type === "K") {
+          const skip = 512 + Math.ceil(size / 512) * 512;
+          if (buf.length < skip) break;
+          buf = buf.subarray(skip);
+          continue;
+        }
+        if (type !== "0" && type !== "\0") return null;
+        const want = Math.min(size, maxBytes);
+        if (buf.length < 512 + want) break;
+        result = { content: buf.subarray(512, 512 + want).toString("utf8"), truncated: size > maxBytes };
+        return result;
+      }
+      if (buf.length > maxBytes + 64 * 1024) return null;
+    }
+    return result;
+  } finally {
+    // Stop reading the rest of the archive; Docker closes its side.
+    stream.destroy();
   }
 }

@@ -54,7 +54,7 @@ export async function publish(ctx: RunContext): Promise<void> {
   await ctx.transcript.append("check_run", { name: checkNames.independentReview, id: reviewCheck, status: "in_progress" });
   await ctx.update({ checkRunId: testCheck, reviewCheckRunId: reviewCheck });
 
-  const owners = await ownersOfFiles(checkout, (run.facts.changedFiles ?? []).map((f) => f.path));
+  const owners = await ownersOfFiles(checkout, run.baseSha ?? "HEAD", (run.facts.changedFiles ?? []).map((f) => f.path));
   const reviewers = owners.users.filter((u) => u.toLowerCase() !== run.requestedBy.toLowerCase() && !u.endsWith("[bot]"));
   if (reviewers.length || owners.teams.length) {
     await octokit.rest.pulls.requestReviewers({ owner: run.owner, repo: run.repo, pull_number: pr.number, reviewers, team_reviewers: owners.teams });

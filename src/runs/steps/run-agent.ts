@@ -8,6 +8,8 @@ import { StepFailure } from "../step-failure.ts";
 
 export interface AgentResult { summary?: string; title?: string }
 
+const maxAgentEvents = 20_000;
+
 function lastLines(text: string, n = 30): string {
   return text.trimEnd().split("\n").slice(-n).join("\n");
 }
@@ -27,7 +29,10 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   const command = config.agent.command ?? deps.env.BOSUN_DEFAULT_AGENT_COMMAND;
   await ctx.transcript.append("command", { phase: "agent", command, image: deps.env.BOSUN_AGENT_IMAGE, network: "none" });
   // Events are appended in order; the chain keeps them so without blocking the output stream.
+  // Each is marked as the agent's own account, so it cannot pass for one of Bosun's, and a
+  // chatty agent's output is capped.
   let pending = Promise.resolve();
+  let recorded = 0;
   const outcome = await deps.sandbox.run({
     runId: run.id, role: "agent", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command,
     env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json" },
@@ -36,7 +41,13 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     timeoutMs: config.agent.timeout_minutes * 60_000,
     onStdoutLine: (line) => {
       const parsed = parseAgentLine(line);
-      if (parsed) pending = pending.then(() => ctx.transcript.append(parsed.kind, parsed.payload)).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
+      if (!parsed) return;
+      recorded++;
+      if (recorded > maxAgentEvents) {
+        if (recorded === maxAgentEvents + 1) pending = pending.then(() => ctx.transcript.append("error", { phase: "agent", message: `the agent printed more than ${maxAgentEvents} events; the rest are not recorded` }));
+        return;
+      }
+      pending = pending.then(() => ctx.transcript.append(parsed.kind, { ...parsed.payload, source: "agent" })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
     },
   });
   await pending;
@@ -49,11 +60,12 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   if (outcome.exitCode !== 0) {
     throw new StepFailure({ outcome: `The agent exited with code ${outcome.exitCode}.`, title: "Last output", detail: tail });
   }
-  const raw = await deps.sandbox.readFile({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: bosunVolume, mountPath: "/bosun", path: "/bosun/result.json" });
+  const raw = await deps.sandbox.readFile({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: bosunVolume, mountPath: "/bosun", path: "/bosun/result.json", maxBytes: 256 * 1024 });
   let result: AgentResult = {};
-  if (raw) {
+  if (raw?.truncated) await ctx.transcript.append("error", { phase: "agent", message: "/bosun/result.json is larger than 256 KiB; ignored" });
+  else if (raw) {
     try {
-      const parsed = JSON.parse(raw) as Record<string, unknown>;
+      const parsed = JSON.parse(raw.content) as Record<string, unknown>;
       result = {
         ...(typeof parsed["summary"] === "string" ? { summary: parsed["summary"].slice(0, 20000) } : {}),
         ...(typeof parsed["title"] === "string" ? { title: parsed["title"].split("\n")[0]?.slice(0, 200) } : {}),

@@ -1,9 +1,9 @@
 // verifying → publishing | succeeded | failed: Bosun, not the agent, computes the diff on its own
 // clone, commits it, and runs the repository's test command on exactly that commit in a fresh
 // sandbox. A plan is posted as a comment instead.
-import { readdir, rm } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { changedFiles, commitAll, runGit } from "../../github/git.ts";
+import { changedFiles, commitIndex, runGit } from "../../github/git.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
@@ -12,12 +12,42 @@ import { ensureCheckout } from "./checkout.ts";
 
 const maxDiffEvent = 200_000;
 
-/** Replaces the checkout's files with the workspace's, keeping Bosun's own .git. */
-async function takeWorkspace(ctx: RunContext, checkout: string): Promise<void> {
-  for (const entry of await readdir(checkout)) if (entry !== ".git") await rm(join(checkout, entry), { recursive: true, force: true });
-  const volume = await ctx.deps.sandbox.createVolume(ctx.run.id, "workspace");
-  // The agent's .git is never taken back: hooks or config in it would run on Bosun's side.
-  await ctx.deps.sandbox.exportVolume({ runId: ctx.run.id, image: ctx.deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout, exclude: ["*/.git", "./.git", ".git"] });
+const maxPatchBytes = 50 * 1024 * 1024;
+
+/**
+ * The agent's change as a patch, computed in a sandbox against a pristine copy of Bosun's own
+ * git directory (never the agent's .git, never by unpacking agent files on the host), then
+ * applied to Bosun's clean checkout with `git apply --index`.
+ */
+async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
+  const { run, deps } = ctx;
+  const base = run.baseSha;
+  if (!base) throw new Error("[bosun/runs] no base commit");
+  await runGit(checkout, ["reset", "--quiet", "--hard", base]);
+  await runGit(checkout, ["clean", "-ffdxq"]);
+  const workspace = await deps.sandbox.createVolume(run.id, "workspace");
+  const gitVolume = await deps.sandbox.createVolume(run.id, "git");
+  // Mounted at /bosun (owned by the sandbox user in the image, so the volume is too) as /bosun/git.
+  await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: gitVolume, mountPath: "/bosun", hostDir: join(checkout, ".git"), as: "git" });
+  const git = "git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.attributesFile=/dev/null -c core.excludesFile=/dev/null";
+  const outcome = await deps.sandbox.run({
+    runId: run.id, role: "diff", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE,
+    command: `set -e; ${git} add --all; ${git} diff --cached --binary --full-index --no-color --no-ext-diff --no-textconv --no-renames ${base}`,
+    env: { GIT_DIR: "/bosun/git", GIT_WORK_TREE: "/workspace", GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", HOME: "/tmp" },
+    volumes: { [workspace]: "/workspace:ro", [gitVolume]: "/bosun" },
+    timeoutMs: 10 * 60_000,
+    captureStdoutBytes: maxPatchBytes,
+  });
+  if (outcome.exitCode !== 0 || outcome.timedOut) {
+    throw new StepFailure({ outcome: "Bosun could not compute the agent's change from the workspace.", title: "git output", detail: ctx.redactor.text(outcome.outputTail.slice(-4000)) });
+  }
+  if (outcome.stdout === null) {
+    throw new StepFailure({ outcome: `The agent's change is larger than ${maxPatchBytes / 1024 / 1024} MiB, which is more than Bosun proposes in one pull request.` });
+  }
+  if (outcome.stdout.trim() === "") return;
+  const patchFile = join(ctx.dir, "change.patch");
+  await writeFile(patchFile, outcome.stdout);
+  await runGit(checkout, ["apply", "--index", "--binary", "--whitespace=nowarn", patchFile]);
 }
 
 export function commitMessage(run: Run, botEmail: string): { message: string; author: { name: string; email: string } } {
@@ -39,13 +69,13 @@ export const botEmail = "bosun[bot]@users.noreply.github.com";
 /** Builds (or rebuilds, identically) the run's commit on the checkout; returns its sha or null for no change. */
 export async function buildCommit(ctx: RunContext): Promise<{ checkout: string; sha: string | null; files: { path: string; status: string }[] }> {
   const checkout = await ensureCheckout(ctx);
-  await takeWorkspace(ctx, checkout);
+  await takeChange(ctx, checkout);
   const base = ctx.run.baseSha ?? "HEAD";
   const files = await changedFiles(checkout, base);
   if (files.length === 0) return { checkout, sha: null, files };
   const date = ctx.run.facts.commitDate ?? new Date().toISOString();
   if (!ctx.run.facts.commitDate) await ctx.update({ facts: { commitDate: date } });
-  const sha = await commitAll(checkout, { ...commitMessage(ctx.run, botEmail), date });
+  const sha = await commitIndex(checkout, { ...commitMessage(ctx.run, botEmail), date });
   return { checkout, sha, files };
 }
 
