@@ -9,7 +9,8 @@ export class Redactor {
   }
 
   text(s: string): string {
-    let out = s;
+    // NUL cannot be stored in Postgres text or posted to GitHub; binary output shows as U+FFFD.
+    let out = s.replaceAll("\u0000", "\ufffd");
     for (const secret of this.#secrets) out = out.split(secret).join("[REDACTED]");
     return out;
   }

@@ -152,7 +152,8 @@ export class RunStore {
       sets.push(`${column} = $${values.length}`);
     }
     if (patch.facts) {
-      values.push(JSON.stringify(patch.facts));
+      // Postgres cannot store NUL in jsonb text.
+      values.push(JSON.stringify(patch.facts).replaceAll("\\u0000", "\\ufffd"));
       sets.push(`facts = facts || $${values.length}::jsonb`);
     }
     if (to) {
