@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   gh.addCollaborator("acme/widgets", "maya", "maintain");
   gh.addCollaborator("acme/widgets", "owen", "write");
   gh.protectBranch("acme/widgets", "main", {
-    requiredStatusChecks: { strict: false, contexts: ["bosun", "bosun/independent-review"] },
+    requiredStatusChecks: { strict: false, contexts: ["bosun", "bosun/independent-review"], apps: { bosun: gh.appId, "bosun/independent-review": gh.appId } },
     requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
     enforceAdmins: true,
   });

@@ -25,14 +25,10 @@ export function bosunApp(deps: AppDeps) {
     app.on("issues.labeled", async (context) => {
       const label = context.payload.label?.name;
       if (label !== triggerLabels.run && label !== triggerLabels.plan) return;
-      if (!(await deps.store.recordDelivery(context.id, context.name, context.payload.action))) {
-        context.log.info({ delivery: context.id }, "redelivered webhook ignored");
-        return;
-      }
       const { repository, issue, sender, installation } = context.payload;
       if (!installation) return;
       if ("pull_request" in issue && issue.pull_request) return;
-      const { run, created } = await deps.store.createRun({
+      const result = await deps.store.createRunFromDelivery({ id: context.id, event: context.name, action: context.payload.action }, {
         installationId: installation.id,
         repoId: repository.id,
         owner: repository.owner.login,
@@ -40,15 +36,19 @@ export function bosunApp(deps: AppDeps) {
         issueNumber: issue.number,
         mode: label === triggerLabels.plan ? "plan" : "pull_request",
         requestedBy: sender.login,
-        deliveryId: context.id,
-        facts: { requesterId: sender.id, requesterType: sender.type },
+        facts: { requesterId: sender.id, requesterType: sender.type, labelledAt: new Date().toISOString() },
       });
+      if (result.duplicate) {
+        context.log.info({ delivery: context.id }, "redelivered webhook ignored");
+        return;
+      }
+      const { run, created } = result;
       context.log.info({ run: run.id, created }, created ? "run queued" : "issue already has an active run");
       if (created) deps.onRunQueued?.();
     });
 
     app.on("pull_request_review.submitted", async (context) => {
-      if (!(await deps.store.recordDelivery(context.id, context.name, context.payload.action))) return;
+      // Settling the check is idempotent, so a redelivery simply settles it again.
       const { repository, pull_request: pr, installation } = context.payload;
       if (!installation || !pr.head.ref.startsWith("bosun/")) return;
       const runs = (await deps.store.list({ owner: repository.owner.login, repo: repository.name })).filter((r) => r.prNumber === pr.number);

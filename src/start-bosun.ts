@@ -68,7 +68,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
     bosunApp({ store, pool, env, onRunQueued: () => worker?.poke() })(probot);
   });
   if (!app) throw new Error("[bosun] the Probot app did not load");
-  worker = new Worker({ app, pool, store, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA });
+  worker = new Worker({ app, appId: Number(o.appId), pool, store, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA });
   const http = await server.start();
   await worker.start();
   const addr = http.address();

@@ -8,10 +8,6 @@ export const repoConfigPath = ".github/bosun.yml";
 const minutes = z.number().positive().max(24 * 60);
 
 export const repoConfigSchema = z.strictObject({
-  labels: z.strictObject({
-    run: z.string().min(1).default("bosun"),
-    plan: z.string().min(1).default("bosun:plan"),
-  }).default({ run: "bosun", plan: "bosun:plan" }),
   agent: z.strictObject({
     /** The `command` adapter: a command line run in the sandbox at /workspace. */
     command: z.string().min(1).optional(),
@@ -47,7 +43,7 @@ export function parseRepoConfig(text: string | null, file = repoConfigPath): Con
   if (doc.errors.length > 0) {
     return {
       ok: false,
-      problems: doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line ?? null, key: null, message: e.message.split("\n")[0] ?? e.message })),
+      problems: doc.errors.map((e) => ({ file, line: lineCounter.linePos(e.pos[0]).line, key: null, message: e.message.split("\n")[0] ?? e.message })),
     };
   }
   const js: unknown = doc.toJS();

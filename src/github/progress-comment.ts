@@ -1,6 +1,7 @@
 // The run's one progress comment on the issue, edited in place from queueing to outcome.
 // A hidden marker names the run, so a restarted worker finds the comment instead of adding one.
 import type { Run, RunState } from "../runs/run.ts";
+import { fence } from "./markdown.ts";
 import type { GitHubClient } from "./tokens.ts";
 
 export const progressMarker = (runId: string): string => `<!-- bosun:progress run=${runId} -->`;
@@ -24,12 +25,20 @@ function elapsed(from: Date, to: Date): string {
   return m > 0 ? `${m}m ${s % 60}s` : `${s}s`;
 }
 
-const nextStep: Partial<Record<RunState, string>> = {
-  queued: "fetch the repository",
-  preparing: "start the agent in a sandbox",
-  running: "compute the diff and run the tests",
-  verifying: "push the branch and open the pull request",
-  publishing: "check the base branch's protection and finish",
+const nextStep: Record<"pull_request" | "plan", Partial<Record<RunState, string>>> = {
+  pull_request: {
+    queued: "fetch the repository",
+    preparing: "start the agent in a sandbox",
+    running: "compute the diff and run the tests",
+    verifying: "push the branch and open the pull request",
+    publishing: "check the base branch's protection and finish",
+  },
+  plan: {
+    queued: "fetch the repository",
+    preparing: "start the agent in a sandbox, read-only",
+    running: "post the agent's plan",
+    verifying: "post the agent's plan",
+  },
 };
 
 export function renderProgress(run: Run, now: Date = new Date()): string {
@@ -48,22 +57,22 @@ export function renderProgress(run: Run, now: Date = new Date()): string {
   if (steps.length > 0) {
     lines.push("", "**Steps**", ...steps.map((s) => `- ${s.name}`));
   }
-  const next = nextStep[run.state];
+  const next = nextStep[run.mode][run.state];
   if (next) lines.push("", `**Next:** ${next}.`);
   if (run.outcome) lines.push("", `**Outcome:** ${run.outcome}`);
-  if (f.failure) lines.push("", `<details><summary>${f.failure.title}</summary>\n\n\`\`\`\n${f.failure.detail}\n\`\`\`\n</details>`);
+  if (f.failure?.detail) lines.push("", `<details><summary>${f.failure.title}</summary>\n\n${fence(f.failure.detail)}\n</details>`);
   lines.push("", progressMarker(run.id));
   return lines.join("\n");
 }
 
 /** Creates the comment once, or updates it; returns its id. */
-export async function upsertProgressComment(octokit: GitHubClient, run: Run, body: string): Promise<number> {
+export async function upsertProgressComment(octokit: GitHubClient, appId: number, run: Run, body: string): Promise<number> {
   const target = { owner: run.owner, repo: run.repo };
   if (run.progressCommentId) {
     await octokit.rest.issues.updateComment({ ...target, comment_id: run.progressCommentId, body });
     return run.progressCommentId;
   }
-  const existing = await findMarkedComment(octokit, run, progressMarker(run.id));
+  const existing = await findMarkedComment(octokit, appId, run, progressMarker(run.id));
   if (existing) {
     await octokit.rest.issues.updateComment({ ...target, comment_id: existing, body });
     return existing;
@@ -72,7 +81,8 @@ export async function upsertProgressComment(octokit: GitHubClient, run: Run, bod
   return created.data.id;
 }
 
-export async function findMarkedComment(octokit: GitHubClient, run: Pick<Run, "owner" | "repo" | "issueNumber">, marker: string): Promise<number | null> {
+/** A comment Bosun itself made with this marker; anyone can copy a marker, so the author must be this app. */
+export async function findMarkedComment(octokit: GitHubClient, appId: number, run: Pick<Run, "owner" | "repo" | "issueNumber">, marker: string): Promise<number | null> {
   const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 });
-  return comments.find((c) => c.body?.includes(marker))?.id ?? null;
+  return comments.find((c) => c.body?.includes(marker) && c.performed_via_github_app?.id === appId)?.id ?? null;
 }

@@ -1,6 +1,7 @@
 // The agent's pull request: looked up by its head branch before one is created, so a repeated
 // publish step updates the same pull request.
 import type { Run } from "../runs/run.ts";
+import { fence, neutralize } from "./markdown.ts";
 import type { GitHubClient } from "./tokens.ts";
 
 export function branchName(issueNumber: number, title: string): string {
@@ -31,14 +32,14 @@ export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; test
     `Bosun's agent worked on #${run.issueNumber} at the request of @${run.requestedBy}.`,
     "",
     "### Summary",
-    f.summary ?? "_The agent wrote no summary._",
+    f.summary ? neutralize(f.summary) : "_The agent wrote no summary._",
     "",
     "### Files changed",
     ...(files.length ? files : ["_none_"]),
     "",
     "### Tests",
     test,
-    ...(f.testCommand && !o.testsPassed && f.testOutputTail ? ["", "<details><summary>Test output (last lines)</summary>", "", "```", f.testOutputTail, "```", "</details>"] : []),
+    ...(f.testCommand && !o.testsPassed && f.testOutputTail ? ["", "<details><summary>Test output (last lines)</summary>", "", fence(f.testOutputTail), "</details>"] : []),
     "",
     "### Before this can merge",
     "Bosun never merges and never approves. An owner's review is required, and an approval from the person who asked for this run does not count on its own (check `bosun/independent-review`).",

@@ -15,7 +15,7 @@ export const tokenPurposes = {
   /** Keep the progress comment current, react, post a plan or a refusal. */
   report: { issues: "write", metadata: "read" },
   /** Push the branch, open the pull request, post check runs, read branch protection. */
-  publish: { contents: "write", pull_requests: "write", issues: "write", checks: "write", administration: "read", metadata: "read" },
+  publish: { contents: "write", pull_requests: "write", checks: "write", administration: "read", metadata: "read" },
   /** Settle the independent-review check when a review arrives. */
   review: { checks: "write", pull_requests: "read", metadata: "read" },
 } as const satisfies Record<string, Record<string, "read" | "write">>;

@@ -10,7 +10,7 @@ export interface GateResult {
   missing: string[];
 }
 
-export async function checkProtectionGate(octokit: GitHubClient, o: { owner: string; repo: string; branch: string }): Promise<GateResult> {
+export async function checkProtectionGate(octokit: GitHubClient, o: { owner: string; repo: string; branch: string; appId: number }): Promise<GateResult> {
   let protection: Awaited<ReturnType<GitHubClient["rest"]["repos"]["getBranchProtection"]>>["data"];
   try {
     protection = (await octokit.rest.repos.getBranchProtection({ owner: o.owner, repo: o.repo, branch: o.branch })).data;
@@ -29,9 +29,17 @@ export async function checkProtectionGate(octokit: GitHubClient, o: { owner: str
     throw e;
   }
   const missing: string[] = [];
-  const contexts = new Set([...(protection.required_status_checks?.contexts ?? []), ...(protection.required_status_checks?.checks ?? []).map((c) => c.context)]);
+  const rsc = protection.required_status_checks;
+  const contexts = new Set([...(rsc?.contexts ?? []), ...(rsc?.checks ?? []).map((c) => c.context)]);
   for (const name of [checkNames.tests, checkNames.independentReview]) {
-    if (!contexts.has(name)) missing.push(`Require the status check \`${name}\` to pass before merging`);
+    if (!contexts.has(name)) {
+      missing.push(`Require the status check \`${name}\` to pass before merging`);
+      continue;
+    }
+    // Anyone with write access can post a commit status of any name; only a check pinned to
+    // Bosun's app cannot be satisfied by the person who asked for the run.
+    const source = (rsc?.checks ?? []).find((c) => c.context === name)?.app_id;
+    if (source !== o.appId) missing.push(`Require \`${name}\` from the Bosun app (in the rule's status checks, choose Bosun as the expected source)`);
   }
   const reviews = protection.required_pull_request_reviews;
   if (!reviews || (reviews.required_approving_review_count ?? 0) < 1) missing.push("Require a pull request before merging, with at least 1 approving review");

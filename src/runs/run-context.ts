@@ -10,10 +10,12 @@ import { renderProgress, upsertProgressComment } from "../github/progress-commen
 import { TokenBroker } from "../github/tokens.ts";
 import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
 import type { Run, RunState } from "./run.ts";
-import type { RunPatch, RunStore } from "./store.ts";
+import { LeaseLostError, type RunPatch, type RunStore } from "./store.ts";
 
 export interface RunDeps {
   app: Probot;
+  /** This GitHub App's id: comments and checks are recognised as Bosun's by it. */
+  appId: number;
   pool: Pool;
   store: RunStore;
   sandbox: DockerSandbox;
@@ -58,7 +60,18 @@ export class RunContext {
     this.run = await this.deps.store.transition(this.run, to, patch);
     await this.transcript.append("state", { from, to, ...(patch.outcome ? { outcome: patch.outcome } : {}) });
     this.log.info({ from, to }, "run state changed");
-    if (to !== "refused") await this.reportProgress();
+    if (to !== "refused") await this.reportProgressOrNote();
+  }
+
+  /** The state is already saved; a comment that fails to update is noted, not fatal. */
+  async reportProgressOrNote(): Promise<void> {
+    try {
+      await this.reportProgress();
+    } catch (e) {
+      if (e instanceof LeaseLostError) throw e;
+      this.log.warn({ err: e }, "could not update the progress comment");
+      await this.transcript.append("error", { message: "could not update the progress comment", detail: this.redactor.text(String(e)) }).catch(() => undefined);
+    }
   }
 
   async update(patch: RunPatch): Promise<void> {
@@ -74,7 +87,7 @@ export class RunContext {
   async reportProgress(): Promise<void> {
     const { octokit } = await this.tokens.get("report");
     const body = this.redactor.text(renderProgress(this.run));
-    const id = await upsertProgressComment(octokit, this.run, body);
+    const id = await upsertProgressComment(octokit, this.deps.appId, this.run, body);
     if (id !== this.run.progressCommentId) {
       await this.update({ progressCommentId: id });
       await this.transcript.append("comment", { comment_id: id, purpose: "progress" });

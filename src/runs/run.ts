@@ -20,6 +20,8 @@ export type RunMode = "pull_request" | "plan";
 export interface RunFacts {
   requesterId?: number;
   requesterType?: string;
+  /** When the trigger label was added: comments after it are not part of the task. */
+  labelledAt?: string;
   issueTitle?: string;
   defaultBranch?: string;
   cloneUrl?: string;

@@ -50,7 +50,6 @@ export interface NewRun {
   issueNumber: number;
   mode: RunMode;
   requestedBy: string;
-  deliveryId: string;
   facts?: RunFacts;
 }
 
@@ -60,28 +59,44 @@ export class RunStore {
     this.pool = pool;
   }
 
-  /** True when this delivery id is new; false for a redelivery, which must change nothing. */
-  async recordDelivery(id: string, event: string, action: string | null): Promise<boolean> {
-    const r = await this.pool.query("INSERT INTO deliveries (id, event, action) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING id", [id, event, action]);
-    return r.rowCount === 1;
-  }
-
-  /** Creates a queued run, or returns the issue's active run (with `created: false`) when there is one. */
-  async createRun(n: NewRun): Promise<{ run: Run; created: boolean }> {
-    const inserted = await this.pool.query<RunRow>(
-      `INSERT INTO runs (installation_id, repo_id, owner, repo, issue_number, mode, state, requested_by, trigger_delivery, facts)
-       VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9::jsonb)
-       ON CONFLICT (repo_id, issue_number) WHERE state NOT IN (${terminalSql}) DO NOTHING
-       RETURNING *`,
-      [n.installationId, n.repoId, n.owner, n.repo, n.issueNumber, n.mode, n.requestedBy, n.deliveryId, JSON.stringify(n.facts ?? {})],
-    );
-    if (inserted.rows[0]) {
-      await this.pool.query("SELECT pg_notify('bosun_runs', $1)", [inserted.rows[0].id]);
-      return { run: toRun(inserted.rows[0]), created: true };
+  /**
+   * Records the delivery and creates a queued run in one transaction, so a handler that fails
+   * halfway leaves nothing and GitHub's redelivery starts over. `duplicate` means the delivery
+   * was seen before; `created: false` means the issue already has an active run.
+   */
+  async createRunFromDelivery(delivery: { id: string; event: string; action: string | null }, n: NewRun): Promise<{ duplicate: true } | { duplicate: false; run: Run; created: boolean }> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const fresh = await client.query("INSERT INTO deliveries (id, event, action) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING id", [delivery.id, delivery.event, delivery.action]);
+      if (fresh.rowCount !== 1) {
+        await client.query("ROLLBACK");
+        return { duplicate: true };
+      }
+      const inserted = await client.query<RunRow>(
+        `INSERT INTO runs (installation_id, repo_id, owner, repo, issue_number, mode, state, requested_by, trigger_delivery, facts)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9::jsonb)
+         ON CONFLICT (repo_id, issue_number) WHERE state NOT IN (${terminalSql}) DO NOTHING
+         RETURNING *`,
+        [n.installationId, n.repoId, n.owner, n.repo, n.issueNumber, n.mode, n.requestedBy, delivery.id, JSON.stringify(n.facts ?? {})],
+      );
+      let result: { run: Run; created: boolean };
+      if (inserted.rows[0]) {
+        await client.query("SELECT pg_notify('bosun_runs', $1)", [inserted.rows[0].id]);
+        result = { run: toRun(inserted.rows[0]), created: true };
+      } else {
+        const active = await client.query<RunRow>(`SELECT * FROM runs WHERE repo_id = $1 AND issue_number = $2 AND state NOT IN (${terminalSql})`, [n.repoId, n.issueNumber]);
+        if (!active.rows[0]) throw new Error("[bosun/runs] an active run vanished while a new one was refused");
+        result = { run: toRun(active.rows[0]), created: false };
+      }
+      await client.query("COMMIT");
+      return { duplicate: false, ...result };
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
     }
-    const active = await this.pool.query<RunRow>(`SELECT * FROM runs WHERE repo_id = $1 AND issue_number = $2 AND state NOT IN (${terminalSql})`, [n.repoId, n.issueNumber]);
-    if (!active.rows[0]) return this.createRun(n); // it finished between the two statements
-    return { run: toRun(active.rows[0]), created: false };
   }
 
   async get(id: string): Promise<Run | null> {

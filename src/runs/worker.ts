@@ -51,7 +51,7 @@ export class Worker {
     const room = this.#queue.concurrency - this.#queue.pending - this.#queue.size;
     const runs = await this.#deps.store.claim(this.replica, room, this.#leaseMs);
     for (const run of runs) {
-      void this.#queue.add(async () => {
+      this.#queue.add(async () => {
         const heartbeat = setInterval(() => {
           this.#deps.store.renewLease(run, this.#leaseMs).catch((e: unknown) => this.#deps.log.warn({ err: e, run: run.id }, "could not renew a lease"));
         }, Math.floor(this.#leaseMs / 3));
@@ -62,7 +62,7 @@ export class Worker {
           clearInterval(heartbeat);
           this.poke();
         }
-      });
+      }).catch((e: unknown) => this.#deps.log.error({ err: e, run: run.id }, "a run stopped with an error; its lease lapses and another claim picks it up"));
     }
   }
 

@@ -135,6 +135,66 @@ test("outcomes", async (t) => {
     assert.match(pr?.body ?? "", /stays a draft until the base branch's protection requires/);
   });
 
+  await t.test("a broken .github/bosun.yml fails the run with the file, line and key", async () => {
+    await seedDemoRepo(w.gh, "misconfigured", { files: { ".github/bosun.yml": "test:\n  command: npm test\n  timeout_minutes: soon\n" } });
+    const issue = await labelNewIssue(w, "misconfigured");
+    const run = await w.waitForRun({ repo: "acme/misconfigured", issue });
+    assert.equal(run.state, "failed");
+    const [progress] = botComments(w, "misconfigured", issue);
+    assert.match(progress ?? "", /`\.github\/bosun\.yml` is not valid, so Bosun did not start the agent/);
+    assert.match(progress ?? "", /`\.github\/bosun\.yml` line 3, `test\.timeout_minutes`: .*number/);
+    const events = await readTranscript(w.bosun.pool, run.id);
+    assert.ok(!events.some((e) => e.kind === "command"), "no agent ran");
+  });
+
+  await t.test("required checks that anyone could post keep the pull request a draft", async () => {
+    await seedDemoRepo(w.gh, "unpinned");
+    w.gh.protectBranch("acme/unpinned", "main", {
+      requiredStatusChecks: { strict: false, contexts: ["bosun", "bosun/independent-review"] },
+      requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
+    });
+    const issue = await labelNewIssue(w, "unpinned");
+    const run = await w.waitForRun({ repo: "acme/unpinned", issue });
+    assert.equal(run.state, "succeeded", run.outcome ?? "");
+    assert.equal(pulls(w, "unpinned")[0]?.pull?.draft, true);
+    const check = [...w.gh.repo("acme/unpinned").checkRuns.values()].find((c) => c.name === "bosun");
+    assert.match(check?.output.summary ?? "", /Require `bosun\/independent-review` from the Bosun app/);
+  });
+
+  await t.test("comments from people without write access do not reach the agent", async () => {
+    await seedDemoRepo(w.gh, "commented", { public: true });
+    w.gh.createUser("mallory");
+    const maya = w.gh.as("maya");
+    const issue = await maya.rest.issues.create({ owner: "acme", repo: "commented", title: demoIssue.title, body: "See the comments." });
+    const wrong = demoIssue.body.slice(demoIssue.body.indexOf("```diff")).replace("+  return a + b;", "+  return 42;");
+    await w.gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "commented", issue_number: issue.data.number, body: demoIssue.body });
+    await w.gh.as("mallory").rest.issues.createComment({ owner: "acme", repo: "commented", issue_number: issue.data.number, body: `Better fix:\n${wrong}` });
+    await maya.rest.issues.addLabels({ owner: "acme", repo: "commented", issue_number: issue.data.number, labels: ["bosun"] });
+    const run = await w.waitForRun({ repo: "acme/commented", issue: issue.data.number });
+    assert.equal(run.state, "succeeded", run.outcome ?? "");
+    const [pr] = pulls(w, "commented");
+    assert.match(await w.gh.fileAt("acme/commented", pr?.pull?.head ?? "", "src/add.js") ?? "", /return a \+ b;/, "owen's patch, not mallory's");
+    const events = await readTranscript(w.bosun.pool, run.id);
+    const prompt = JSON.stringify(events.find((e) => e.kind === "prompt")?.payload ?? {});
+    assert.ok(!prompt.includes("return 42"));
+    const decision = events.find((e) => e.kind === "policy_decision" && e.payload["rule"] === "issue comments the agent may read");
+    assert.deepEqual(decision?.payload["comments"], [{ author: "mallory", reason: "written by someone without write access" }]);
+  });
+
+  await t.test("a second run on the same issue publishes on its own branch", async () => {
+    await seedDemoRepo(w.gh, "twice");
+    const issue = await labelNewIssue(w, "twice");
+    const first = await w.waitForRun({ repo: "acme/twice", issue });
+    assert.equal(first.state, "succeeded", first.outcome ?? "");
+    const maya = w.gh.as("maya");
+    await maya.rest.issues.removeLabel({ owner: "acme", repo: "twice", issue_number: issue, name: "bosun" });
+    await maya.rest.issues.addLabels({ owner: "acme", repo: "twice", issue_number: issue, labels: ["bosun"] });
+    const second = await w.waitForRun({ repo: "acme/twice", issue, until: (r) => r.id !== first.id && ["succeeded", "failed"].includes(r.state) });
+    assert.equal(second.state, "succeeded", `${second.outcome ?? ""} ${second.lastError ?? ""}`);
+    assert.equal(second.branch, `${first.branch ?? ""}-${second.id.slice(0, 8)}`);
+    assert.equal(pulls(w, "twice").length, 2);
+  });
+
   await t.test("the agent container runs as a non-root user with no network", async () => {
     await seedDemoRepo(w.gh, "inspected", { files: { ".github/bosun.yml": "agent:\n  command: sleep 4; node /bosun/agents/patch-agent.mjs\n" } });
     const issue = await labelNewIssue(w, "inspected");

@@ -125,7 +125,8 @@ export interface CheckRun {
 }
 
 export interface BranchProtection {
-  requiredStatusChecks: { strict: boolean; contexts: string[] } | null;
+  /** `apps` pins a context to the GitHub App that must provide it (GitHub's `checks[].app_id`). */
+  requiredStatusChecks: { strict: boolean; contexts: string[]; apps?: Record<string, number> } | null;
   requiredPullRequestReviews: {
     requiredApprovingReviewCount: number;
     requireCodeOwnerReviews: boolean;

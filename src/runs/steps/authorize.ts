@@ -24,7 +24,7 @@ export async function authorize(ctx: RunContext): Promise<void> {
   const report = (await ctx.tokens.get("report")).octokit;
   if (!allowed) {
     const marker = `<!-- bosun:refusal run=${run.id} -->`;
-    if (!(await findMarkedComment(report, run, marker))) {
+    if (!(await findMarkedComment(report, ctx.deps.appId, run, marker))) {
       await report.rest.issues.createComment({
         owner: run.owner, repo: run.repo, issue_number: run.issueNumber,
         body: `Bosun did not start: ${reason} A maintainer can add the label instead.\n\n${marker}`,

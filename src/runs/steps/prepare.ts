@@ -20,6 +20,38 @@ async function readRepoConfig(ctx: RunContext, ref: string): Promise<string | nu
   }
 }
 
+interface IssueComment { user: { login: string; type?: string } | null; body?: string; created_at: string; performed_via_github_app?: { id: number } | null }
+
+const writeRoles = new Set(["admin", "maintain", "write"]);
+
+/**
+ * Comments the agent may read: written before the label was added (a later comment was not
+ * vouched for), by people with write access, and not Bosun's own. The rest are left out and the
+ * transcript says whose.
+ */
+async function trustedComments<C extends IssueComment>(ctx: RunContext, all: C[]): Promise<C[]> {
+  const { run } = ctx;
+  const { octokit } = await ctx.tokens.get("fetch");
+  const cutoff = run.facts.labelledAt ? new Date(run.facts.labelledAt) : run.createdAt;
+  const roles = new Map<string, string>();
+  const kept: C[] = [];
+  const left: { author: string; reason: string }[] = [];
+  for (const c of all) {
+    const author = c.user?.login ?? "unknown";
+    if (c.performed_via_github_app?.id === ctx.deps.appId) continue;
+    if (new Date(c.created_at) > cutoff) { left.push({ author, reason: "written after the label was added" }); continue; }
+    if (c.user?.type === "Bot") { left.push({ author, reason: "written by a bot" }); continue; }
+    if (!roles.has(author)) {
+      const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: author }).catch(() => null);
+      roles.set(author, perm?.data.role_name ?? "none");
+    }
+    if (!writeRoles.has(roles.get(author) ?? "none")) { left.push({ author, reason: "written by someone without write access" }); continue; }
+    kept.push(c);
+  }
+  if (left.length) await ctx.transcript.append("policy_decision", { rule: "issue comments the agent may read", decision: "left out", comments: left });
+  return kept;
+}
+
 export async function prepare(ctx: RunContext): Promise<void> {
   const { run } = ctx;
   const { octokit } = await ctx.tokens.get("fetch");
@@ -32,14 +64,13 @@ export async function prepare(ctx: RunContext): Promise<void> {
   }
   const config = parsed.config;
   const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
-  const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 });
+  const comments = await trustedComments(ctx, await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 }));
   const task = buildTask({
     runId: run.id, repository: ctx.repoFullName, mode: run.mode, instructions: config.instructions,
     testCommand: config.test.command, timeoutMinutes: config.agent.timeout_minutes,
     issue: {
       number: issue.number, title: issue.title, author: issue.user?.login ?? "unknown", body: issue.body ?? null,
-      // Bosun's own comments are not part of the task.
-      comments: comments.filter((c) => !c.body?.includes("<!-- bosun:")).map((c) => ({ author: c.user?.login ?? "unknown", body: c.body ?? null })),
+      comments: comments.map((c) => ({ author: c.user?.login ?? "unknown", body: c.body ?? null })),
     },
   });
   await ctx.update({ baseBranch: repo.default_branch, facts: { defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, config, task, issueTitle: issue.title } });

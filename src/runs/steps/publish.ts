@@ -1,30 +1,57 @@
 // publishing → succeeded | failed: push bosun/<issue>-<slug>, open or update the pull request,
 // post the check runs, request reviewers from CODEOWNERS, and apply the protection gate.
 import { checkNames, upsertCheckRun } from "../../github/check-runs.ts";
-import { pushBranch, remoteBranchSha } from "../../github/git.ts";
+import { pushBranch, remoteBranchSha, runGit } from "../../github/git.ts";
 import { branchName, renderPullRequestBody, upsertPullRequest } from "../../github/pull-request.ts";
 import { ownersOfFiles } from "../../policy/codeowners.ts";
 import { checkProtectionGate } from "../../policy/protection-gate.ts";
 import type { RunContext } from "../run-context.ts";
+import type { RunContext as Ctx } from "../run-context.ts";
+import { StepFailure } from "../step-failure.ts";
 import { buildCommit } from "./verify.ts";
+
+/**
+ * bosun/<issue>-<slug>, unless that branch already holds someone else's work (an earlier run on
+ * the same issue, a person's commits): then the run's own suffix keeps both.
+ */
+async function chooseBranch(ctx: Ctx, checkout: string, url: string, token: string): Promise<string> {
+  const { run } = ctx;
+  const candidate = branchName(run.issueNumber, run.facts.issueTitle ?? "");
+  const remote = await remoteBranchSha({ dir: checkout, url, token, branch: candidate });
+  if (!remote) return candidate;
+  await runGit(checkout, ["fetch", "--quiet", "--no-tags", url, `refs/heads/${candidate}`], { token });
+  const message = await runGit(checkout, ["log", "-1", "--format=%B", "FETCH_HEAD"]);
+  return message.includes(`Bosun-Run: ${run.id}`) ? candidate : `${candidate}-${run.id.slice(0, 8)}`;
+}
 
 export async function publish(ctx: RunContext): Promise<void> {
   const { run } = ctx;
   const { octokit, token } = await ctx.tokens.get("publish");
   const { checkout, sha } = await buildCommit(ctx);
   if (!sha || sha !== run.facts.commitSha) throw new Error(`[bosun/runs] the rebuilt commit ${sha ?? "(none)"} differs from the verified one ${run.facts.commitSha ?? "(none)"}`);
-  const branch = run.branch ?? branchName(run.issueNumber, run.facts.issueTitle ?? "");
   const url = run.facts.cloneUrl ?? "";
+  const branch = run.branch ?? (await chooseBranch(ctx, checkout, url, token));
+  if (!run.branch) await ctx.update({ branch });
   const remote = await remoteBranchSha({ dir: checkout, url, token, branch });
   if (remote !== sha) {
-    await pushBranch({ dir: checkout, url, token, branch });
+    try {
+      await pushBranch({ dir: checkout, url, token, branch });
+    } catch (e) {
+      if (/workflows?` permission/.test(String(e))) {
+        throw new StepFailure({
+          outcome: "The agent changed a workflow under `.github/workflows/`. Bosun does not hold GitHub's `workflows` permission, so it cannot push that change; make it by hand, or ask again without it.",
+          title: "git push", detail: ctx.redactor.text(String(e)),
+        });
+      }
+      throw e;
+    }
     await ctx.transcript.append("push", { branch, commit: sha, previous: remote });
   }
-  await ctx.update({ branch, headSha: sha });
+  await ctx.update({ headSha: sha });
   await ctx.stepDone(`Pushed \`${branch}\``);
 
   const base = run.baseBranch ?? "main";
-  const gate = await checkProtectionGate(octokit, { owner: run.owner, repo: run.repo, branch: base });
+  const gate = await checkProtectionGate(octokit, { owner: run.owner, repo: run.repo, branch: base, appId: ctx.deps.appId });
   await ctx.transcript.append("policy_decision", { rule: "base branch protection gate", decision: gate.ok ? "ready" : "draft", missing: gate.missing });
   const testsPassed = run.facts.testCommand ? run.facts.testExitCode === 0 && !run.facts.testTimedOut : null;
   const draft = !gate.ok || testsPassed === false;
@@ -62,12 +89,12 @@ export async function publish(ctx: RunContext): Promise<void> {
   }
   const labels = run.facts.config?.pull_request.labels ?? ["bosun"];
   if (labels.length) await octokit.rest.issues.addLabels({ owner: run.owner, repo: run.repo, issue_number: pr.number, labels });
-  await ctx.stepDone(`Opened pull request #${pr.number}${pr.draft ? " as a draft" : ""}`);
+  await ctx.stepDone(`${pr.created ? "Opened" : "Updated"} pull request #${pr.number}${pr.draft ? " (draft)" : ""}`);
 
   if (testsPassed === false) {
     await ctx.moveTo("failed", { outcome: `The tests failed on the agent's change. Pull request ${pr.url} is open as a draft with a failing check, so people can look.` });
-  } else if (!gate.ok) {
-    await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` });
+  } else if (pr.draft) {
+    await ctx.moveTo("succeeded", { outcome: gate.ok ? `Pull request ${pr.url} is open as a draft; mark it ready for review when you are.` : `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` });
   } else {
     await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is ready for review. It needs an approval from someone other than @${run.requestedBy}.` });
   }

@@ -4,6 +4,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { changedFiles, commitIndex, runGit } from "../../github/git.ts";
+import { neutralize } from "../../github/markdown.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
@@ -56,7 +57,7 @@ export function commitMessage(run: Run, botEmail: string): { message: string; au
   const message = [
     `${title} (#${run.issueNumber})`,
     "",
-    ...(run.facts.summary ? [run.facts.summary.split("\n\n")[0] ?? "", ""] : []),
+    ...(run.facts.summary ? [neutralize(run.facts.summary.split("\n\n")[0] ?? ""), ""] : []),
     `Bosun-Run: ${run.id}`,
     `Bosun-Issue: ${run.owner}/${run.repo}#${run.issueNumber}`,
     `Co-authored-by: ${run.requestedBy} <${requester}>`,
@@ -83,8 +84,8 @@ async function postPlan(ctx: RunContext): Promise<void> {
   const { run } = ctx;
   const { octokit } = await ctx.tokens.get("report");
   const marker = `<!-- bosun:plan run=${run.id} -->`;
-  const body = ctx.redactor.text([`### Bosun · plan for #${run.issueNumber}`, "", run.facts.summary ?? "_The agent wrote no summary._", "", marker].join("\n"));
-  const existing = await findMarkedComment(octokit, run, marker);
+  const body = ctx.redactor.text([`### Bosun · plan for #${run.issueNumber}`, "", run.facts.summary ? neutralize(run.facts.summary) : "_The agent wrote no summary._", "", marker].join("\n"));
+  const existing = await findMarkedComment(octokit, ctx.deps.appId, run, marker);
   const id = existing ?? (await octokit.rest.issues.createComment({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber, body })).data.id;
   await ctx.transcript.append("comment", { comment_id: id, purpose: "plan" });
   await ctx.stepDone("Posted the plan", { facts: { planCommentId: id } });

@@ -50,7 +50,8 @@ async function protectionBlockers(w: World, r: Repo, i: Pull, shas: PullShas, ac
   const rsc = protection.requiredStatusChecks;
   if (rsc) {
     for (const context of rsc.contexts) {
-      const runs = [...r.checkRuns.values()].filter((c) => c.name === context && c.headSha === shas.head).sort((a, b) => b.id - a.id);
+      const pinned = rsc.apps?.[context];
+      const runs = [...r.checkRuns.values()].filter((c) => c.name === context && c.headSha === shas.head && (pinned === undefined || c.appId === pinned)).sort((a, b) => b.id - a.id);
       const latest = runs[0];
       if (!latest) out.push(`Required status check "${context}" is expected.`);
       else if (latest.status !== "completed") out.push(`Required status check "${context}" is in progress.`);

@@ -30,7 +30,7 @@ export function renderProtection(w: World, r: Repo, branch: string, p: BranchPro
       strict: p.requiredStatusChecks.strict,
       contexts: p.requiredStatusChecks.contexts,
       contexts_url: `${url}/required_status_checks/contexts`,
-      checks: p.requiredStatusChecks.contexts.map((context) => ({ context, app_id: null })),
+      checks: p.requiredStatusChecks.contexts.map((context) => ({ context, app_id: p.requiredStatusChecks?.apps?.[context] ?? null })),
     };
   }
   if (p.requiredPullRequestReviews) {
