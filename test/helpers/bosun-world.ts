@@ -9,6 +9,7 @@ import { pino } from "pino";
 import { readEnv } from "../../src/config/env.ts";
 import type { Run } from "../../src/runs/run.ts";
 import { isTerminal } from "../../src/runs/run.ts";
+import type { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
 import { startBosun, type BosunProcess } from "../../src/start-bosun.ts";
 import type { OfflineGitHub } from "../offline-github/server.ts";
 import { createTestDatabase } from "./database.ts";
@@ -32,7 +33,7 @@ export interface BosunWorld {
   waitForRun: (o: { repo: string; issue: number; timeoutMs?: number; until?: (r: Run) => boolean }) => Promise<Run>;
 }
 
-export async function startBosunWorld(t: TestContext, envOverrides: Record<string, string> = {}): Promise<BosunWorld> {
+export async function startBosunWorld(t: TestContext, envOverrides: Record<string, string> = {}, o: { sandbox?: DockerSandbox } = {}): Promise<BosunWorld> {
   const checked = await startCheckedGitHub(null);
   const { gh } = checked;
   const db = await createTestDatabase();
@@ -47,7 +48,7 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
     ...envOverrides,
   });
   const log = pino({ level: process.env["LOG_LEVEL"] ?? "warn" });
-  const bosun = await startBosun({ env, appId: gh.appId, privateKey: gh.privateKey, webhookSecret: gh.webhookSecret, log });
+  const bosun = await startBosun({ env, appId: gh.appId, privateKey: gh.privateKey, webhookSecret: gh.webhookSecret, log, sandbox: o.sandbox });
   gh.setWebhookUrl(bosun.webhookUrl);
   // Bosun stops before its GitHub goes away; the schema check of everything GitHub said comes last.
   t.after(async () => {
