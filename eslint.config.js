@@ -22,5 +22,5 @@ export default tseslint.config(
   },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   // Bundled agents run on Node inside the sandbox image.
-  { files: ["agents/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
+  { files: ["agents/**/*.mjs", "test/agents/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
 );

@@ -15,6 +15,13 @@ const envSchema = z.object({
   BOSUN_AGENT_IMAGE: z.string().default("bosun/agent-base:latest"),
   /** Agent command when the repository's .github/bosun.yml names none. */
   BOSUN_DEFAULT_AGENT_COMMAND: z.string().default("node /bosun/agents/patch-agent.mjs"),
+  /** The sandbox runtime: runc (Docker's default) or runsc (gVisor, its own kernel in user space). Never falls back. */
+  BOSUN_RUNTIME: z.enum(["runc", "runsc"]).default("runc"),
+  BOSUN_SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).default(2048),
+  BOSUN_SANDBOX_CPUS: z.coerce.number().positive().default(1),
+  BOSUN_SANDBOX_PIDS: z.coerce.number().int().min(16).default(512),
+  /** How long a claim on a run lasts without a heartbeat; another replica takes over after it. */
+  BOSUN_LEASE_SECONDS: z.coerce.number().positive().default(30),
   /** How many runs one process works on at once. */
   BOSUN_CONCURRENCY: z.coerce.number().int().min(1).default(2),
   /** A name for this replica in leases and logs. */

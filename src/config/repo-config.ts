@@ -12,7 +12,9 @@ export const repoConfigSchema = z.strictObject({
     /** The `command` adapter: a command line run in the sandbox at /workspace. */
     command: z.string().min(1).optional(),
     timeout_minutes: minutes.default(30),
-  }).default({ timeout_minutes: 30 }),
+    /** Stopped when it prints nothing for this long. */
+    inactivity_minutes: minutes.default(10),
+  }).default({ timeout_minutes: 30, inactivity_minutes: 10 }),
   test: z.strictObject({
     command: z.string().min(1).nullable().default(null),
     timeout_minutes: minutes.default(15),

@@ -21,6 +21,12 @@ function describeError(e: unknown): string {
 export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
   const ctx = new RunContext(deps, claimed);
   try {
+    // Containers of this run can only be a previous owner's (a crash, a lost lease): they go.
+    const stale = await deps.sandbox.removeContainers(claimed.id).catch(() => 0);
+    if (stale > 0) {
+      ctx.log.warn({ containers: stale }, "removed containers a previous owner of this run left behind");
+      await ctx.transcript.append("error", { message: `removed ${stale} container(s) left by an earlier attempt`, attempt: claimed.attempt });
+    }
     while (!isTerminal(ctx.run.state) && ctx.run.state !== "awaiting_approval") {
       const before = ctx.run.state;
       switch (ctx.run.state) {

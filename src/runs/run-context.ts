@@ -8,7 +8,7 @@ import { Transcript } from "../audit/transcript.ts";
 import type { Env } from "../config/env.ts";
 import { renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker } from "../github/tokens.ts";
-import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
+import type { DockerSandbox, SandboxLimits, SandboxRuntime } from "../sandbox/docker-sandbox.ts";
 import type { Run, RunState } from "./run.ts";
 import { LeaseLostError, type RunPatch, type RunStore } from "./store.ts";
 
@@ -48,6 +48,15 @@ export class RunContext {
 
   get dir(): string {
     return join(this.deps.workDir, this.run.id);
+  }
+
+  /** The sandbox settings every container of this run gets. */
+  get sandboxSettings(): { runtime: SandboxRuntime; limits: SandboxLimits } {
+    const e = this.deps.env;
+    return {
+      runtime: e.BOSUN_RUNTIME,
+      limits: { memoryBytes: e.BOSUN_SANDBOX_MEMORY_MB * 1024 * 1024, nanoCpus: Math.round(e.BOSUN_SANDBOX_CPUS * 1e9), pids: e.BOSUN_SANDBOX_PIDS },
+    };
   }
 
   get repoFullName(): string {

@@ -21,6 +21,10 @@ export interface SandboxLimits {
 
 export const defaultLimits: SandboxLimits = { memoryBytes: 2 * 1024 ** 3, nanoCpus: 1_000_000_000, pids: 512 };
 
+export type SandboxRuntime = "runc" | "runsc";
+
+export class RuntimeUnavailableError extends Error {}
+
 export interface RunSpec {
   runId: string;
   role: "agent" | "test" | "setup" | "diff";
@@ -34,6 +38,10 @@ export interface RunSpec {
   /** Files written into the container before it starts (into mounted volumes). */
   files?: { path: string; content: string }[];
   timeoutMs: number;
+  /** Stop the container when it prints nothing for this long. */
+  inactivityMs?: number;
+  /** Docker runtime: runc (Docker's default) or runsc (gVisor). */
+  runtime?: SandboxRuntime;
   limits?: SandboxLimits;
   onStdoutLine?: (line: string) => void;
   /** Keep all of stdout (up to this many bytes) and return it. */
@@ -45,6 +53,8 @@ export interface RunOutcome {
   timedOut: boolean;
   /** The last lines of combined output, for comments and the transcript. */
   outputTail: string;
+  /** Stopped for printing nothing for `inactivityMs`. */
+  inactive: boolean;
   containerId: string;
   /** stdout in full, when `captureStdoutBytes` was set; null when it was longer than that. */
   stdout: string | null;
@@ -87,6 +97,12 @@ export class DockerSandbox {
       await this.docker.createVolume({ Name: name, Labels: { [runLabel]: runId, "bosun.role": role } });
     }
     return name;
+  }
+
+  async removeVolume(runId: string, role: string): Promise<void> {
+    await this.docker.getVolume(`bosun-${runId}-${role}`).remove({ force: true }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 404) throw e;
+    });
   }
 
   /**
@@ -135,6 +151,8 @@ export class DockerSandbox {
    */
   async run(spec: RunSpec): Promise<RunOutcome> {
     const limits = spec.limits ?? defaultLimits;
+    const runtime = spec.runtime ?? "runc";
+    if (runtime !== "runc") await this.requireRuntime(runtime);
     const name = `bosun-${spec.runId}-${spec.role}-${spec.attempt}`;
     await this.docker.getContainer(name).remove({ force: true }).catch(() => undefined);
     const container = await this.docker.createContainer({
@@ -160,6 +178,7 @@ export class DockerSandbox {
         PidsLimit: limits.pids,
         Privileged: false,
         AutoRemove: false,
+        Runtime: runtime,
       },
     });
     try {
@@ -177,7 +196,9 @@ export class DockerSandbox {
       // dockerode's modem is untyped; demuxStream splits Docker's multiplexed attach stream.
       (container.modem as { demuxStream(s: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }).demuxStream(stream, stdout, stderr);
       let tail = "";
+      let lastOutput = Date.now();
       const keep = (s: string): void => {
+        lastOutput = Date.now();
         tail = (tail + s).slice(-tailBytes);
       };
       let partial = "";
@@ -205,19 +226,58 @@ export class DockerSandbox {
       stderr.on("data", (d: Buffer) => keep(d.toString("utf8")));
       await container.start();
       let timedOut = false;
+      let inactive = false;
       const timer = setTimeout(() => {
         timedOut = true;
         container.kill().catch(() => undefined);
       }, spec.timeoutMs);
+      const watchdog = spec.inactivityMs
+        ? setInterval(() => {
+          if (Date.now() - lastOutput < (spec.inactivityMs ?? 0)) return;
+          inactive = true;
+          container.kill().catch(() => undefined);
+        }, Math.min(1000, spec.inactivityMs))
+        : null;
       const result = (await container.wait()) as { StatusCode: number };
       clearTimeout(timer);
+      if (watchdog) clearInterval(watchdog);
       await new Promise((r) => setTimeout(r, 50)); // let the attach stream flush its last bytes
       if (partial) spec.onStdoutLine?.(partial);
       const stdoutText = spec.captureStdoutBytes === undefined || captureOverflow ? null : Buffer.concat(captured).toString("utf8");
-      return { exitCode: result.StatusCode, timedOut, outputTail: tail, containerId: container.id, stdout: stdoutText };
+      return { exitCode: result.StatusCode, timedOut, inactive, outputTail: tail, containerId: container.id, stdout: stdoutText };
     } finally {
       await container.remove({ force: true }).catch(() => undefined);
     }
+  }
+
+  /** Throws a message an operator can act on when the Docker host lacks the runtime; never falls back. */
+  async requireRuntime(runtime: SandboxRuntime): Promise<void> {
+    const info = (await this.docker.info()) as { Runtimes?: Record<string, unknown> };
+    if (!info.Runtimes || !(runtime in info.Runtimes)) {
+      throw new RuntimeUnavailableError(`the Docker host does not offer the ${runtime === "runsc" ? "gVisor (runsc)" : runtime} runtime; its runtimes are: ${Object.keys(info.Runtimes ?? {}).join(", ") || "none listed"}`);
+    }
+  }
+
+  /** Removes a run's containers (a previous owner's, after a crash), keeping its volumes. */
+  async removeContainers(runId: string): Promise<number> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${runLabel}=${runId}`] } });
+    for (const c of containers) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    return containers.length;
+  }
+
+  /** Run ids that have containers or volumes on this Docker host. */
+  async runIdsPresent(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const c of await this.docker.listContainers({ all: true, filters: { label: [runLabel] } })) {
+      const id = c.Labels[runLabel];
+      if (id) ids.add(id);
+    }
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: [runLabel] } });
+    for (const v of Volumes ?? []) {
+      const id = v.Labels?.[runLabel];
+      if (id) ids.add(id);
+    }
+    return ids;
   }
 
   /** Removes every container and volume of a run (or of every run when runId is omitted). */

@@ -4,7 +4,7 @@ import { RequestError } from "@octokit/request-error";
 import { buildTask } from "../../agents/task.ts";
 import { runGit } from "../../github/git.ts";
 import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
-import { DockerUnavailableError } from "../../sandbox/docker-sandbox.ts";
+import { DockerUnavailableError, RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout } from "./checkout.ts";
@@ -84,15 +84,18 @@ export async function prepare(ctx: RunContext): Promise<void> {
   const { sandbox, env } = ctx.deps;
   try {
     await sandbox.ping();
+    const { runtime } = ctx.sandboxSettings;
+    if (runtime !== "runc") await sandbox.requireRuntime(runtime);
   } catch (e) {
     if (e instanceof DockerUnavailableError) throw new StepFailure({ outcome: "Bosun could not reach its Docker engine, so the agent did not start. An operator needs to look at the Docker host.", title: "Docker", detail: e.message });
+    if (e instanceof RuntimeUnavailableError) {
+      throw new StepFailure({ outcome: "This run must use the gVisor runtime (runsc), which the Docker host does not offer, so the agent did not start. Bosun does not fall back to runc; an operator must install and register runsc.", title: "Docker runtimes", detail: e.message });
+    }
     throw e;
   }
   if (!(await sandbox.imageExists(env.BOSUN_AGENT_IMAGE))) {
     throw new StepFailure({ outcome: `The agent image \`${env.BOSUN_AGENT_IMAGE}\` is not on the Docker host, so the agent did not start.`, title: "Image", detail: "Build it with `npm run setup` (docker/agent-base) or set BOSUN_AGENT_IMAGE." });
   }
-  const volume = await sandbox.createVolume(run.id, "workspace");
-  await sandbox.seedVolume({ runId: run.id, image: env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
   await ctx.stepDone(`Fetched ${ctx.repoFullName} at \`${baseSha.slice(0, 7)}\` (${repo.default_branch})`);
   await ctx.moveTo("running");
 }

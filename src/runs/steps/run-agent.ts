@@ -3,6 +3,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
+import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 
@@ -19,7 +20,11 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   const task = run.facts.task;
   const config = run.facts.config;
   if (!task || !config) throw new Error("[bosun/runs] the run reached the agent step without a task");
+  // A fresh workspace for every attempt: a repeated step must not start from a killed agent's half-done edits.
+  const checkout = await ensureCheckout(ctx);
+  await deps.sandbox.removeVolume(run.id, "workspace");
   const workspace = await deps.sandbox.createVolume(run.id, "workspace");
+  await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: workspace, mountPath: "/workspace", hostDir: checkout });
   const bosunVolume = await deps.sandbox.createVolume(run.id, "bosun");
   const agents = await readdir(deps.bundledAgentsDir);
   const files = [
@@ -39,6 +44,8 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     volumes: { [workspace]: "/workspace", [bosunVolume]: "/bosun" },
     files,
     timeoutMs: config.agent.timeout_minutes * 60_000,
+    inactivityMs: config.agent.inactivity_minutes * 60_000,
+    ...ctx.sandboxSettings,
     onStdoutLine: (line) => {
       const parsed = parseAgentLine(line);
       if (!parsed) return;
@@ -54,6 +61,9 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   const tail = ctx.redactor.text(lastLines(outcome.outputTail));
   await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
   await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
+  if (outcome.inactive) {
+    throw new StepFailure({ outcome: `The agent printed nothing for ${config.agent.inactivity_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
+  }
   if (outcome.timedOut) {
     throw new StepFailure({ outcome: `The agent did not finish within ${config.agent.timeout_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
   }

@@ -38,6 +38,7 @@ async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
     volumes: { [workspace]: "/workspace:ro", [gitVolume]: "/bosun" },
     timeoutMs: 10 * 60_000,
     captureStdoutBytes: maxPatchBytes,
+    ...ctx.sandboxSettings,
   });
   if (outcome.exitCode !== 0 || outcome.timedOut) {
     throw new StepFailure({ outcome: "Bosun could not compute the agent's change from the workspace.", title: "git output", detail: ctx.redactor.text(outcome.outputTail.slice(-4000)) });
@@ -114,12 +115,13 @@ export async function verify(ctx: RunContext): Promise<void> {
     await ctx.moveTo("publishing");
     return;
   }
+  await deps.sandbox.removeVolume(run.id, "test");
   const volume = await deps.sandbox.createVolume(run.id, "test");
   await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
   const timeoutMinutes = config?.test.timeout_minutes ?? 15;
   const outcome = await deps.sandbox.run({
     runId: run.id, role: "test", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command: testCommand,
-    volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000,
+    volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000, ...ctx.sandboxSettings,
   });
   const tail = ctx.redactor.text(outcome.outputTail.trimEnd().split("\n").slice(-40).join("\n"));
   await ctx.transcript.append("test", { command: testCommand, exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, commit: sha });
