@@ -8,6 +8,12 @@ export class Redactor {
     if (secret.length >= 6) this.#secrets.add(secret);
   }
 
+  /** Whether the text holds any secret value. */
+  found(s: string): boolean {
+    for (const secret of this.#secrets) if (s.includes(secret)) return true;
+    return false;
+  }
+
   text(s: string): string {
     // NUL cannot be stored in Postgres text or posted to GitHub; binary output shows as U+FFFD.
     let out = s.replaceAll("\u0000", "\ufffd");

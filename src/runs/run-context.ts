@@ -40,10 +40,25 @@ export class RunContext {
     this.run = run;
     this.log = deps.log.child({ run: run.id, repo: `${run.owner}/${run.repo}`, issue: run.issueNumber });
     this.transcript = new Transcript(deps.pool, run.id, this.redactor);
+    this.learnSecrets();
     this.tokens = new TokenBroker({
       app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: this.log, transcript: this.transcript, redactor: this.redactor,
       target: { installationId: run.installationId, repoId: run.repoId, repoFullName: `${run.owner}/${run.repo}` },
     });
+  }
+
+  /**
+   * Every secret value the run's policy names, for any phase, is redacted from the start: a
+   * setup-only secret that setup left in the workspace must not reach a comment either.
+   */
+  learnSecrets(): void {
+    const phases = this.run.facts.policy?.sandbox.phases;
+    for (const p of phases ? Object.values(phases) : []) {
+      for (const name of p.secrets) {
+        const value = process.env[`BOSUN_SECRET_${name}`];
+        if (value) this.redactor.add(value);
+      }
+    }
   }
 
   get dir(): string {
@@ -53,8 +68,10 @@ export class RunContext {
   /** The sandbox settings every container of this run gets. */
   get sandboxSettings(): { runtime: SandboxRuntime; limits: SandboxLimits } {
     const e = this.deps.env;
+    // gVisor when either the operator or the org's policy asks for it; never the other way round.
+    const runtime: SandboxRuntime = e.BOSUN_RUNTIME === "runsc" || this.run.facts.policy?.sandbox.runtime === "runsc" ? "runsc" : "runc";
     return {
-      runtime: e.BOSUN_RUNTIME,
+      runtime,
       limits: { memoryBytes: e.BOSUN_SANDBOX_MEMORY_MB * 1024 * 1024, nanoCpus: Math.round(e.BOSUN_SANDBOX_CPUS * 1e9), pids: e.BOSUN_SANDBOX_PIDS },
     };
   }

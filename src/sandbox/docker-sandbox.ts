@@ -35,6 +35,8 @@ export interface RunSpec {
   env?: Record<string, string>;
   /** volume name → mount path; a path ending in `:ro` is mounted read-only */
   volumes: Record<string, string>;
+  /** Host paths bound in: only the egress proxy's socket, `/host/path:/bosun/egress.sock`. */
+  binds?: string[];
   /** Files written into the container before it starts (into mounted volumes). */
   files?: { path: string; content: string }[];
   timeoutMs: number;
@@ -167,7 +169,7 @@ export class DockerSandbox {
       AttachStderr: true,
       HostConfig: {
         NetworkMode: "none",
-        Binds: Object.entries(spec.volumes).map(([vol, path]) => `${vol}:${path}`),
+        Binds: [...Object.entries(spec.volumes).map(([vol, path]) => `${vol}:${path}`), ...(spec.binds ?? [])],
         CapDrop: ["ALL"],
         SecurityOpt: ["no-new-privileges"],
         ReadonlyRootfs: true,

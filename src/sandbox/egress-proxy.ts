@@ -8,14 +8,16 @@
 // The proxy connects to the address it vetted, never to the name again, so a second DNS answer
 // cannot move the connection into Bosun's own network. Every request, allowed or refused, is one
 // NetworkEvent for the transcript.
+import { execFileSync } from "node:child_process";
 import { lookup } from "node:dns/promises";
+import { readdirSync, readFileSync } from "node:fs";
 import { chmod, lstat, rm } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 
 export interface EgressRule {
-  /** Exact names ("registry.npmjs.org") and wildcards ("*.pythonhosted.org", matches subdomains only). An entry may carry a port ("host:8443"); without one, ports 80 and 443 are allowed. */
+  /** Exact names ("registry.example.org") and wildcards ("*.pythonhosted.org", matches subdomains only). An entry may carry a port ("host:8443"); without one, ports 80 and 443 are allowed. */
   hosts: string[];
   /** Named presets of package registries, expanded to hosts: npm, pypi, crates, go, maven, rubygems, debian. */
   presets: string[];
@@ -64,22 +66,68 @@ export interface EgressProxyOptions {
   connectTimeoutMs?: number;
 }
 
+// Registries that are the same everywhere. npm's and Debian's are read from this host's own
+// configuration instead (see hostPresets): organisations commonly run mirrors of those, and the
+// preset should mean "where this Bosun host's npm and apt already fetch from".
 const PRESETS: Record<string, string[]> = {
-  npm: ["registry.npmjs.org", "registry.yarnpkg.com"],
   pypi: ["pypi.org", "files.pythonhosted.org"],
   crates: ["crates.io", "static.crates.io", "index.crates.io"],
   go: ["proxy.golang.org", "sum.golang.org"],
   maven: ["repo.maven.apache.org", "repo1.maven.org"],
   rubygems: ["rubygems.org", "index.rubygems.org"],
-  debian: ["deb.debian.org", "security.debian.org"],
 };
+
+let npmConfigCache: string | null = null;
+let aptHostsCache: string[] | null = null;
+
+/**
+ * The `npm` preset is the registry npm is configured with on this host (npm_config_registry or
+ * `npm config get registry`); `debian` is the hosts of this host's apt sources.
+ */
+export function hostPresets(): Record<string, string[]> {
+  const npm: string[] = [];
+  try {
+    npmConfigCache ??= execFileSync("npm", ["config", "get", "registry"], { encoding: "utf8", timeout: 10_000 }).trim();
+    npm.push(new URL(process.env["npm_config_registry"] ?? npmConfigCache).hostname);
+  } catch {
+    // no npm on this host: the preset is empty
+  }
+  if (!aptHostsCache) {
+    const debian = new Set<string>();
+    for (const file of ["/etc/apt/sources.list", ...listDir("/etc/apt/sources.list.d").map((f) => `/etc/apt/sources.list.d/${f}`)]) {
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch {
+        continue;
+      }
+      for (const m of text.matchAll(/(?:^deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?|^URIs:\s*)(https?:\/\/[^\s]+)/gm)) {
+        try {
+          if (m[1]) debian.add(new URL(m[1]).hostname);
+        } catch {
+          // not a URL
+        }
+      }
+    }
+    aptHostsCache = [...debian];
+  }
+  return { npm, debian: aptHostsCache };
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith(".list") || f.endsWith(".sources"));
+  } catch {
+    return [];
+  }
+}
 
 const DEFAULT_PORTS = [80, 443];
 
 export function expandPresets(presets: string[]): string[] {
   const out: string[] = [];
   for (const p of presets) {
-    const hosts = Object.hasOwn(PRESETS, p) ? PRESETS[p] : undefined;
+    const hosts = Object.hasOwn(PRESETS, p) ? PRESETS[p] : p === "npm" || p === "debian" ? hostPresets()[p] : undefined;
     if (!hosts) throw new Error(`[bosun/egress] unknown preset "${p}"`);
     for (const h of hosts) if (!out.includes(h)) out.push(h);
   }

@@ -329,9 +329,9 @@ test("isInternalAddress", () => {
 
 test("recogniseDependency", () => {
   const cases: [string, string, Partial<DependencyInstall> | null][] = [
-    ["registry.npmjs.org", "/left-pad/-/left-pad-1.3.0.tgz", { ecosystem: "npm", name: "left-pad", version: "1.3.0" }],
-    ["registry.npmjs.org", "/@types/node/-/node-24.1.0.tgz", { ecosystem: "npm", name: "@types/node", version: "24.1.0" }],
-    ["registry.npmjs.org", "/left-pad", null],
+    ["registry.example.test", "/left-pad/-/left-pad-1.3.0.tgz", { ecosystem: "npm", name: "left-pad", version: "1.3.0" }],
+    ["registry.example.test", "/@types/node/-/node-24.1.0.tgz", { ecosystem: "npm", name: "@types/node", version: "24.1.0" }],
+    ["registry.example.test", "/left-pad", null],
     ["files.pythonhosted.org", "/packages/ab/cd/ef/requests-2.31.0-py3-none-any.whl", { ecosystem: "pypi", name: "requests", version: "2.31.0" }],
     ["files.pythonhosted.org", "/packages/ab/cd/python-dateutil-2.8.2.tar.gz", { ecosystem: "pypi", name: "python-dateutil", version: "2.8.2" }],
     ["files.pythonhosted.org", "/packages/ab/Typing_Extensions-4.9.0-py3-none-any.whl", { ecosystem: "pypi", name: "typing-extensions", version: "4.9.0" }],
@@ -343,8 +343,8 @@ test("recogniseDependency", () => {
     ["repo1.maven.org", "/maven2/org/slf4j/slf4j-api/2.0.9/slf4j-api-2.0.9.pom", null],
     ["rubygems.org", "/gems/rack-3.0.8.gem", { ecosystem: "rubygems", name: "rack", version: "3.0.8" }],
     ["rubygems.org", "/gems/nokogiri-1.15.4-x86_64-linux.gem", { ecosystem: "rubygems", name: "nokogiri", version: "1.15.4" }],
-    ["deb.debian.org", "/debian/pool/main/c/curl/curl_7.88.1-10+deb12u5_amd64.deb", { ecosystem: "debian", name: "curl", version: "7.88.1-10+deb12u5" }],
-    ["deb.debian.org", "/debian/pool/main/s/systemd/libsystemd0_252.22-1~deb12u1_amd64.deb", { ecosystem: "debian", name: "libsystemd0", version: "252.22-1~deb12u1" }],
+    ["mirror.example.test", "/debian/pool/main/c/curl/curl_7.88.1-10+deb12u5_amd64.deb", { ecosystem: "debian", name: "curl", version: "7.88.1-10+deb12u5" }],
+    ["mirror.example.test", "/debian/pool/main/s/systemd/libsystemd0_252.22-1~deb12u1_amd64.deb", { ecosystem: "debian", name: "libsystemd0", version: "252.22-1~deb12u1" }],
     ["example.org", "/index.html", null],
   ];
   for (const [host, path, want] of cases) {
@@ -376,6 +376,14 @@ test("hostAllowed: wildcards, ports, presets, IP literals", () => {
 });
 
 test("expandPresets", () => {
-  assert.deepEqual(expandPresets(["npm", "go"]), ["registry.npmjs.org", "registry.yarnpkg.com", "proxy.golang.org", "sum.golang.org"]);
+  assert.deepEqual(expandPresets(["go", "pypi"]), ["proxy.golang.org", "sum.golang.org", "pypi.org", "files.pythonhosted.org"]);
+  const previous = process.env["npm_config_registry"];
+  process.env["npm_config_registry"] = "https://npm.mirror.example.test/";
+  try {
+    assert.deepEqual(expandPresets(["npm"]), ["npm.mirror.example.test"], "the npm preset is this host's configured registry");
+  } finally {
+    if (previous === undefined) delete process.env["npm_config_registry"];
+    else process.env["npm_config_registry"] = previous;
+  }
   assert.throws(() => expandPresets(["cpan"]), { message: '[bosun/egress] unknown preset "cpan"' });
 });

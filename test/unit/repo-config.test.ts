@@ -7,7 +7,8 @@ test("no file means every default", () => {
   const r = parseRepoConfig(null);
   assert.ok(r.ok);
   assert.deepEqual(r.config, {
-    agent: { timeout_minutes: 30 },
+    agent: { timeout_minutes: 30, inactivity_minutes: 10 },
+    setup: { command: null, timeout_minutes: 15 },
     test: { command: null, timeout_minutes: 15 },
     pull_request: { labels: ["bosun"] },
     instructions: "",

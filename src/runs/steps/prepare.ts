@@ -3,6 +3,7 @@
 import { RequestError } from "@octokit/request-error";
 import { buildTask } from "../../agents/task.ts";
 import { runGit } from "../../github/git.ts";
+import { loadOrgPolicy } from "../../config/load-org-policy.ts";
 import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
 import { DockerUnavailableError, RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
 import type { RunContext } from "../run-context.ts";
@@ -63,6 +64,12 @@ export async function prepare(ctx: RunContext): Promise<void> {
     throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
   }
   const config = parsed.config;
+  const policy = await loadOrgPolicy(ctx);
+  if (!policy.ok) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid org policy", problems: policy.problems });
+    throw new StepFailure({ outcome: "The org's Bosun policy is not valid, so Bosun did not start the agent. An org admin needs to fix it.", title: "Problems", detail: describeProblems(policy.problems) });
+  }
+  await ctx.transcript.append("policy_decision", { rule: "org policy", decision: "applied", source: policy.source, sandbox: policy.policy.sandbox });
   const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
   const comments = await trustedComments(ctx, await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 }));
   const task = buildTask({
@@ -73,7 +80,8 @@ export async function prepare(ctx: RunContext): Promise<void> {
       comments: comments.map((c) => ({ author: c.user?.login ?? "unknown", body: c.body ?? null })),
     },
   });
-  await ctx.update({ baseBranch: repo.default_branch, facts: { defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, config, task, issueTitle: issue.title } });
+  await ctx.update({ baseBranch: repo.default_branch, facts: { defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, config, policy: policy.policy, task, issueTitle: issue.title } });
+  ctx.learnSecrets();
   await ctx.transcript.append("prompt", { prompt: task.prompt, task });
 
   const checkout = await ensureCheckout(ctx);

@@ -3,6 +3,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
+import { phasePolicy, runPhase } from "../run-phase.ts";
 import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
@@ -31,21 +32,33 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     { path: "/bosun/task.json", content: JSON.stringify(task, null, 2) },
     ...(await Promise.all(agents.map(async (name) => ({ path: `/bosun/agents/${name}`, content: await readFile(join(deps.bundledAgentsDir, name), "utf8") })))),
   ];
+  if (config.setup.command) {
+    await ctx.transcript.append("command", { phase: "setup", command: config.setup.command, network: phasePolicy(ctx, "setup").network });
+    const setup = await runPhase(ctx, "setup", {
+      runId: run.id, role: "setup", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command: config.setup.command,
+      volumes: { [workspace]: "/workspace" }, timeoutMs: config.setup.timeout_minutes * 60_000,
+    });
+    const setupTail = ctx.redactor.text(lastLines(setup.outputTail));
+    await ctx.transcript.append("command", { phase: "setup", exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: setupTail });
+    if (setup.exitCode !== 0 || setup.timedOut) {
+      throw new StepFailure({ outcome: `The setup command \`${config.setup.command}\` ${setup.timedOut ? `did not finish within ${config.setup.timeout_minutes} minutes` : `exited with code ${setup.exitCode}`}, so the agent did not start.`, title: "Setup output", detail: setupTail });
+    }
+    await ctx.stepDone(`Set up the workspace: \`${config.setup.command}\``);
+  }
   const command = config.agent.command ?? deps.env.BOSUN_DEFAULT_AGENT_COMMAND;
-  await ctx.transcript.append("command", { phase: "agent", command, image: deps.env.BOSUN_AGENT_IMAGE, network: "none" });
+  await ctx.transcript.append("command", { phase: "agent", command, image: deps.env.BOSUN_AGENT_IMAGE, network: phasePolicy(ctx, "agent").network });
   // Events are appended in order; the chain keeps them so without blocking the output stream.
   // Each is marked as the agent's own account, so it cannot pass for one of Bosun's, and a
   // chatty agent's output is capped.
   let pending = Promise.resolve();
   let recorded = 0;
-  const outcome = await deps.sandbox.run({
+  const outcome = await runPhase(ctx, "agent", {
     runId: run.id, role: "agent", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command,
     env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json" },
     volumes: { [workspace]: "/workspace", [bosunVolume]: "/bosun" },
     files,
     timeoutMs: config.agent.timeout_minutes * 60_000,
     inactivityMs: config.agent.inactivity_minutes * 60_000,
-    ...ctx.sandboxSettings,
     onStdoutLine: (line) => {
       const parsed = parseAgentLine(line);
       if (!parsed) return;

@@ -8,6 +8,7 @@ import { neutralize } from "../../github/markdown.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
+import { runPhase } from "../run-phase.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout } from "./checkout.ts";
 
@@ -47,6 +48,9 @@ async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
     throw new StepFailure({ outcome: `The agent's change is larger than ${maxPatchBytes / 1024 / 1024} MiB, which is more than Bosun proposes in one pull request.` });
   }
   if (outcome.stdout.trim() === "") return;
+  // A secret in the change would be pushed to GitHub for anyone with read access to see.
+  const leaked = ctx.redactor.found(outcome.stdout);
+  if (leaked) throw new StepFailure({ outcome: "The agent's change contains the value of a secret, so Bosun does not push it. Look at what the agent wrote before asking again." });
   const patchFile = join(ctx.dir, "change.patch");
   await writeFile(patchFile, outcome.stdout);
   await runGit(checkout, ["apply", "--index", "--binary", "--whitespace=nowarn", patchFile]);
@@ -119,9 +123,9 @@ export async function verify(ctx: RunContext): Promise<void> {
   const volume = await deps.sandbox.createVolume(run.id, "test");
   await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
   const timeoutMinutes = config?.test.timeout_minutes ?? 15;
-  const outcome = await deps.sandbox.run({
+  const outcome = await runPhase(ctx, "test", {
     runId: run.id, role: "test", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command: testCommand,
-    volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000, ...ctx.sandboxSettings,
+    volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000,
   });
   const tail = ctx.redactor.text(outcome.outputTail.trimEnd().split("\n").slice(-40).join("\n"));
   await ctx.transcript.append("test", { command: testCommand, exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, commit: sha });

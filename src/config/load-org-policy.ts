@@ -1,0 +1,52 @@
+// Reads the org policy from the org's `.github` repository with a token scoped to that one
+// repository and `contents: read`, revoked straight after.
+import { RequestError } from "@octokit/request-error";
+import { ProbotOctokit } from "probot";
+import type { RunContext } from "../runs/run-context.ts";
+import { orgPolicyPath, orgPolicyRepo, parseOrgPolicy, type OrgPolicy } from "./org-policy.ts";
+import type { ConfigProblem } from "./yaml-settings.ts";
+
+export type LoadedPolicy = { ok: true; policy: OrgPolicy; source: string } | { ok: false; problems: ConfigProblem[] };
+
+export async function loadOrgPolicy(ctx: RunContext): Promise<LoadedPolicy> {
+  const { run, deps } = ctx;
+  const appOctokit = await deps.app.auth();
+  let token: string;
+  try {
+    const res = await appOctokit.rest.apps.createInstallationAccessToken({
+      installation_id: run.installationId, repositories: [orgPolicyRepo], permissions: { contents: "read" },
+    });
+    token = res.data.token;
+    ctx.redactor.add(token);
+    await ctx.transcript.append("token_minted", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`], permissions: { contents: "read" }, expires_at: res.data.expires_at });
+  } catch (e) {
+    // 422: the org has no .github repository, or the app is not installed on it.
+    if (e instanceof RequestError && (e.status === 422 || e.status === 404)) {
+      return { ok: true, policy: parseOrgPolicyOrThrow(null), source: `defaults (Bosun cannot read ${run.owner}/${orgPolicyRepo})` };
+    }
+    throw e;
+  }
+  const octokit = new ProbotOctokit({ auth: { token }, baseUrl: deps.env.GITHUB_API_URL, log: ctx.log.child({ name: "octokit", purpose: "policy" }) });
+  try {
+    let text: string | null;
+    try {
+      const res = await octokit.rest.repos.getContent({ owner: run.owner, repo: orgPolicyRepo, path: orgPolicyPath, mediaType: { format: "raw" } });
+      text = typeof res.data === "string" ? res.data : JSON.stringify(res.data);
+    } catch (e) {
+      if (e instanceof RequestError && e.status === 404) text = null;
+      else throw e;
+    }
+    const parsed = parseOrgPolicy(text, `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}`);
+    if (!parsed.ok) return parsed;
+    return { ok: true, policy: parsed.policy, source: text === null ? `defaults (${run.owner}/${orgPolicyRepo} has no ${orgPolicyPath})` : `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}` };
+  } finally {
+    await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
+    await ctx.transcript.append("token_revoked", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`] });
+  }
+}
+
+function parseOrgPolicyOrThrow(text: string | null): OrgPolicy {
+  const r = parseOrgPolicy(text);
+  if (!r.ok) throw new Error("[bosun/config] the default org policy does not validate");
+  return r.policy;
+}

@@ -1,0 +1,60 @@
+// The org's binding policy: `.github/bosun.yml` in the org's `.github` repository. This file
+// holds the sandbox part (runtime, and per phase the network and secrets); a repository cannot
+// loosen it. Secret values never live in a repository: policy names them, Bosun's environment
+// (BOSUN_SECRET_<NAME>) holds them.
+import { z } from "zod";
+import { parseYamlSettings, type ConfigProblem } from "./yaml-settings.ts";
+
+export const orgPolicyRepo = ".github";
+export const orgPolicyPath = ".github/bosun.yml";
+
+const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "secret names are upper case, digits and _");
+
+const phaseSchema = z.strictObject({
+  /** none: no network at all; allowlist: only through Bosun's recording proxy, to the listed hosts. */
+  network: z.enum(["none", "allowlist"]).default("none"),
+  hosts: z.array(z.string().min(1)).default([]),
+  presets: z.array(z.enum(["npm", "pypi", "crates", "go", "maven", "rubygems", "debian"])).default([]),
+  /** Static name → address pins; a pinned address counts as listed, even inside the host's networks. */
+  addresses: z.record(z.string(), z.string()).default({}),
+  secrets: z.array(secretName).default([]),
+});
+export type PhasePolicy = z.infer<typeof phaseSchema>;
+
+const defaultPhases = {
+  setup: { network: "allowlist" as const, hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"] as PhasePolicy["presets"], addresses: {}, secrets: [] },
+  agent: { network: "none" as const, hosts: [], presets: [], addresses: {}, secrets: [] },
+  test: { network: "none" as const, hosts: [], presets: [], addresses: {}, secrets: [] },
+};
+
+export const orgPolicySchema = z.strictObject({
+  sandbox: z.strictObject({
+    /** runsc requires gVisor for every run; a host without it refuses runs rather than fall back. */
+    runtime: z.enum(["runc", "runsc"]).optional(),
+    phases: z.strictObject({
+      setup: phaseSchema.default(defaultPhases.setup),
+      agent: phaseSchema.default(defaultPhases.agent),
+      test: phaseSchema.default(defaultPhases.test),
+    }).default(defaultPhases),
+  }).default({ phases: defaultPhases }),
+});
+export type OrgPolicy = z.infer<typeof orgPolicySchema>;
+export type Phase = keyof OrgPolicy["sandbox"]["phases"];
+
+export function parseOrgPolicy(text: string | null, file = `${orgPolicyRepo}/${orgPolicyPath}`): { ok: true; policy: OrgPolicy } | { ok: false; problems: ConfigProblem[] } {
+  const r = parseYamlSettings(orgPolicySchema, text, file);
+  return r.ok ? { ok: true, policy: r.value } : r;
+}
+
+/** Secret values for a phase, from Bosun's environment. Throws naming the missing ones. */
+export function secretValues(names: string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const n of names) {
+    const v = env[`BOSUN_SECRET_${n}`];
+    if (v === undefined || v === "") missing.push(n);
+    else out[n] = v;
+  }
+  if (missing.length) throw new Error(`policy names secret${missing.length > 1 ? "s" : ""} ${missing.join(", ")}, but Bosun has no value (set ${missing.map((m) => `BOSUN_SECRET_${m}`).join(", ")})`);
+  return out;
+}

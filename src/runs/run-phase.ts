@@ -1,0 +1,78 @@
+// One sandbox phase (setup, agent, test) with the network and secrets policy gives it: network
+// `none`, or `allowlist` through a recording egress proxy on a Unix socket made for this phase.
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy.ts";
+import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
+import { startEgressProxy } from "../sandbox/egress-proxy.ts";
+import type { RunContext } from "./run-context.ts";
+import { StepFailure } from "./step-failure.ts";
+
+const proxyPort = 3128;
+const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+/** socat's exit status when the image has no socat: the allowlist needs it inside the container. */
+const noForwarder = 97;
+
+const proxyEnv: Record<string, string> = {
+  HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, https_proxy: proxyUrl,
+  NO_PROXY: "localhost,127.0.0.1,::1", no_proxy: "localhost,127.0.0.1,::1",
+  npm_config_proxy: proxyUrl, npm_config_https_proxy: proxyUrl, PIP_PROXY: proxyUrl,
+  GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.proxy", GIT_CONFIG_VALUE_0: proxyUrl,
+};
+
+// The forwarder gives the command an ordinary proxy on the container's loopback.
+const forwarderScript = [
+  `command -v socat >/dev/null 2>&1 || { echo "bosun: this image has no socat, which the network allowlist needs inside the sandbox" >&2; exit ${noForwarder}; }`,
+  `socat TCP-LISTEN:${proxyPort},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:/bosun/egress.sock 2>/dev/null &`,
+  `i=0; while [ $i -lt 50 ] && ! socat -u /dev/null TCP:127.0.0.1:${proxyPort} 2>/dev/null; do sleep 0.1; i=$((i+1)); done`,
+  'sh -c "$BOSUN_PHASE_COMMAND"; status=$?; kill $! 2>/dev/null; exit $status',
+].join("\n");
+
+export function phasePolicy(ctx: RunContext, phase: Phase): PhasePolicy {
+  const policy = ctx.run.facts.policy;
+  if (!policy) throw new Error("[bosun/runs] the run has no policy yet");
+  return policy.sandbox.phases[phase];
+}
+
+export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">): Promise<RunOutcome> {
+  const policy = phasePolicy(ctx, phase);
+  let secrets: Record<string, string>;
+  try {
+    secrets = secretValues(policy.secrets);
+  } catch (e) {
+    throw new StepFailure({ outcome: `Policy gives the ${phase} phase a secret Bosun does not have, so the phase did not start. An operator must provide it.`, title: "Secrets", detail: (e as Error).message });
+  }
+  for (const value of Object.values(secrets)) ctx.redactor.add(value);
+  if (Object.keys(secrets).length) await ctx.transcript.append("policy_decision", { rule: "secrets", phase, given: Object.keys(secrets) });
+  const base = { ...spec, ...ctx.sandboxSettings, env: { ...spec.env, ...secrets } };
+  if (policy.network === "none") return ctx.deps.sandbox.run(base);
+
+  await mkdir(ctx.dir, { recursive: true });
+  const socketPath = join(ctx.dir, `egress-${phase}-${ctx.run.epoch}.sock`);
+  let pending = Promise.resolve();
+  const record = (kind: "network" | "dependency_install", payload: Record<string, unknown>): void => {
+    pending = pending.then(() => ctx.transcript.append(kind, { phase, ...payload })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record a network event"));
+  };
+  const proxy = await startEgressProxy({
+    socketPath,
+    rule: { hosts: policy.hosts, presets: policy.presets, addresses: policy.addresses },
+    onEvent: (e) => record("network", { ...e }),
+    onDependency: (d) => record("dependency_install", { ...d }),
+  });
+  try {
+    const outcome = await ctx.deps.sandbox.run({
+      ...base,
+      command: forwarderScript,
+      env: { ...base.env, ...proxyEnv, BOSUN_PHASE_COMMAND: spec.command },
+      binds: [`${socketPath}:/bosun/egress.sock`],
+    });
+    if (outcome.exitCode === noForwarder) {
+      throw new StepFailure({ outcome: `The image \`${spec.image}\` has no \`socat\`, which the ${phase} phase's network allowlist needs inside the sandbox. Use an image built from Bosun's agent base.` });
+    }
+    return outcome;
+  } finally {
+    await proxy.close();
+    await pending;
+    await rm(socketPath, { force: true });
+  }
+}
