@@ -22,7 +22,9 @@ export async function upsertPullRequest(octokit: GitHubClient, o: { owner: strin
   return { number: created.data.number, url: created.data.html_url, draft: created.data.draft ?? false, created: true };
 }
 
-export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; testsPassed: boolean | null }): string {
+export interface NetworkSummary { phase: string; reached: string[]; refused: string[] }
+
+export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; testsPassed: boolean | null; network?: NetworkSummary[] }): string {
   const f = run.facts;
   const files = (f.changedFiles ?? []).map((x) => `- \`${x.path}\` (${({ A: "added", M: "modified", D: "deleted" } as Record<string, string>)[x.status] ?? x.status})`);
   const test = f.testCommand
@@ -40,6 +42,11 @@ export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; test
     "### Tests",
     test,
     ...(f.testCommand && !o.testsPassed && f.testOutputTail ? ["", "<details><summary>Test output (last lines)</summary>", "", fence(f.testOutputTail), "</details>"] : []),
+    "",
+    "### Network",
+    ...(o.network?.length
+      ? o.network.map((n) => `- ${n.phase}: reached ${n.reached.length ? n.reached.map((h) => `\`${h}\``).join(", ") : "nothing"}; refused ${n.refused.length ? n.refused.map((h) => `\`${h}\``).join(", ") : "nothing"}`)
+      : ["No sandbox phase of this run had network access."]),
     "",
     "### Before this can merge",
     "Bosun never merges and never approves. An owner's review is required, and an approval from the person who asked for this run does not count on its own (check `bosun/independent-review`).",

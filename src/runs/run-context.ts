@@ -83,7 +83,7 @@ export class RunContext {
   /** Persists the move first, then tells the issue. */
   async moveTo(to: RunState, patch: RunPatch = {}): Promise<void> {
     const from = this.run.state;
-    this.run = await this.deps.store.transition(this.run, to, patch);
+    this.run = await this.deps.store.transition(this.run, to, this.redactor.value(patch));
     await this.transcript.append("state", { from, to, ...(patch.outcome ? { outcome: patch.outcome } : {}) });
     this.log.info({ from, to }, "run state changed");
     if (to !== "refused") await this.reportProgressOrNote();
@@ -100,8 +100,9 @@ export class RunContext {
     }
   }
 
+  /** Writes step results; secret values never reach the runs table. */
   async update(patch: RunPatch): Promise<void> {
-    this.run = await this.deps.store.update(this.run, patch);
+    this.run = await this.deps.store.update(this.run, this.redactor.value(patch));
   }
 
   /** Adds a line to the progress comment's list of steps done. */

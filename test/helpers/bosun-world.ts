@@ -33,7 +33,7 @@ export interface BosunWorld {
   waitForRun: (o: { repo: string; issue: number; timeoutMs?: number; until?: (r: Run) => boolean }) => Promise<Run>;
 }
 
-export async function startBosunWorld(t: TestContext, envOverrides: Record<string, string> = {}, o: { sandbox?: DockerSandbox; agentsDir?: string } = {}): Promise<BosunWorld> {
+export async function startBosunWorld(t: TestContext, envOverrides: Record<string, string> = {}, o: { sandbox?: DockerSandbox; agentsDir?: string; logStream?: NodeJS.WritableStream } = {}): Promise<BosunWorld> {
   const checked = await startCheckedGitHub(null);
   const { gh } = checked;
   const db = await createTestDatabase();
@@ -47,7 +47,7 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
     BOSUN_CONCURRENCY: "2",
     ...envOverrides,
   });
-  const log = pino({ level: process.env["LOG_LEVEL"] ?? "warn" });
+  const log = o.logStream ? pino({ level: "debug" }, o.logStream as pino.DestinationStream) : pino({ level: process.env["LOG_LEVEL"] ?? "warn" });
   const bosun = await startBosun({ env, appId: gh.appId, privateKey: gh.privateKey, webhookSecret: gh.webhookSecret, log, sandbox: o.sandbox, agentsDir: o.agentsDir });
   gh.setWebhookUrl(bosun.webhookUrl);
   // Bosun stops before its GitHub goes away; the schema check of everything GitHub said comes last.

@@ -2,7 +2,8 @@
 // post the check runs, request reviewers from CODEOWNERS, and apply the protection gate.
 import { checkNames, upsertCheckRun } from "../../github/check-runs.ts";
 import { pushBranch, remoteBranchSha, runGit } from "../../github/git.ts";
-import { branchName, renderPullRequestBody, upsertPullRequest } from "../../github/pull-request.ts";
+import { readTranscript } from "../../audit/transcript.ts";
+import { branchName, renderPullRequestBody, upsertPullRequest, type NetworkSummary } from "../../github/pull-request.ts";
 import { ownersOfFiles } from "../../policy/codeowners.ts";
 import { checkProtectionGate } from "../../policy/protection-gate.ts";
 import type { RunContext } from "../run-context.ts";
@@ -56,7 +57,7 @@ export async function publish(ctx: RunContext): Promise<void> {
   const testsPassed = run.facts.testCommand ? run.facts.testExitCode === 0 && !run.facts.testTimedOut : null;
   const draft = !gate.ok || testsPassed === false;
   const title = run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`;
-  const body = ctx.redactor.text(renderPullRequestBody(ctx.run, { gateMissing: gate.missing, testsPassed }));
+  const body = ctx.redactor.text(renderPullRequestBody(ctx.run, { gateMissing: gate.missing, testsPassed, network: await networkSummary(ctx) }));
   const pr = await upsertPullRequest(octokit, { owner: run.owner, repo: run.repo, head: branch, base, title, body, draft });
   await ctx.transcript.append("pull_request", { number: pr.number, url: pr.url, draft: pr.draft, created: pr.created, title });
   await ctx.update({ prNumber: pr.number, prUrl: pr.url, facts: { gateMissing: gate.missing } });
@@ -103,4 +104,18 @@ export async function publish(ctx: RunContext): Promise<void> {
 function gateSummary(missing: string[], first: string): string {
   if (missing.length === 0) return first;
   return `${first}\n\nBosun keeps this pull request a draft until the base branch's protection has these settings:\n${missing.map((m) => `- ${m}`).join("\n")}`;
+}
+
+/** Hosts each phase reached and was refused, from the run's `network` events. */
+async function networkSummary(ctx: Ctx): Promise<NetworkSummary[]> {
+  const byPhase = new Map<string, { reached: Set<string>; refused: Set<string> }>();
+  for (const e of await readTranscript(ctx.deps.pool, ctx.run.id)) {
+    if (e.kind !== "network") continue;
+    const phase = typeof e.payload["phase"] === "string" ? e.payload["phase"] : "?";
+    const entry = byPhase.get(phase) ?? { reached: new Set<string>(), refused: new Set<string>() };
+    byPhase.set(phase, entry);
+    const host = `${e.payload["host"] as string}:${e.payload["port"] as number}`;
+    (e.payload["allowed"] === true ? entry.reached : entry.refused).add(host);
+  }
+  return [...byPhase].map(([phase, v]) => ({ phase, reached: [...v.reached].sort(), refused: [...v.refused].sort() }));
 }
