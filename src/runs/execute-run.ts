@@ -1,6 +1,7 @@
 // Drives one claimed run through its states until it ends or must wait. Each step persists its
 // state change before the side effects of the next, and can be repeated after a crash.
-import { rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { RequestError } from "@octokit/request-error";
 import { isTerminal } from "./run.ts";
 import type { Run } from "./run.ts";
@@ -23,6 +24,8 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
   try {
     // Containers of this run can only be a previous owner's (a crash, a lost lease): they go.
     const stale = await deps.sandbox.removeContainers(claimed.id).catch(() => 0);
+    // So are egress sockets whose proxy died with that owner.
+    for (const f of await readdir(ctx.dir).catch(() => [])) if (/^egress-.*\.sock$/.test(f)) await rm(join(ctx.dir, f), { force: true });
     if (stale > 0) {
       ctx.log.warn({ containers: stale }, "removed containers a previous owner of this run left behind");
       await ctx.transcript.append("error", { message: `removed ${stale} container(s) left by an earlier attempt`, attempt: claimed.attempt });
