@@ -31,12 +31,14 @@ export const orgPolicySchema = z.strictObject({
   sandbox: z.strictObject({
     /** runsc requires gVisor for every run; a host without it refuses runs rather than fall back. */
     runtime: z.enum(["runc", "runsc"]).optional(),
+    /** Images repositories may choose besides the operator's BOSUN_AGENT_IMAGE. */
+    images: z.array(z.string().min(1)).default([]),
     phases: z.strictObject({
       setup: phaseSchema.default(defaultPhases.setup),
       agent: phaseSchema.default(defaultPhases.agent),
       test: phaseSchema.default(defaultPhases.test),
     }).default(defaultPhases),
-  }).default({ phases: defaultPhases }),
+  }).default({ images: [], phases: defaultPhases }),
 });
 export type OrgPolicy = z.infer<typeof orgPolicySchema>;
 export type Phase = keyof OrgPolicy["sandbox"]["phases"];

@@ -29,6 +29,8 @@ export const repoConfigSchema = z.strictObject({
   pull_request: z.strictObject({
     labels: z.array(z.string().min(1)).default(["bosun"]),
   }).default({ labels: ["bosun"] }),
+  /** The image setup, agent and tests run in; it must be one the org's policy allows. */
+  image: z.string().min(1).optional(),
   /** Extra instructions handed to the agent with every task. */
   instructions: z.string().default(""),
 });

@@ -76,6 +76,11 @@ export class RunContext {
     };
   }
 
+  /** The image setup, agent and test phases run in (Bosun's own helper containers use BOSUN_AGENT_IMAGE). */
+  get image(): string {
+    return this.run.facts.image ?? this.deps.env.BOSUN_AGENT_IMAGE;
+  }
+
   get repoFullName(): string {
     return `${this.run.owner}/${this.run.repo}`;
   }

@@ -28,6 +28,8 @@ export interface RunFacts {
   /** The task handed to the agent, kept so a restarted step hands over the same one. */
   task?: import("../agents/task.ts").AgentTask;
   config?: import("../config/repo-config.ts").RepoConfig;
+  /** The image the run's sandboxes use, checked against the org policy's allowed images. */
+  image?: string;
   /** The org policy in force when the run was prepared. */
   policy?: import("../config/org-policy.ts").OrgPolicy;
   /** Fixed author/committer time, so recomputing the commit after a restart gives the same sha. */

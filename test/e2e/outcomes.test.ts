@@ -195,6 +195,25 @@ test("outcomes", async (t) => {
     assert.equal(pulls(w, "twice").length, 2);
   });
 
+  await t.test("an image the org's policy does not allow is refused with a message", async () => {
+    await seedDemoRepo(w.gh, "imaged", { files: { ".github/bosun.yml": "image: someone/else:latest\n" } });
+    const issue = await labelNewIssue(w, "imaged");
+    const run = await w.waitForRun({ repo: "acme/imaged", issue });
+    assert.equal(run.state, "failed");
+    assert.match(botComments(w, "imaged", issue)[0] ?? "", /The image `someone\/else:latest` that `\.github\/bosun\.yml` asks for is not allowed by the org's policy, so the agent did not start\. Allowed: `bosun\/agent-base:latest`\. An org admin can add it under `sandbox\.images`\./);
+    const events = await readTranscript(w.bosun.pool, run.id);
+    assert.ok(events.some((e) => e.kind === "policy_decision" && e.payload["rule"] === "allowed images" && e.payload["decision"] === "refused"));
+  });
+
+  await t.test("an agent that prints nothing for too long is stopped", async () => {
+    await seedDemoRepo(w.gh, "quiet", { files: { ".github/bosun.yml": "agent:\n  command: echo thinking; sleep 120\n  inactivity_minutes: 0.05\n" } });
+    const issue = await labelNewIssue(w, "quiet");
+    const run = await w.waitForRun({ repo: "acme/quiet", issue });
+    assert.equal(run.state, "failed");
+    assert.match(botComments(w, "quiet", issue)[0] ?? "", /The agent printed nothing for 0\.05 minutes and was stopped\./);
+    assert.equal(await leftovers(run.id), 0);
+  });
+
   await t.test("the agent container runs as a non-root user with no network", async () => {
     await seedDemoRepo(w.gh, "inspected", { files: { ".github/bosun.yml": "agent:\n  command: sleep 4; node /bosun/agents/patch-agent.mjs\n" } });
     const issue = await labelNewIssue(w, "inspected");

@@ -101,9 +101,16 @@ export async function prepare(ctx: RunContext): Promise<void> {
     }
     throw e;
   }
-  if (!(await sandbox.imageExists(env.BOSUN_AGENT_IMAGE))) {
-    throw new StepFailure({ outcome: `The agent image \`${env.BOSUN_AGENT_IMAGE}\` is not on the Docker host, so the agent did not start.`, title: "Image", detail: "Build it with `npm run setup` (docker/agent-base) or set BOSUN_AGENT_IMAGE." });
+  const image = config.image ?? env.BOSUN_AGENT_IMAGE;
+  const allowedImages = [env.BOSUN_AGENT_IMAGE, ...policy.policy.sandbox.images];
+  if (!allowedImages.includes(image)) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "allowed images", image, allowed: allowedImages });
+    throw new StepFailure({ outcome: `The image \`${image}\` that \`${repoConfigPath}\` asks for is not allowed by the org's policy, so the agent did not start. Allowed: ${allowedImages.map((i) => `\`${i}\``).join(", ")}. An org admin can add it under \`sandbox.images\`.` });
   }
+  if (!(await sandbox.imageExists(image))) {
+    throw new StepFailure({ outcome: `The image \`${image}\` is not on the Docker host, so the agent did not start.`, title: "Image", detail: "Build Bosun's agent base with `npm run setup` (docker/agent-base), or build the image on the Docker host." });
+  }
+  await ctx.update({ facts: { image } });
   await ctx.stepDone(`Fetched ${ctx.repoFullName} at \`${baseSha.slice(0, 7)}\` (${repo.default_branch})`);
   await ctx.moveTo("running");
 }

@@ -35,7 +35,7 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   if (config.setup.command) {
     await ctx.transcript.append("command", { phase: "setup", command: config.setup.command, network: phasePolicy(ctx, "setup").network });
     const setup = await runPhase(ctx, "setup", {
-      runId: run.id, role: "setup", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command: config.setup.command,
+      runId: run.id, role: "setup", attempt: run.epoch, image: ctx.image, command: config.setup.command,
       volumes: { [workspace]: "/workspace" }, timeoutMs: config.setup.timeout_minutes * 60_000,
     });
     const setupTail = ctx.redactor.text(lastLines(setup.outputTail));
@@ -46,14 +46,14 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     await ctx.stepDone(`Set up the workspace: \`${config.setup.command}\``);
   }
   const command = config.agent.command ?? deps.env.BOSUN_DEFAULT_AGENT_COMMAND;
-  await ctx.transcript.append("command", { phase: "agent", command, image: deps.env.BOSUN_AGENT_IMAGE, network: phasePolicy(ctx, "agent").network });
+  await ctx.transcript.append("command", { phase: "agent", command, image: ctx.image, network: phasePolicy(ctx, "agent").network });
   // Events are appended in order; the chain keeps them so without blocking the output stream.
   // Each is marked as the agent's own account, so it cannot pass for one of Bosun's, and a
   // chatty agent's output is capped.
   let pending = Promise.resolve();
   let recorded = 0;
   const outcome = await runPhase(ctx, "agent", {
-    runId: run.id, role: "agent", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command,
+    runId: run.id, role: "agent", attempt: run.epoch, image: ctx.image, command,
     env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json" },
     volumes: { [workspace]: "/workspace", [bosunVolume]: "/bosun" },
     files,

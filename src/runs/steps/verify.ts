@@ -124,7 +124,7 @@ export async function verify(ctx: RunContext): Promise<void> {
   await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
   const timeoutMinutes = config?.test.timeout_minutes ?? 15;
   const outcome = await runPhase(ctx, "test", {
-    runId: run.id, role: "test", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, command: testCommand,
+    runId: run.id, role: "test", attempt: run.epoch, image: ctx.image, command: testCommand,
     volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000,
   });
   const tail = ctx.redactor.text(outcome.outputTail.trimEnd().split("\n").slice(-40).join("\n"));
