@@ -7,10 +7,13 @@ import { Transcript } from "./audit/transcript.ts";
 import type { Env } from "./config/env.ts";
 import { settleIndependentReview } from "./github/independent-review.ts";
 import { TokenBroker } from "./github/tokens.ts";
+import type { CommandStore } from "./runs/command-store.ts";
+import { parseCommand } from "./runs/commands.ts";
 import type { RunStore } from "./runs/store.ts";
 
 export interface AppDeps {
   store: RunStore;
+  commands: CommandStore;
   pool: Pool;
   env: Env;
   /** Called after a run is recorded, so the local worker picks it up without waiting for a poll. */
@@ -45,6 +48,21 @@ export function bosunApp(deps: AppDeps) {
       const { run, created } = result;
       context.log.info({ run: run.id, created }, created ? "run queued" : "issue already has an active run");
       if (created) deps.onRunQueued?.();
+    });
+
+    app.on("issue_comment.created", async (context) => {
+      const { comment, issue, repository, installation } = context.payload;
+      const parsed = parseCommand(comment.body);
+      // Bosun's own comments and other bots' are never commands.
+      const user = comment.user;
+      if (!parsed || !installation || !user || user.type === "Bot") return;
+      const recorded = await deps.commands.record({ id: context.id, event: context.name, action: context.payload.action }, {
+        installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
+        issueNumber: issue.number, commentId: comment.id, author: user.login, authorType: user.type ?? "User",
+        verb: parsed.verb, args: parsed.args,
+      });
+      context.log.info({ command: parsed.verb, recorded }, recorded ? "command recorded" : "redelivered command ignored");
+      if (recorded) deps.onRunQueued?.();
     });
 
     app.on("pull_request_review.submitted", async (context) => {

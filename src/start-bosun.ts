@@ -11,6 +11,7 @@ import type { Env } from "./config/env.ts";
 import { migrate } from "./db/migrate.ts";
 import { bosunApp } from "./index.ts";
 import { isTerminal } from "./runs/run.ts";
+import { CommandStore } from "./runs/command-store.ts";
 import { RunStore } from "./runs/store.ts";
 import { Worker } from "./runs/worker.ts";
 import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
@@ -52,6 +53,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
     throw new Error(`[bosun/db] could not reach or migrate Postgres at ${redactUrl(env.DATABASE_URL)}: ${(e as Error).message}`, { cause: e });
   }
   const store = new RunStore(pool);
+  const commands = new CommandStore(pool);
   const sandbox = o.sandbox ?? new DockerSandbox();
   const workDir = env.BOSUN_WORK_DIR ?? join(tmpdir(), "bosun-work");
   await mkdir(workDir, { recursive: true });
@@ -68,10 +70,10 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   let app: Probot | null = null;
   await server.load((probot) => {
     app = probot;
-    bosunApp({ store, pool, env, onRunQueued: () => worker?.poke() })(probot);
+    bosunApp({ store, commands, pool, env, onRunQueued: () => worker?.poke() })(probot);
   });
   if (!app) throw new Error("[bosun] the Probot app did not load");
-  worker = new Worker({ app, appId: Number(o.appId), pool, store, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000 });
+  worker = new Worker({ app, appId: Number(o.appId), pool, store, commands, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000 });
   await removeOrphans({ store, sandbox, workDir, log });
   const http = await server.start();
   await worker.start();

@@ -2,23 +2,28 @@
 // repository and `contents: read`, revoked straight after.
 import { RequestError } from "@octokit/request-error";
 import { ProbotOctokit } from "probot";
-import type { RunContext } from "../runs/run-context.ts";
+import type { Probot } from "probot";
+import type { Logger } from "pino";
+import type { Redactor } from "../audit/redactor.ts";
+import type { Transcript } from "../audit/transcript.ts";
 import { orgPolicyPath, orgPolicyRepo, parseOrgPolicy, type OrgPolicy } from "./org-policy.ts";
 import type { ConfigProblem } from "./yaml-settings.ts";
 
 export type LoadedPolicy = { ok: true; policy: OrgPolicy; source: string } | { ok: false; problems: ConfigProblem[] };
 
-export async function loadOrgPolicy(ctx: RunContext): Promise<LoadedPolicy> {
-  const { run, deps } = ctx;
-  const appOctokit = await deps.app.auth();
+export interface PolicyReader { app: Probot; apiUrl: string; log: Logger; installationId: number; owner: string; transcript: Transcript | null; redactor: Redactor }
+
+export async function loadOrgPolicy(o: PolicyReader): Promise<LoadedPolicy> {
+  const run = { installationId: o.installationId, owner: o.owner };
+  const appOctokit = await o.app.auth();
   let token: string;
   try {
     const res = await appOctokit.rest.apps.createInstallationAccessToken({
       installation_id: run.installationId, repositories: [orgPolicyRepo], permissions: { contents: "read" },
     });
     token = res.data.token;
-    ctx.redactor.add(token);
-    await ctx.transcript.append("token_minted", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`], permissions: { contents: "read" }, expires_at: res.data.expires_at });
+    o.redactor.add(token);
+    await o.transcript?.append("token_minted", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`], permissions: { contents: "read" }, expires_at: res.data.expires_at });
   } catch (e) {
     // 422: the org has no .github repository, or the app is not installed on it.
     if (e instanceof RequestError && (e.status === 422 || e.status === 404)) {
@@ -26,7 +31,7 @@ export async function loadOrgPolicy(ctx: RunContext): Promise<LoadedPolicy> {
     }
     throw e;
   }
-  const octokit = new ProbotOctokit({ auth: { token }, baseUrl: deps.env.GITHUB_API_URL, log: ctx.log.child({ name: "octokit", purpose: "policy" }) });
+  const octokit = new ProbotOctokit({ auth: { token }, baseUrl: o.apiUrl, log: o.log.child({ name: "octokit", purpose: "policy" }) });
   try {
     let text: string | null;
     try {
@@ -41,7 +46,7 @@ export async function loadOrgPolicy(ctx: RunContext): Promise<LoadedPolicy> {
     return { ok: true, policy: parsed.policy, source: text === null ? `defaults (${run.owner}/${orgPolicyRepo} has no ${orgPolicyPath})` : `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}` };
   } finally {
     await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
-    await ctx.transcript.append("token_revoked", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`] });
+    await o.transcript?.append("token_revoked", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`] });
   }
 }
 

@@ -28,6 +28,7 @@ function elapsed(from: Date, to: Date): string {
 const nextStep: Record<"pull_request" | "plan", Partial<Record<RunState, string>>> = {
   pull_request: {
     queued: "fetch the repository",
+    awaiting_approval: "a maintainer comments `/bosun approve`",
     preparing: "start the agent in a sandbox",
     running: "compute the diff and run the tests",
     verifying: "push the branch and open the pull request",
@@ -35,6 +36,7 @@ const nextStep: Record<"pull_request" | "plan", Partial<Record<RunState, string>
   },
   plan: {
     queued: "fetch the repository",
+    awaiting_approval: "a maintainer comments `/bosun approve`",
     preparing: "start the agent in a sandbox, read-only",
     running: "post the agent's plan",
     verifying: "post the agent's plan",

@@ -44,7 +44,10 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
     }
   } catch (e) {
     if (e instanceof LeaseLostError) {
-      ctx.log.warn("lost the lease; another worker carries on with this run");
+      // Cancelled by a command, or taken over after a lapsed lease: stop here.
+      const now = await deps.store.get(ctx.run.id);
+      if (now && isTerminal(now.state)) ctx.run = now;
+      ctx.log.warn({ state: now?.state }, "lost the lease; this worker stops working on the run");
       return ctx.run;
     }
     const failure = e instanceof StepFailure
@@ -56,7 +59,10 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
       await ctx.update({ facts: { failure: { title: failure.title, detail: failure.detail.slice(-6000) } }, lastError: ctx.redactor.text(describeError(e)) });
       await ctx.moveTo("failed", { outcome: failure.outcome });
     } catch (reportError) {
-      ctx.log.error({ err: reportError }, "could not record the failure on the issue");
+      if (reportError instanceof LeaseLostError) {
+        const now = await deps.store.get(ctx.run.id);
+        if (now && isTerminal(now.state)) ctx.run = now;
+      } else ctx.log.error({ err: reportError }, "could not record the failure on the issue");
     }
   } finally {
     await ctx.tokens.revokeAll();

@@ -9,6 +9,7 @@ import type { Env } from "../config/env.ts";
 import { renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker } from "../github/tokens.ts";
 import type { DockerSandbox, SandboxLimits, SandboxRuntime } from "../sandbox/docker-sandbox.ts";
+import type { CommandStore } from "./command-store.ts";
 import type { Run, RunState } from "./run.ts";
 import { LeaseLostError, type RunPatch, type RunStore } from "./store.ts";
 
@@ -18,6 +19,7 @@ export interface RunDeps {
   appId: number;
   pool: Pool;
   store: RunStore;
+  commands: CommandStore;
   sandbox: DockerSandbox;
   env: Env;
   log: Logger;

@@ -20,6 +20,8 @@ export type RunMode = "pull_request" | "plan";
 export interface RunFacts {
   requesterId?: number;
   requesterType?: string;
+  /** Set by `/bosun approve`: who approved the issue's text, and the text they approved. */
+  approval?: { by: string; at: string; title: string; body: string | null };
   /** When the trigger label was added: comments after it are not part of the task. */
   labelledAt?: string;
   issueTitle?: string;

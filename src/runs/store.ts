@@ -180,8 +180,21 @@ export class RunStore {
     return toRun(r.rows[0]);
   }
 
-  /** Changes state from outside the worker (a cancel command): no lease needed, only a legal move. */
-  async forceState(runId: string, to: RunState, outcome: string): Promise<Run | null> {
+  /** A run started by a command (`/bosun retry`), not a delivery; null when the issue has an active run. */
+  async createRunFromCommand(n: NewRun): Promise<Run | null> {
+    const r = await this.pool.query<RunRow>(
+      `INSERT INTO runs (installation_id, repo_id, owner, repo, issue_number, mode, state, requested_by, facts)
+       VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8::jsonb)
+       ON CONFLICT (repo_id, issue_number) WHERE state NOT IN (${terminalSql}) DO NOTHING RETURNING *`,
+      [n.installationId, n.repoId, n.owner, n.repo, n.issueNumber, n.mode, n.requestedBy, JSON.stringify(n.facts ?? {})],
+    );
+    if (!r.rows[0]) return null;
+    await this.pool.query("SELECT pg_notify('bosun_runs', $1)", [r.rows[0].id]);
+    return toRun(r.rows[0]);
+  }
+
+  /** Changes state from outside the worker (a command): no lease needed, only a legal move; the epoch moves, so the worker holding the run stops at its next write. */
+  async forceState(runId: string, to: RunState, outcome: string | null, facts: Partial<RunFacts> = {}): Promise<Run | null> {
     const client: PoolClient = await this.pool.connect();
     try {
       await client.query("BEGIN");
@@ -189,7 +202,12 @@ export class RunStore {
       const row = cur.rows[0];
       if (!row) { await client.query("ROLLBACK"); return null; }
       assertTransition(row.state, to);
-      const r = await client.query<RunRow>("UPDATE runs SET state = $2, outcome = $3, state_changed_at = now(), updated_at = now(), epoch = epoch + 1 WHERE id = $1 RETURNING *", [runId, to, outcome]);
+      const r = await client.query<RunRow>(
+        `UPDATE runs SET state = $2, outcome = coalesce($3, outcome), facts = facts || $4::jsonb, state_changed_at = now(), updated_at = now(),
+           epoch = epoch + 1, lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING *`,
+        [runId, to, outcome, JSON.stringify(facts).replaceAll("\\u0000", "\\ufffd")],
+      );
+      await client.query("SELECT pg_notify('bosun_runs', $1)", [runId]);
       await client.query("COMMIT");
       return r.rows[0] ? toRun(r.rows[0]) : null;
     } catch (e) {

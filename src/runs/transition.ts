@@ -11,6 +11,7 @@ export function allowedNext(from: RunState): readonly RunState[] {
   switch (from) {
     case "queued":
       return ["awaiting_approval", "preparing", "refused", ...stop];
+    // `/bosun approve` moves it on; the worker takes it from there.
     case "awaiting_approval":
       return ["preparing", "refused", ...stop];
     case "preparing":

@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import PQueue from "p-queue";
 import type { PoolClient } from "pg";
 import { executeRun } from "./execute-run.ts";
+import { handleCommand } from "./handle-command.ts";
 import type { RunDeps } from "./run-context.ts";
 
 export interface WorkerOptions {
@@ -43,8 +44,28 @@ export class Worker {
 
   /** Claims what there is room for, now. */
   poke(): void {
+    this.#processCommands();
     if (this.#stopping || this.#claiming) return;
     this.#claiming = this.#claim().catch((e: unknown) => this.#deps.log.error({ err: e }, "claiming runs failed")).finally(() => (this.#claiming = null));
+  }
+
+  #commandsRunning: Promise<void> | null = null;
+
+  /** Commands go first and outside the run queue: `/bosun cancel` must not wait for a free slot. */
+  #processCommands(): void {
+    if (this.#stopping || this.#commandsRunning) return;
+    this.#commandsRunning = (async () => {
+      for (;;) {
+        const cmd = await this.#deps.commands.claim(this.replica, 60_000);
+        if (!cmd) return;
+        try {
+          const reply = await handleCommand(this.#deps, cmd);
+          await this.#deps.commands.done(cmd.id, reply);
+        } catch (e) {
+          this.#deps.log.error({ err: e, command: cmd.id }, "a command failed; it is tried again when its claim lapses");
+        }
+      }
+    })().catch((e: unknown) => this.#deps.log.error({ err: e }, "processing commands failed")).finally(() => (this.#commandsRunning = null));
   }
 
   async #claim(): Promise<void> {
@@ -75,6 +96,7 @@ export class Worker {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
     await this.#claiming;
+    await this.#commandsRunning;
     await this.#queue.onIdle();
     if (this.#listener) {
       await this.#listener.query("UNLISTEN bosun_runs").catch(() => undefined);

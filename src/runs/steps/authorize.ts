@@ -36,5 +36,19 @@ export async function authorize(ctx: RunContext): Promise<void> {
   }
   await report.rest.reactions.createForIssue({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber, content: "eyes" });
   await ctx.stepDone(`Checked that @${run.requestedBy} may assign work`);
+
+  // Text written by someone without write access is untrusted: the agent does not read it until a
+  // maintainer approves it with `/bosun approve`.
+  if (!run.facts.approval) {
+    const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
+    const author = issue.user?.login ?? "unknown";
+    const authorRole = author === run.requestedBy ? "labeller" : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: author }).catch(() => null))?.data.role_name ?? "none";
+    if (authorRole !== "labeller" && !allowedRoles.has(authorRole)) {
+      const reason = `the issue was written by @${author}, who has ${authorRole === "none" ? "no" : authorRole} access to ${ctx.repoFullName}`;
+      await ctx.transcript.append("policy_decision", { decision: "awaiting approval", rule: "issue text from people without write access", reason });
+      await ctx.moveTo("awaiting_approval", { outcome: `Waiting: ${reason}. The agent has not read it. A maintainer can comment \`/bosun approve\` to let the agent read the issue as it stands now.` });
+      return;
+    }
+  }
   await ctx.moveTo("preparing");
 }

@@ -64,13 +64,15 @@ export async function prepare(ctx: RunContext): Promise<void> {
     throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
   }
   const config = parsed.config;
-  const policy = await loadOrgPolicy(ctx);
+  const policy = await loadOrgPolicy({ app: ctx.deps.app, apiUrl: ctx.deps.env.GITHUB_API_URL, log: ctx.log, installationId: run.installationId, owner: run.owner, transcript: ctx.transcript, redactor: ctx.redactor });
   if (!policy.ok) {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid org policy", problems: policy.problems });
     throw new StepFailure({ outcome: "The org's Bosun policy is not valid, so Bosun did not start the agent. An org admin needs to fix it.", title: "Problems", detail: describeProblems(policy.problems) });
   }
   await ctx.transcript.append("policy_decision", { rule: "org policy", decision: "applied", source: policy.source, sandbox: policy.policy.sandbox });
-  const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
+  const fetched = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
+  // An approved issue is handed over as it was approved, whatever was edited since.
+  const issue = run.facts.approval ? { ...fetched, title: run.facts.approval.title, body: run.facts.approval.body } : fetched;
   const comments = await trustedComments(ctx, await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 }));
   const task = buildTask({
     runId: run.id, repository: ctx.repoFullName, mode: run.mode, instructions: config.instructions,

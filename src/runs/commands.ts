@@ -1,0 +1,27 @@
+// `/bosun …` commands: parsed in the webhook handler, stored, and carried out by the worker.
+
+export const commandVerbs = ["approve", "retry", "cancel", "status", "policy"] as const;
+export type CommandVerb = (typeof commandVerbs)[number] | "unknown";
+
+export interface ParsedCommand { verb: CommandVerb; args: string; raw: string }
+
+/** The first line of a comment, when it starts with `/bosun`; null otherwise. */
+export function parseCommand(body: string): ParsedCommand | null {
+  const first = body.trimStart().split("\n")[0]?.trim() ?? "";
+  const m = /^\/bosun(?:\s+(\S+))?(?:\s+(.*))?$/i.exec(first);
+  if (!m) return null;
+  const word = (m[1] ?? "").toLowerCase();
+  const known = (commandVerbs as readonly string[]).includes(word);
+  const verb = known ? (word as CommandVerb) : "unknown";
+  // An unknown command keeps all its words, to quote them back.
+  const args = known ? (m[2] ?? "").trim() : `${m[1] ?? ""} ${m[2] ?? ""}`.trim();
+  return { verb, args, raw: first };
+}
+
+export const commandHelp = [
+  "- `/bosun approve`: let the agent read this issue's text (needed when someone without write access wrote it)",
+  "- `/bosun retry`: start the run again after it failed or was cancelled",
+  "- `/bosun cancel`: stop the run now",
+  "- `/bosun status`: where the run is",
+  "- `/bosun policy`: the settings in force for this repository, and where each comes from",
+].join("\n");
