@@ -11,13 +11,11 @@ export const orgPolicyPath = ".github/bosun.yml";
 const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "secret names are upper case, digits and _");
 
 const phaseSchema = z.strictObject({
-  /** none: no network at all; allowlist: only through Bosun's recording proxy, to the listed hosts. */
-  network: z.enum(["none", "allowlist"]).default("none"),
-  hosts: z.array(z.string().min(1)).default([]),
-  presets: z.array(z.enum(["npm", "pypi", "crates", "go", "maven", "rubygems", "debian"])).default([]),
-  /** Static name → address pins; a pinned address counts as listed, even inside the host's networks. */
-  addresses: z.record(z.string(), z.string()).default({}),
-  secrets: z.array(secretName).default([]),
+  network: z.enum(["none", "allowlist"]).default("none").describe("`none`: no network at all; `allowlist`: only through Bosun's recording proxy, to the hosts listed."),
+  hosts: z.array(z.string().min(1)).default([]).describe("Names, `*.` wildcards and `name:port` the phase may reach (ports 80 and 443 when none is given)."),
+  presets: z.array(z.enum(["npm", "pypi", "crates", "go", "maven", "rubygems", "debian"])).default([]).describe("Package registries the phase may reach; `npm` and `debian` are where this Bosun host's npm and apt fetch from."),
+  addresses: z.record(z.string(), z.string()).default({}).describe("Name → address pins; a pinned address counts as listed, even inside the host's own networks."),
+  secrets: z.array(secretName).default([]).describe("Secrets given to the phase as environment variables; values come from BOSUN_SECRET_<NAME>."),
 });
 export type PhasePolicy = z.infer<typeof phaseSchema>;
 
@@ -29,10 +27,8 @@ const defaultPhases = {
 
 export const orgPolicySchema = z.strictObject({
   sandbox: z.strictObject({
-    /** runsc requires gVisor for every run; a host without it refuses runs rather than fall back. */
-    runtime: z.enum(["runc", "runsc"]).optional(),
-    /** Images repositories may choose besides the operator's BOSUN_AGENT_IMAGE. */
-    images: z.array(z.string().min(1)).default([]),
+    runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor for every run; a host without it refuses runs rather than fall back (default: BOSUN_RUNTIME)."),
+    images: z.array(z.string().min(1)).default([]).describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE."),
     phases: z.strictObject({
       setup: phaseSchema.default(defaultPhases.setup),
       agent: phaseSchema.default(defaultPhases.agent),

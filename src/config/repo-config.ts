@@ -11,28 +11,23 @@ const minutes = z.number().positive().max(24 * 60);
 
 export const repoConfigSchema = z.strictObject({
   agent: z.strictObject({
-    /** The `command` adapter: a command line run in the sandbox at /workspace. */
-    command: z.string().min(1).optional(),
-    timeout_minutes: minutes.default(30),
-    /** Stopped when it prints nothing for this long. */
-    inactivity_minutes: minutes.default(10),
+    command: z.string().min(1).optional().describe("The `command` adapter: a shell command run in the sandbox at /workspace (default: BOSUN_DEFAULT_AGENT_COMMAND)."),
+    timeout_minutes: minutes.default(30).describe("Wall-clock limit for the agent."),
+    inactivity_minutes: minutes.default(10).describe("The agent is stopped when it prints nothing for this long."),
   }).default({ timeout_minutes: 30, inactivity_minutes: 10 }),
-  /** Installs dependencies before the agent starts, with the setup phase's network (registries by default). */
   setup: z.strictObject({
-    command: z.string().min(1).nullable().default(null),
-    timeout_minutes: minutes.default(15),
+    command: z.string().min(1).nullable().default(null).describe("Installs dependencies before the agent starts, in the setup phase, with the network the org allows for it."),
+    timeout_minutes: minutes.default(15).describe("Wall-clock limit for setup."),
   }).default({ command: null, timeout_minutes: 15 }),
   test: z.strictObject({
-    command: z.string().min(1).nullable().default(null),
-    timeout_minutes: minutes.default(15),
+    command: z.string().min(1).nullable().default(null).describe("Runs on the agent's commit in a fresh sandbox, e.g. `npm test`."),
+    timeout_minutes: minutes.default(15).describe("Wall-clock limit for the tests."),
   }).default({ command: null, timeout_minutes: 15 }),
   pull_request: z.strictObject({
-    labels: z.array(z.string().min(1)).default(["bosun"]),
+    labels: z.array(z.string().min(1)).default(["bosun"]).describe("Labels on the pull request."),
   }).default({ labels: ["bosun"] }),
-  /** The image setup, agent and tests run in; it must be one the org's policy allows. */
-  image: z.string().min(1).optional(),
-  /** Extra instructions handed to the agent with every task. */
-  instructions: z.string().default(""),
+  image: z.string().min(1).optional().describe("The image setup, agent and tests run in; the org policy must allow it (`sandbox.images`). Default: BOSUN_AGENT_IMAGE."),
+  instructions: z.string().default("").describe("Extra instructions handed to the agent with every task."),
 });
 
 export type RepoConfig = z.infer<typeof repoConfigSchema>;
