@@ -10,17 +10,25 @@ export const orgPolicyPath = ".github/bosun.yml";
 
 const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "secret names are upper case, digits and _");
 
-const phaseSchema = z.strictObject({
-  network: z.enum(["none", "allowlist"]).default("none").describe("`none`: no network at all; `allowlist`: only through Bosun's recording proxy, to the hosts listed."),
-  hosts: z.array(z.string().min(1)).default([]).describe("Names, `*.` wildcards and `name:port` the phase may reach (ports 80 and 443 when none is given)."),
-  presets: z.array(z.enum(["npm", "pypi", "crates", "go", "maven", "rubygems", "debian"])).default([]).describe("Package registries the phase may reach; `npm` and `debian` are where this Bosun host's npm and apt fetch from."),
-  addresses: z.record(z.string(), z.string()).default({}).describe("Name → address pins; a pinned address counts as listed, even inside the host's own networks."),
-  secrets: z.array(secretName).default([]).describe("Secrets given to the phase as environment variables; values come from BOSUN_SECRET_<NAME>."),
-});
-export type PhasePolicy = z.infer<typeof phaseSchema>;
+const registryPresets = ["npm", "pypi", "crates", "go", "maven", "rubygems", "debian"] as const;
+type Preset = (typeof registryPresets)[number];
+
+/** One phase's settings; only the defaults differ between phases. */
+function phaseSchema(defaults: { network: "none" | "allowlist"; presets: Preset[] }) {
+  return z.strictObject({
+    network: z.enum(["none", "allowlist"]).default(defaults.network).describe("`none`: no network at all; `allowlist`: only through Bosun's recording proxy, to the hosts listed."),
+    hosts: z.array(z.string().min(1)).default([]).describe("Names, `*.` wildcards and `name:port` the phase may reach (ports 80 and 443 when none is given)."),
+    presets: z.array(z.enum(registryPresets)).default(defaults.presets).describe("Package registries the phase may reach; `npm` and `debian` are where this Bosun host's npm and apt fetch from."),
+    addresses: z.record(z.string(), z.string()).default({}).describe("Name → address pins; a pinned address counts as listed, even inside the host's own networks."),
+    secrets: z.array(secretName).default([]).describe("Secrets given to the phase as environment variables; values come from BOSUN_SECRET_<NAME>."),
+  });
+}
+const setupPhase = phaseSchema({ network: "allowlist", presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"] });
+const closedPhase = phaseSchema({ network: "none", presets: [] });
+export type PhasePolicy = z.infer<typeof closedPhase>;
 
 const defaultPhases = {
-  setup: { network: "allowlist" as const, hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"] as PhasePolicy["presets"], addresses: {}, secrets: [] },
+  setup: { network: "allowlist" as const, hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"] as Preset[], addresses: {}, secrets: [] },
   agent: { network: "none" as const, hosts: [], presets: [], addresses: {}, secrets: [] },
   test: { network: "none" as const, hosts: [], presets: [], addresses: {}, secrets: [] },
 };
@@ -30,9 +38,9 @@ export const orgPolicySchema = z.strictObject({
     runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor for every run; a host without it refuses runs rather than fall back (default: BOSUN_RUNTIME)."),
     images: z.array(z.string().min(1)).default([]).describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE."),
     phases: z.strictObject({
-      setup: phaseSchema.default(defaultPhases.setup),
-      agent: phaseSchema.default(defaultPhases.agent),
-      test: phaseSchema.default(defaultPhases.test),
+      setup: setupPhase.default(defaultPhases.setup),
+      agent: closedPhase.default(defaultPhases.agent),
+      test: closedPhase.default(defaultPhases.test),
     }).default(defaultPhases),
   }).default({ images: [], phases: defaultPhases }),
 });
