@@ -34,6 +34,10 @@ const defaultPhases = {
 };
 
 export const orgPolicySchema = z.strictObject({
+  budgets: z.strictObject({
+    runs_per_day_per_repository: z.number().int().min(0).optional().describe("Runs one repository may start per day (UTC); none means no limit."),
+    runs_per_day_per_org: z.number().int().min(0).optional().describe("Runs all of the org's repositories together may start per day (UTC); none means no limit."),
+  }).default({}),
   sandbox: z.strictObject({
     runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor for every run; a host without it refuses runs rather than fall back (default: BOSUN_RUNTIME)."),
     images: z.array(z.string().min(1)).default([]).describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE."),

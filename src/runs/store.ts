@@ -180,6 +180,16 @@ export class RunStore {
     return toRun(r.rows[0]);
   }
 
+  /** Runs started today (UTC) for a repository or an org, not counting refused ones and `except`. */
+  async countToday(o: { repoId?: number; owner?: string; except: string }): Promise<number> {
+    const r = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM runs WHERE created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+         AND state <> 'refused' AND id <> $3 AND ($1::bigint IS NULL OR repo_id = $1) AND ($2::text IS NULL OR owner = $2)`,
+      [o.repoId ?? null, o.owner ?? null, o.except],
+    );
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
   /** A run started by a command (`/bosun retry`), not a delivery; null when the issue has an active run. */
   async createRunFromCommand(n: NewRun): Promise<Run | null> {
     const r = await this.pool.query<RunRow>(

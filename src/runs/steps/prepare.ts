@@ -3,7 +3,6 @@
 import { RequestError } from "@octokit/request-error";
 import { buildTask } from "../../agents/task.ts";
 import { runGit } from "../../github/git.ts";
-import { loadOrgPolicy } from "../../config/load-org-policy.ts";
 import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
 import { DockerUnavailableError, RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
 import type { RunContext } from "../run-context.ts";
@@ -64,12 +63,8 @@ export async function prepare(ctx: RunContext): Promise<void> {
     throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
   }
   const config = parsed.config;
-  const policy = await loadOrgPolicy({ app: ctx.deps.app, apiUrl: ctx.deps.env.GITHUB_API_URL, log: ctx.log, installationId: run.installationId, owner: run.owner, transcript: ctx.transcript, redactor: ctx.redactor });
-  if (!policy.ok) {
-    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid org policy", problems: policy.problems });
-    throw new StepFailure({ outcome: "The org's Bosun policy is not valid, so Bosun did not start the agent. An org admin needs to fix it.", title: "Problems", detail: describeProblems(policy.problems) });
-  }
-  await ctx.transcript.append("policy_decision", { rule: "org policy", decision: "applied", source: policy.source, sandbox: policy.policy.sandbox });
+  const orgPolicy = run.facts.policy;
+  if (!orgPolicy) throw new Error("[bosun/runs] the run reached prepare without its org policy");
   const fetched = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
   // An approved issue is handed over as it was approved, whatever was edited since.
   const issue = run.facts.approval ? { ...fetched, title: run.facts.approval.title, body: run.facts.approval.body } : fetched;
@@ -82,8 +77,7 @@ export async function prepare(ctx: RunContext): Promise<void> {
       comments: comments.map((c) => ({ author: c.user?.login ?? "unknown", body: c.body ?? null })),
     },
   });
-  await ctx.update({ baseBranch: repo.default_branch, facts: { defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, config, policy: policy.policy, task, issueTitle: issue.title } });
-  ctx.learnSecrets();
+  await ctx.update({ baseBranch: repo.default_branch, facts: { defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, config, task, issueTitle: issue.title } });
   await ctx.transcript.append("prompt", { prompt: task.prompt, task });
 
   const checkout = await ensureCheckout(ctx);
@@ -104,7 +98,7 @@ export async function prepare(ctx: RunContext): Promise<void> {
     throw e;
   }
   const image = config.image ?? env.BOSUN_AGENT_IMAGE;
-  const allowedImages = [env.BOSUN_AGENT_IMAGE, ...policy.policy.sandbox.images];
+  const allowedImages = [env.BOSUN_AGENT_IMAGE, ...orgPolicy.sandbox.images];
   if (!allowedImages.includes(image)) {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "allowed images", image, allowed: allowedImages });
     throw new StepFailure({ outcome: `The image \`${image}\` that \`${repoConfigPath}\` asks for is not allowed by the org's policy, so the agent did not start. Allowed: ${allowedImages.map((i) => `\`${i}\``).join(", ")}. An org admin can add it under \`sandbox.images\`.` });
