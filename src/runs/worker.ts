@@ -6,6 +6,7 @@ import PQueue from "p-queue";
 import type { PoolClient } from "pg";
 import { executeRun } from "./execute-run.ts";
 import { handleCommand } from "./handle-command.ts";
+import { LeaseLostError } from "./store.ts";
 import type { RunDeps } from "./run-context.ts";
 
 export interface WorkerOptions {
@@ -74,7 +75,12 @@ export class Worker {
     for (const run of runs) {
       this.#queue.add(async () => {
         const heartbeat = setInterval(() => {
-          this.#deps.store.renewLease(run, this.#leaseMs).catch((e: unknown) => this.#deps.log.warn({ err: e, run: run.id }, "could not renew a lease"));
+          this.#deps.store.renewLease(run, this.#leaseMs).catch((e: unknown) => {
+            this.#deps.log.warn({ err: e, run: run.id }, "could not renew a lease");
+            // Someone else owns the run now (or it was cancelled): stop this owner's sandboxes, so
+            // two agents never work on it at once; the step then stops at its next fenced write.
+            if (e instanceof LeaseLostError) void this.#deps.sandbox.removeContainers(run.id, run.epoch).catch(() => undefined);
+          });
         }, Math.floor(this.#leaseMs / 3));
         try {
           const done = await executeRun(this.#deps, run);

@@ -164,7 +164,7 @@ export class DockerSandbox {
       User: "1000:1000",
       WorkingDir: "/workspace",
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: { [runLabel]: spec.runId, "bosun.role": spec.role },
+      Labels: { [runLabel]: spec.runId, "bosun.role": spec.role, "bosun.epoch": String(spec.attempt) },
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {
@@ -261,8 +261,9 @@ export class DockerSandbox {
   }
 
   /** Removes a run's containers (a previous owner's, after a crash), keeping its volumes. */
-  async removeContainers(runId: string): Promise<number> {
-    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${runLabel}=${runId}`] } });
+  async removeContainers(runId: string, epoch?: number): Promise<number> {
+    const label = [`${runLabel}=${runId}`, ...(epoch !== undefined ? [`bosun.epoch=${epoch}`] : [])];
+    const containers = await this.docker.listContainers({ all: true, filters: { label } });
     for (const c of containers) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     return containers.length;
   }
