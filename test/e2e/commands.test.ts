@@ -2,13 +2,12 @@
 // agent, status, retry, and an unknown command.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import Docker from "dockerode";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
+import { docker, waitForContainer } from "../helpers/docker.ts";
 import { seedDemoRepo } from "../helpers/seed.ts";
 
-const docker = new Docker();
 
 function replies(w: BosunWorld, repo: string, issue: number): string[] {
   return [...w.gh.repo(`acme/${repo}`).comments.values()].filter((c) => c.issueNumber === issue && c.body.includes("bosun:reply")).map((c) => c.body);
@@ -64,10 +63,7 @@ test("commands", async (t) => {
     const n = issue.data.number;
     await maya.rest.issues.addLabels({ owner: "acme", repo: "cancelled", issue_number: n, labels: ["bosun"] });
     const running = await w.waitForRun({ repo: "acme/cancelled", issue: n, until: (r) => r.state === "running" });
-    for (let i = 0; i < 200; i++) {
-      if ((await docker.listContainers({ filters: { label: [`bosun.run=${running.id}`, "bosun.role=agent"] } })).length) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForContainer(running.id, "agent");
     const asked = Date.now();
     await maya.rest.issues.createComment({ owner: "acme", repo: "cancelled", issue_number: n, body: "/bosun cancel" });
     let gone = false;

@@ -2,19 +2,11 @@
 // signed webhooks, Postgres and Docker, ends with a gated pull request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import Docker from "dockerode";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
+import { leftovers } from "../helpers/docker.ts";
 import { seedDemoRepo } from "../helpers/seed.ts";
-
-const docker = new Docker();
-
-async function leftovers(runId: string): Promise<{ containers: number; volumes: number }> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`bosun.run=${runId}`] } });
-  const { Volumes } = await docker.listVolumes({ filters: { label: [`bosun.run=${runId}`] } });
-  return { containers: containers.length, volumes: (Volumes ?? []).length };
-}
 
 test("a maintainer's label leads to a gated pull request with the agent's commit", async (t) => {
   const { gh, bosun, waitForRun } = await startBosunWorld(t);

@@ -2,18 +2,15 @@
 // Docker and the token log show afterwards.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import Docker from "dockerode";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
+import { leftovers, waitForContainer } from "../helpers/docker.ts";
 import { seedDemoRepo } from "../helpers/seed.ts";
 
-const docker = new Docker();
-
-async function leftovers(runId: string): Promise<number> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`bosun.run=${runId}`] } });
-  const { Volumes } = await docker.listVolumes({ filters: { label: [`bosun.run=${runId}`] } });
-  return containers.length + (Volumes ?? []).length;
+async function leftCount(runId: string): Promise<number> {
+  const l = await leftovers(runId);
+  return l.containers + l.volumes;
 }
 
 async function labelNewIssue(w: BosunWorld, repo: string, o: { title?: string; body?: string; label?: string; as?: string } = {}): Promise<number> {
@@ -45,7 +42,7 @@ test("outcomes", async (t) => {
     assert.equal(pulls(w, "refused").length, 0);
     const events = await readTranscript(w.bosun.pool, run.id);
     assert.ok(!events.some((e) => e.kind === "command"), "no agent ran");
-    assert.equal(await leftovers(run.id), 0);
+    assert.equal(await leftCount(run.id), 0);
   });
 
   await t.test("plan mode posts the plan and never mints a token that can change code", async () => {
@@ -85,7 +82,7 @@ test("outcomes", async (t) => {
     const [progress] = botComments(w, "broken", issue);
     assert.match(progress ?? "", /Bosun · ❌ Failed/);
     assert.match(progress ?? "", /The tests failed on the agent's change\. Pull request .*\/pull\/2 is open as a draft with a failing check/);
-    assert.equal(await leftovers(run.id), 0);
+    assert.equal(await leftCount(run.id), 0);
   });
 
   await t.test("a failing agent is reported with its last lines", async () => {
@@ -97,7 +94,7 @@ test("outcomes", async (t) => {
     assert.match(progress ?? "", /The agent exited with code 3\./);
     assert.match(progress ?? "", /cannot reach the model/);
     assert.equal(pulls(w, "crashing").length, 0);
-    assert.equal(await leftovers(run.id), 0);
+    assert.equal(await leftCount(run.id), 0);
     assert.ok(w.gh.installationTokens().every((tk) => tk.revokedAt), "no live token is left");
   });
 
@@ -108,7 +105,7 @@ test("outcomes", async (t) => {
     assert.equal(run.state, "failed");
     assert.match(botComments(w, "idle", issue)[0] ?? "", /The agent finished without changing any file, so there is nothing to propose\./);
     assert.equal(pulls(w, "idle").length, 0);
-    assert.equal(await leftovers(run.id), 0);
+    assert.equal(await leftCount(run.id), 0);
   });
 
   await t.test("an agent past its time limit is stopped", async () => {
@@ -117,7 +114,7 @@ test("outcomes", async (t) => {
     const run = await w.waitForRun({ repo: "acme/slow", issue });
     assert.equal(run.state, "failed");
     assert.match(botComments(w, "slow", issue)[0] ?? "", /The agent did not finish within 0\.05 minutes and was stopped\./);
-    assert.equal(await leftovers(run.id), 0);
+    assert.equal(await leftCount(run.id), 0);
   });
 
   await t.test("without branch protection the pull request stays a draft and the check names the settings", async () => {
@@ -211,20 +208,14 @@ test("outcomes", async (t) => {
     const run = await w.waitForRun({ repo: "acme/quiet", issue });
     assert.equal(run.state, "failed");
     assert.match(botComments(w, "quiet", issue)[0] ?? "", /The agent printed nothing for 0\.05 minutes and was stopped\./);
-    assert.equal(await leftovers(run.id), 0);
+    assert.equal(await leftCount(run.id), 0);
   });
 
   await t.test("the agent container runs as a non-root user with no network", async () => {
     await seedDemoRepo(w.gh, "inspected", { files: { ".github/bosun.yml": "agent:\n  command: sleep 4; node /bosun/agents/patch-agent.mjs\n" } });
     const issue = await labelNewIssue(w, "inspected");
     const running = await w.waitForRun({ repo: "acme/inspected", issue, until: (r) => r.state === "running" });
-    let inspected: Docker.ContainerInspectInfo | null = null;
-    for (let i = 0; i < 100 && !inspected; i++) {
-      const [c] = await docker.listContainers({ filters: { label: [`bosun.run=${running.id}`, "bosun.role=agent"] } });
-      if (c) inspected = await docker.getContainer(c.Id).inspect();
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(inspected, "saw the agent container running");
+    const inspected = await waitForContainer(running.id, "agent");
     assert.equal(inspected.Config.User, "1000:1000");
     assert.equal(inspected.HostConfig.NetworkMode, "none");
     assert.deepEqual(inspected.HostConfig.CapDrop, ["ALL"]);
@@ -235,6 +226,6 @@ test("outcomes", async (t) => {
     assert.deepEqual(Object.keys(inspected.NetworkSettings.Networks), ["none"]);
     const run = await w.waitForRun({ repo: "acme/inspected", issue });
     assert.equal(run.state, "succeeded", run.outcome ?? "");
-    assert.equal(await leftovers(run.id), 0);
+    assert.equal(await leftCount(run.id), 0);
   });
 });

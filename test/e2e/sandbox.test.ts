@@ -5,13 +5,12 @@ import assert from "node:assert/strict";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Docker from "dockerode";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
+import { docker, waitForContainer } from "../helpers/docker.ts";
 import { seedDemoRepo } from "../helpers/seed.ts";
 
-const docker = new Docker();
 
 for (const runtime of ["runc", "runsc"] as const) {
   test(`under ${runtime}: locked-down settings, and a hostile agent gets nowhere`, async (t) => {
@@ -32,13 +31,7 @@ for (const runtime of ["runc", "runsc"] as const) {
     await maya.rest.issues.addLabels({ owner: "acme", repo: "sandboxed", issue_number: issue.data.number, labels: ["bosun"] });
 
     const running = await w.waitForRun({ repo: "acme/sandboxed", issue: issue.data.number, until: (r) => r.state === "running" });
-    let info: Docker.ContainerInspectInfo | null = null;
-    for (let i = 0; i < 200 && !info; i++) {
-      const [c] = await docker.listContainers({ filters: { label: [`bosun.run=${running.id}`, "bosun.role=agent"] } });
-      if (c) info = await docker.getContainer(c.Id).inspect();
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(info, "saw the agent container");
+    const info = await waitForContainer(running.id, "agent");
     const hc = info.HostConfig;
     assert.equal(hc.Runtime, runtime);
     assert.equal(info.Config.User, "1000:1000", "non-root");
