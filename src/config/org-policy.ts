@@ -34,6 +34,11 @@ const defaultPhases = {
 };
 
 export const orgPolicySchema = z.strictObject({
+  who_may_start: z.strictObject({
+    min_permission: z.enum(["read", "triage", "write", "maintain", "admin"]).default("write").describe("The least permission on the repository that lets someone label an issue for Bosun or give it commands."),
+    users: z.array(z.string().min(1)).default([]).describe("People who may start work whatever their permission."),
+    teams: z.array(z.string().min(1)).default([]).describe("Team slugs of the org whose members may start work whatever their permission."),
+  }).default({ min_permission: "write", users: [], teams: [] }),
   budgets: z.strictObject({
     runs_per_day_per_repository: z.number().int().min(0).optional().describe("Runs one repository may start per day (UTC); none means no limit."),
     runs_per_day_per_org: z.number().int().min(0).optional().describe("Runs all of the org's repositories together may start per day (UTC); none means no limit."),

@@ -16,6 +16,8 @@ export const tokenPurposes = {
   report: { issues: "write", metadata: "read" },
   /** Push the branch, open the pull request, post check runs, read branch protection. */
   publish: { contents: "write", pull_requests: "write", checks: "write", administration: "read", metadata: "read" },
+  /** Team membership for who may start work (an org permission; the token is still scoped to the one repository). */
+  membership: { members: "read", metadata: "read" },
   /** Settle the independent-review check when a review arrives. */
   review: { checks: "write", pull_requests: "read", metadata: "read" },
 } as const satisfies Record<string, Record<string, "read" | "write">>;

@@ -3,6 +3,8 @@
 import { Redactor } from "../audit/redactor.ts";
 import { Transcript } from "../audit/transcript.ts";
 import { loadOrgPolicy } from "../config/load-org-policy.ts";
+import { parseOrgPolicy, type OrgPolicy } from "../config/org-policy.ts";
+import { mayStartWork, teamChecker } from "../policy/who-may-start.ts";
 import { parseRepoConfig, repoConfigPath } from "../config/repo-config.ts";
 import { findMarkedComment, renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker, type GitHubClient } from "../github/tokens.ts";
@@ -10,8 +12,6 @@ import { commandHelp } from "./commands.ts";
 import type { StoredCommand } from "./command-store.ts";
 import { isTerminal, type Run } from "./run.ts";
 import type { RunDeps } from "./run-context.ts";
-
-const writeRoles = new Set(["admin", "maintain", "write"]);
 
 export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<string> {
   const redactor = new Redactor();
@@ -26,11 +26,16 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
     const { octokit } = await tokens.get("report");
     const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: cmd.owner, repo: cmd.repo, username: cmd.author });
     const role = perm.data.role_name;
+    const policy = run?.facts.policy ?? (await loadPolicyOrDefaults(deps, cmd));
+    const may = await mayStartWork({
+      policy, login: cmd.author, accountType: cmd.authorType, role, repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner,
+      isTeamMember: async (slug) => teamChecker((await tokens.get("membership")).octokit, cmd.owner, cmd.author)(slug),
+    });
     let reply: string;
     let decision: string;
-    if (!writeRoles.has(role)) {
+    if (!may.allowed) {
       decision = "refused";
-      reply = `Only people with write access to ${cmd.owner}/${cmd.repo} can give Bosun commands; you have ${role === "none" ? "no" : role} access.`;
+      reply = `Only people the org's policy lets start work can give Bosun commands: ${may.reason}`;
     } else {
       ({ reply, decision } = await carryOut(deps, cmd, run, octokit, tokens));
     }
@@ -83,6 +88,15 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
     default:
       return { decision: "unknown command", reply: `Bosun does not know \`${`/bosun ${cmd.args}`.trim()}\`. Commands:\n${commandHelp}` };
   }
+}
+
+/** The org policy for a command on an issue without a run; a broken one falls back to the defaults (write access or more). */
+async function loadPolicyOrDefaults(deps: RunDeps, cmd: StoredCommand): Promise<OrgPolicy> {
+  const loaded = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() });
+  if (loaded.ok) return loaded.policy;
+  const defaults = parseOrgPolicy(null);
+  if (!defaults.ok) throw new Error("[bosun/config] the default org policy does not validate");
+  return defaults.policy;
 }
 
 function statusOf(run: Run): string {

@@ -41,7 +41,7 @@ test("commands", async (t) => {
 
     await w.gh.as("mallory").rest.issues.createComment({ owner: "acme", repo: "outsider", issue_number: n, body: "/bosun approve" });
     const [refusal] = await waitForReplies(w, "outsider", n, 1);
-    assert.match(refusal ?? "", /@mallory Only people with write access to acme\/outsider can give Bosun commands; you have read access\./);
+    assert.match(refusal ?? "", /@mallory Only people the org's policy lets start work can give Bosun commands: @mallory has read access to acme\/outsider; the org's policy needs write or more\./);
     assert.equal((await w.bosun.store.get(waiting.id))?.state, "awaiting_approval");
 
     await w.gh.as("maya").rest.issues.createComment({ owner: "acme", repo: "outsider", issue_number: n, body: "/bosun approve" });

@@ -38,7 +38,7 @@ test("outcomes", async (t) => {
     assert.equal(run.state, "refused");
     const comments = botComments(w, "refused", issue);
     assert.equal(comments.length, 1);
-    assert.match(comments[0] ?? "", /Bosun did not start: @tess has triage access to acme\/refused; assigning work to Bosun needs write, maintain or admin/);
+    assert.match(comments[0] ?? "", /Bosun did not start: @tess has triage access to acme\/refused; the org's policy needs write or more\. A maintainer can add the label instead\./);
     assert.equal(pulls(w, "refused").length, 0);
     const events = await readTranscript(w.bosun.pool, run.id);
     assert.ok(!events.some((e) => e.kind === "command"), "no agent ran");

@@ -1,6 +1,7 @@
 // queued → preparing | refused: only people with write access (and no bots) may start work.
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import { loadOrgPolicy } from "../../config/load-org-policy.ts";
+import { mayStartWork, teamChecker } from "../../policy/who-may-start.ts";
 import type { OrgPolicy } from "../../config/org-policy.ts";
 import { describeProblems } from "../../config/repo-config.ts";
 import type { RunContext } from "../run-context.ts";
@@ -43,19 +44,15 @@ async function budgetSpent(ctx: RunContext): Promise<string | null> {
 export async function authorize(ctx: RunContext): Promise<void> {
   const { run } = ctx;
   const { octokit } = await ctx.tokens.get("fetch");
-  let allowed: boolean;
-  let reason: string;
-  if (run.facts.requesterType === "Bot") {
-    allowed = false;
-    reason = `@${run.requestedBy} is a bot; Bosun only takes work from people.`;
-  } else {
-    const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: run.requestedBy });
-    const role = perm.data.role_name;
-    allowed = allowedRoles.has(role);
-    reason = allowed
-      ? `@${run.requestedBy} has ${role} access to ${ctx.repoFullName}.`
-      : `@${run.requestedBy} has ${role === "none" ? "no" : role} access to ${ctx.repoFullName}; assigning work to Bosun needs write, maintain or admin.`;
-  }
+  const policy = await ensurePolicy(ctx);
+  const role = run.facts.requesterType === "Bot" ? "none"
+    : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: run.requestedBy })).data.role_name;
+  const decision = await mayStartWork({
+    policy, login: run.requestedBy, accountType: run.facts.requesterType, role, repo: ctx.repoFullName, org: run.owner,
+    isTeamMember: async (slug) => teamChecker((await ctx.tokens.get("membership")).octokit, run.owner, run.requestedBy)(slug),
+  });
+  await ctx.tokens.revoke("membership");
+  let { allowed, reason } = decision;
   await ctx.transcript.append("policy_decision", { decision: allowed ? "allowed" : "refused", rule: "who may start work", reason });
   const report = (await ctx.tokens.get("report")).octokit;
   let hint = "A maintainer can add the label instead.";

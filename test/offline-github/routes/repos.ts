@@ -189,7 +189,8 @@ export const repoRoutes: Route[] = [
       if (principal.kind === "installation" && !(principal.token.permissions["members"])) throw new HttpError(403, "Resource not accessible by integration");
       const t = w.team(params["org"] ?? "", params["team_slug"] ?? "");
       const login = params["username"] ?? "";
-      if (!t.members.has(login)) throw new HttpError(404, "Not Found");
+      // GitHub's description documents this 404 ("no team membership") without a body.
+      if (!t.members.has(login)) return { status: 404 };
       return json(200, {
         url: `${w.apiUrl}/organizations/${w.account(t.org).id}/team/${t.id}/memberships/${login}`,
         role: "member",
