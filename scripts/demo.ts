@@ -99,7 +99,7 @@ async function main(): Promise<number> {
   });
   if (opts["org-policy"]) {
     await gh.createRepo("acme/.github", { files: { ".github/bosun.yml": await readFile(opts["org-policy"], "utf8") } });
-    say("Seeded acme/.github with the org policy. (Bosun does not enforce org policy yet; see the README.)");
+    say("Seeded acme/.github with the org policy.");
   }
   gh.install("acme");
 
