@@ -65,7 +65,8 @@ export function bosunApp(deps: AppDeps) {
       if (recorded) deps.onRunQueued?.();
     });
 
-    app.on("pull_request_review.submitted", async (context) => {
+    // A dismissed approval must stop counting, so dismissals settle the check as submissions do.
+    app.on(["pull_request_review.submitted", "pull_request_review.dismissed"], async (context) => {
       // Settling the check is idempotent, so a redelivery simply settles it again.
       const { repository, pull_request: pr, installation } = context.payload;
       if (!installation || !pr.head.ref.startsWith("bosun/")) return;

@@ -57,11 +57,21 @@ test("a maintainer's label leads to a gated pull request with the agent's commit
   await gh.hooks.settled();
   await waitForReviewEvent(bosun.pool, run.id, 1);
   await assert.rejects(merge(), /independent-review|code owner/, "the requester's approval alone is not enough");
-  await owen.rest.pulls.createReview({ owner: "acme", repo: "widgets", pull_number: pull.number, event: "APPROVE" });
+  const owensFirst = await owen.rest.pulls.createReview({ owner: "acme", repo: "widgets", pull_number: pull.number, event: "APPROVE" });
   await gh.hooks.settled();
   await waitForReviewEvent(bosun.pool, run.id, 2);
-  const review = [...repo.checkRuns.values()].find((c) => c.name === "bosun/independent-review" && c.headSha === headSha);
-  assert.equal(review?.conclusion, "success");
+  const review = () => [...repo.checkRuns.values()].find((c) => c.name === "bosun/independent-review" && c.headSha === headSha);
+  assert.equal(review()?.conclusion, "success");
+  // A dismissed approval stops counting: the check goes back to waiting, and merging is refused again.
+  await maya.rest.pulls.dismissReview({ owner: "acme", repo: "widgets", pull_number: pull.number, review_id: owensFirst.data.id, message: "Needs another look." });
+  await gh.hooks.settled();
+  await waitForReviewEvent(bosun.pool, run.id, 3);
+  assert.equal(review()?.status, "in_progress");
+  await assert.rejects(merge(), /independent-review|approving review/);
+  await owen.rest.pulls.createReview({ owner: "acme", repo: "widgets", pull_number: pull.number, event: "APPROVE" });
+  await gh.hooks.settled();
+  await waitForReviewEvent(bosun.pool, run.id, 4);
+  assert.equal(review()?.conclusion, "success");
   const merged = await merge();
   assert.equal(merged.data.merged, true);
 

@@ -203,9 +203,13 @@ test("every served operation and every sent webhook is exercised and matches Git
   assert.equal((await bot.rest.checks.get({ ...R, check_run_id: check.id })).data.conclusion, "success");
   const runs = await bot.rest.checks.listForRef({ ...R, ref: "bosun/1-greeting" });
   assert.deepEqual(runs.data.check_runs.map((c) => [c.name, c.conclusion]), [["bosun", "success"]]);
+  // A writer's approval, dismissed by an admin: it no longer counts.
+  const early = await gh.as("wes").rest.pulls.createReview({ ...R, pull_number: pr.number, event: "APPROVE" });
+  const dismissed = await maya.rest.pulls.dismissReview({ ...R, pull_number: pr.number, review_id: early.data.id, message: "Too early." });
+  assert.equal(dismissed.data.state, "DISMISSED");
   const review = await maya.rest.pulls.createReview({ ...R, pull_number: pr.number, event: "APPROVE" });
   assert.equal(review.data.state, "APPROVED");
-  assert.deepEqual((await bot.rest.pulls.listReviews({ ...R, pull_number: pr.number })).data.map((rv) => rv.user?.login), ["maya"]);
+  assert.deepEqual((await bot.rest.pulls.listReviews({ ...R, pull_number: pr.number })).data.map((rv) => rv.user?.login), ["wes", "maya"]);
   const merged = await gh.as("wes").rest.pulls.merge({ ...R, pull_number: pr.number, sha: head });
   assert.equal(merged.data.merged, true);
   assert.equal(await gh.fileAt("acme/alpha", "main", "src/app.ts"), "export const x = 1;\nexport const hello = \"hello\";\n");

@@ -266,6 +266,22 @@ export const pullRoutes: Route[] = [
     },
   },
   {
+    method: "PUT", path: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals", auth: "repo",
+    need: { permission: ["pull_requests", "write"], role: "write" }, sends: ["pull_request_review.dismissed"],
+    handle: async (ctx) => {
+      const { w, repo: r } = ctx;
+      const i = pullOr404(r, ctx.params["pull_number"]);
+      const rv = r.reviews.get(Number(ctx.params["review_id"]));
+      if (!rv || rv.pullNumber !== i.number) throw new HttpError(404, "Not Found");
+      str(ctx.body, "message", true);
+      if (rv.state !== "APPROVED" && rv.state !== "CHANGES_REQUESTED") throw validationFailed("Validation Failed", ["Can not dismiss a " + rv.state.toLowerCase().replace("_", " ") + " pull request review"]);
+      rv.state = "DISMISSED";
+      const shas = await pullShas(w, r, i);
+      emit(ctx, r, "pull_request_review", actorLogin(ctx), { action: "dismissed", review: { ...renderReview(w, r, rv), state: "dismissed" }, pull_request: simplePull(renderPull(w, r, i, shas)) });
+      return json(200, renderReview(w, r, rv));
+    },
+  },
+  {
     method: "PUT", path: "/repos/{owner}/{repo}/pulls/{pull_number}/merge", auth: "repo",
     need: { permission: ["contents", "write"], role: "write" }, sends: ["pull_request.closed"], handle: mergePull,
   },
