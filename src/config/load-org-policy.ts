@@ -6,7 +6,8 @@ import type { Probot } from "probot";
 import type { Logger } from "pino";
 import type { Redactor } from "../audit/redactor.ts";
 import type { Transcript } from "../audit/transcript.ts";
-import { orgPolicyPath, orgPolicyRepo, parseOrgPolicy, type OrgPolicy } from "./org-policy.ts";
+import { readRawFile } from "../github/read-file.ts";
+import { defaultOrgPolicy, orgPolicyPath, orgPolicyRepo, parseOrgPolicy, type OrgPolicy } from "./org-policy.ts";
 import type { ConfigProblem } from "./yaml-settings.ts";
 
 export type LoadedPolicy = { ok: true; policy: OrgPolicy; source: string } | { ok: false; problems: ConfigProblem[] };
@@ -27,20 +28,13 @@ export async function loadOrgPolicy(o: PolicyReader): Promise<LoadedPolicy> {
   } catch (e) {
     // 422: the org has no .github repository, or the app is not installed on it.
     if (e instanceof RequestError && (e.status === 422 || e.status === 404)) {
-      return { ok: true, policy: parseOrgPolicyOrThrow(null), source: `defaults (Bosun cannot read ${run.owner}/${orgPolicyRepo})` };
+      return { ok: true, policy: defaultOrgPolicy(), source: `defaults (Bosun cannot read ${run.owner}/${orgPolicyRepo})` };
     }
     throw e;
   }
   const octokit = new ProbotOctokit({ auth: { token }, baseUrl: o.apiUrl, log: o.log.child({ name: "octokit", purpose: "policy" }) });
   try {
-    let text: string | null;
-    try {
-      const res = await octokit.rest.repos.getContent({ owner: run.owner, repo: orgPolicyRepo, path: orgPolicyPath, mediaType: { format: "raw" } });
-      text = typeof res.data === "string" ? res.data : JSON.stringify(res.data);
-    } catch (e) {
-      if (e instanceof RequestError && e.status === 404) text = null;
-      else throw e;
-    }
+    const text = await readRawFile(octokit, { owner: run.owner, repo: orgPolicyRepo, path: orgPolicyPath });
     const parsed = parseOrgPolicy(text, `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}`);
     if (!parsed.ok) return parsed;
     return { ok: true, policy: parsed.policy, source: text === null ? `defaults (${run.owner}/${orgPolicyRepo} has no ${orgPolicyPath})` : `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}` };
@@ -48,10 +42,4 @@ export async function loadOrgPolicy(o: PolicyReader): Promise<LoadedPolicy> {
     await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
     await o.transcript?.append("token_revoked", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`] });
   }
-}
-
-function parseOrgPolicyOrThrow(text: string | null): OrgPolicy {
-  const r = parseOrgPolicy(text);
-  if (!r.ok) throw new Error("[bosun/config] the default org policy does not validate");
-  return r.policy;
 }

@@ -61,6 +61,11 @@ export function parseOrgPolicy(text: string | null, file = `${orgPolicyRepo}/${o
   return r.ok ? { ok: true, policy: r.value } : r;
 }
 
+/** The policy of an org that has written none. */
+export function defaultOrgPolicy(): OrgPolicy {
+  return orgPolicySchema.parse({});
+}
+
 /** Secret values for a phase, from Bosun's environment. Throws naming the missing ones. */
 export function secretValues(names: string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};

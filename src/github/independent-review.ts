@@ -3,8 +3,8 @@
 import { checkNames, upsertCheckRun } from "./check-runs.ts";
 import type { GitHubClient } from "./tokens.ts";
 import type { Run } from "../runs/run.ts";
+import { hasWriteAccess } from "../policy/who-may-start.ts";
 
-const writeRoles = new Set(["admin", "maintain", "write"]);
 
 export interface ReviewDecision { satisfied: boolean; reason: string }
 
@@ -17,7 +17,7 @@ export async function decideIndependentReview(octokit: GitHubClient, run: Run): 
   for (const login of approvers) {
     if (login.toLowerCase() === run.requestedBy.toLowerCase() || login.endsWith("[bot]")) continue;
     const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: login });
-    if (writeRoles.has(perm.data.role_name)) return { satisfied: true, reason: `@${login} (${perm.data.role_name}) approved; they did not ask for this run.` };
+    if (hasWriteAccess(perm.data.role_name)) return { satisfied: true, reason: `@${login} (${perm.data.role_name}) approved; they did not ask for this run.` };
   }
   if (approvers.some((a) => a.toLowerCase() === run.requestedBy.toLowerCase())) {
     return { satisfied: false, reason: `@${run.requestedBy} approved, but they asked for this run, so their approval alone does not count. Another person with write access must approve.` };

@@ -4,6 +4,11 @@ import type { OrgPolicy } from "../config/org-policy.ts";
 
 const roleOrder = ["none", "read", "triage", "write", "maintain", "admin"];
 
+/** Write, maintain or admin: what reviewing, approving issue text and trusting a comment need. */
+export function hasWriteAccess(role: string): boolean {
+  return roleOrder.indexOf(role) >= roleOrder.indexOf("write");
+}
+
 export interface StartDecision { allowed: boolean; reason: string }
 
 export async function mayStartWork(o: {

@@ -3,7 +3,8 @@
 import { Redactor } from "../audit/redactor.ts";
 import { Transcript } from "../audit/transcript.ts";
 import { loadOrgPolicy } from "../config/load-org-policy.ts";
-import { parseOrgPolicy, type OrgPolicy } from "../config/org-policy.ts";
+import { defaultOrgPolicy, type OrgPolicy } from "../config/org-policy.ts";
+import { readRawFile } from "../github/read-file.ts";
 import { mayStartWork, teamChecker } from "../policy/who-may-start.ts";
 import { parseRepoConfig, repoConfigPath } from "../config/repo-config.ts";
 import { findMarkedComment, renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
@@ -93,10 +94,7 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
 /** The org policy for a command on an issue without a run; a broken one falls back to the defaults (write access or more). */
 async function loadPolicyOrDefaults(deps: RunDeps, cmd: StoredCommand): Promise<OrgPolicy> {
   const loaded = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() });
-  if (loaded.ok) return loaded.policy;
-  const defaults = parseOrgPolicy(null);
-  if (!defaults.ok) throw new Error("[bosun/config] the default org policy does not validate");
-  return defaults.policy;
+  return loaded.ok ? loaded.policy : defaultOrgPolicy();
 }
 
 function statusOf(run: Run): string {
@@ -111,13 +109,8 @@ async function refreshProgress(deps: RunDeps, octokit: GitHubClient, run: Run): 
 async function describePolicy(deps: RunDeps, cmd: StoredCommand, octokit: GitHubClient): Promise<string> {
   const redactor = new Redactor();
   const org = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor });
-  let repoText: string | null;
-  try {
-    const res = await octokit.rest.repos.getContent({ owner: cmd.owner, repo: cmd.repo, path: repoConfigPath, mediaType: { format: "raw" } });
-    repoText = typeof res.data === "string" ? res.data : JSON.stringify(res.data);
-  } catch {
-    repoText = null;
-  }
+  // An answer to a question: a file that cannot be read is reported as defaults, not as a failure.
+  const repoText = await readRawFile(octokit, { owner: cmd.owner, repo: cmd.repo, path: repoConfigPath }).catch(() => null);
   const repo = parseRepoConfig(repoText);
   const lines = ["The settings in force for this repository:", ""];
   if (!org.ok) lines.push(`- org policy: **not valid**, so no run starts: ${org.problems.map((p) => `${p.key ?? ""} ${p.message}`).join("; ")}`);

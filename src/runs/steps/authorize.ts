@@ -1,13 +1,12 @@
 // queued → preparing | refused: only people with write access (and no bots) may start work.
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import { loadOrgPolicy } from "../../config/load-org-policy.ts";
-import { mayStartWork, teamChecker } from "../../policy/who-may-start.ts";
+import { hasWriteAccess, mayStartWork, teamChecker } from "../../policy/who-may-start.ts";
 import type { OrgPolicy } from "../../config/org-policy.ts";
 import { describeProblems } from "../../config/repo-config.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 
-const allowedRoles = new Set(["admin", "maintain", "write"]);
 
 /** The org policy, read once per run and kept on it. */
 async function ensurePolicy(ctx: RunContext): Promise<OrgPolicy> {
@@ -86,7 +85,7 @@ export async function authorize(ctx: RunContext): Promise<void> {
     const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
     const author = issue.user?.login ?? "unknown";
     const authorRole = author === run.requestedBy ? "labeller" : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: author }).catch(() => null))?.data.role_name ?? "none";
-    if (authorRole !== "labeller" && !allowedRoles.has(authorRole)) {
+    if (authorRole !== "labeller" && !hasWriteAccess(authorRole)) {
       const reason = `the issue was written by @${author}, who has ${authorRole === "none" ? "no" : authorRole} access to ${ctx.repoFullName}`;
       await ctx.transcript.append("policy_decision", { decision: "awaiting approval", rule: "issue text from people without write access", reason });
       await ctx.moveTo("awaiting_approval", { outcome: `Waiting: ${reason}. The agent has not read it. A maintainer can comment \`/bosun approve\` to let the agent read the issue as it stands now.` });

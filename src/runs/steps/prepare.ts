@@ -1,8 +1,9 @@
 // preparing → running: read the issue and the repository's settings, fetch the repository at
 // the default branch's head, and put it into the run's workspace volume.
-import { RequestError } from "@octokit/request-error";
 import { buildTask } from "../../agents/task.ts";
 import { runGit } from "../../github/git.ts";
+import { readRawFile } from "../../github/read-file.ts";
+import { hasWriteAccess } from "../../policy/who-may-start.ts";
 import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
 import { DockerUnavailableError, RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
 import type { RunContext } from "../run-context.ts";
@@ -11,18 +12,11 @@ import { ensureCheckout } from "./checkout.ts";
 
 async function readRepoConfig(ctx: RunContext, ref: string): Promise<string | null> {
   const { octokit } = await ctx.tokens.get("fetch");
-  try {
-    const res = await octokit.rest.repos.getContent({ owner: ctx.run.owner, repo: ctx.run.repo, path: repoConfigPath, ref, mediaType: { format: "raw" } });
-    return typeof res.data === "string" ? res.data : JSON.stringify(res.data);
-  } catch (e) {
-    if (e instanceof RequestError && e.status === 404) return null;
-    throw e;
-  }
+  return readRawFile(octokit, { owner: ctx.run.owner, repo: ctx.run.repo, path: repoConfigPath, ref });
 }
 
 interface IssueComment { user: { login: string; type?: string } | null; body?: string; created_at: string; performed_via_github_app?: { id: number } | null }
 
-const writeRoles = new Set(["admin", "maintain", "write"]);
 
 /**
  * Comments the agent may read: written before the label was added (a later comment was not
@@ -45,7 +39,7 @@ async function trustedComments<C extends IssueComment>(ctx: RunContext, all: C[]
       const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: author }).catch(() => null);
       roles.set(author, perm?.data.role_name ?? "none");
     }
-    if (!writeRoles.has(roles.get(author) ?? "none")) { left.push({ author, reason: "written by someone without write access" }); continue; }
+    if (!hasWriteAccess(roles.get(author) ?? "none")) { left.push({ author, reason: "written by someone without write access" }); continue; }
     kept.push(c);
   }
   if (left.length) await ctx.transcript.append("policy_decision", { rule: "issue comments the agent may read", decision: "left out", comments: left });
