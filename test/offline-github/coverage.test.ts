@@ -189,6 +189,17 @@ test("every served operation and every sent webhook is exercised and matches Git
   const requested = await bot.rest.pulls.requestReviewers({ ...R, pull_number: pr.number, reviewers: ["maya"] });
   assert.deepEqual(requested.data.requested_reviewers?.map((u) => u.login), ["maya"]);
 
+  // Draft and ready exist only in GraphQL; the query is checked against GitHub's schema.
+  const toggle = (mutation: string) => bot.graphql<Record<string, { pullRequest: { number: number; isDraft: boolean } }>>(
+    `mutation($id: ID!) { ${mutation}(input: { pullRequestId: $id }) { pullRequest { number isDraft } } }`, { id: pr.node_id });
+  assert.deepEqual(await toggle("convertPullRequestToDraft"), { convertPullRequestToDraft: { pullRequest: { number: pr.number, isDraft: true } } });
+  assert.equal((await bot.rest.pulls.get({ ...R, pull_number: pr.number })).data.draft, true);
+  assert.deepEqual(await toggle("markPullRequestReadyForReview"), { markPullRequestReadyForReview: { pullRequest: { number: pr.number, isDraft: false } } });
+  await assert.rejects(bot.graphql("mutation { markPullRequestReadyForReview(input: { pullRequestId: \"x\" }) { pullRequest { noSuchField } } }"), /Cannot query field "noSuchField" on type "PullRequest"/);
+  await assert.rejects(bot.graphql("mutation($id: ID!) { markPullRequestReadyForReview(input: { pullRequestId: $id }) { clientMutationId } }", { id: "nope" }), /Could not resolve to a node with the global id of 'nope'/);
+  const reader = octokitWith(gh.url, await mint({ repositories: ["alpha"], permissions: { pull_requests: "read" } }));
+  await assert.rejects(reader.graphql("mutation($id: ID!) { convertPullRequestToDraft(input: { pullRequestId: $id }) { clientMutationId } }", { id: pr.node_id }), /Resource not accessible by integration/);
+
   // Another push to the branch: `synchronize`.
   await writeFile(join(clone, "src/app.ts"), "export const x = 1;\nexport const hello = \"hello\";\n");
   await git(clone, "commit", "-am", "Say hello");

@@ -16,6 +16,7 @@ import type { Ctx, Route } from "./routes/context.ts";
 import { emit } from "./routes/context.ts";
 import { appRoutes } from "./routes/apps.ts";
 import { checkRoutes } from "./routes/checks.ts";
+import { graphqlRoutes } from "./routes/graphql.ts";
 import { issueRoutes } from "./routes/issues.ts";
 import { pullPayload, pullRoutes } from "./routes/pulls.ts";
 import { repoRoutes } from "./routes/repos.ts";
@@ -58,7 +59,7 @@ export interface StartOptions {
 
 interface Manifest { default_permissions?: Permissions; default_events?: string[]; name?: string }
 
-const routes: Route[] = [...appRoutes, ...repoRoutes, ...issueRoutes, ...pullRoutes, ...checkRoutes];
+const routes: Route[] = [...appRoutes, ...repoRoutes, ...issueRoutes, ...pullRoutes, ...checkRoutes, ...graphqlRoutes];
 
 /** Every REST operation the emulator serves, as `METHOD /template`. */
 export function servedOperations(): string[] {
