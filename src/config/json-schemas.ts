@@ -1,12 +1,16 @@
 // JSON Schemas for editors (completion and checking of .github/bosun.yml), generated from the
 // same zod schemas Bosun validates with. `npm run schemas` writes them; a test keeps them current.
 import { z } from "zod";
-import { orgPolicySchema } from "./org-policy.ts";
+import { bosunDefaults, orgPolicySchema } from "./org-policy.ts";
 import { repoConfigSchema } from "./repo-config.ts";
 
+/**
+ * `defaults`: where a schema leaves defaults to the merge (the org policy, whose keys must stay
+ * unset so the merge can tell who set them), the defaults the reference table shows.
+ */
 export const schemaFiles = {
-  "schema/bosun.repo.schema.json": { schema: repoConfigSchema, title: "Bosun repository settings (.github/bosun.yml)" },
-  "schema/bosun.org.schema.json": { schema: orgPolicySchema, title: "Bosun org policy (.github/bosun.yml in the org's .github repository)" },
+  "schema/bosun.repo.schema.json": { schema: repoConfigSchema, title: "Bosun repository settings (.github/bosun.yml)", defaults: null },
+  "schema/bosun.org.schema.json": { schema: orgPolicySchema, title: "Bosun org policy (.github/bosun.yml in the org's .github repository)", defaults: bosunDefaults },
 } as const;
 
 export function renderSchema(file: keyof typeof schemaFiles): string {
@@ -20,14 +24,20 @@ interface JsonSchemaNode { type?: string | string[]; properties?: Record<string,
 
 /** The README's reference table for a settings file: one row per setting, from the schema itself. */
 export function referenceTable(file: keyof typeof schemaFiles): string {
-  const root = z.toJSONSchema(schemaFiles[file].schema, { io: "input" }) as JsonSchemaNode;
+  const { schema, defaults } = schemaFiles[file];
+  const root = z.toJSONSchema(schema, { io: "input" }) as JsonSchemaNode;
+  const defaultAt = (path: string[]): unknown => {
+    let v: unknown = defaults;
+    for (const k of path) v = typeof v === "object" && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+    return v;
+  };
   const rows: string[] = ["| key | default | meaning |", "| --- | --- | --- |"];
   const walk = (node: JsonSchemaNode, path: string[]): void => {
     if (node.properties && node.type === "object") {
       for (const [k, child] of Object.entries(node.properties)) walk(child, [...path, k]);
       return;
     }
-    const d = node.default;
+    const d = defaults ? defaultAt(path) : node.default;
     const shown = d === undefined || d === null ? "none" : `\`${JSON.stringify(d)}\``;
     rows.push(`| \`${path.join(".")}\` | ${shown} | ${(node.description ?? "").replaceAll("|", "\\|")} |`);
   };

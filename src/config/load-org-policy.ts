@@ -7,10 +7,11 @@ import type { Logger } from "pino";
 import type { Redactor } from "../audit/redactor.ts";
 import type { Transcript } from "../audit/transcript.ts";
 import { readRawFile } from "../github/read-file.ts";
-import { defaultOrgPolicy, orgPolicyPath, orgPolicyRepo, parseOrgPolicy, type OrgPolicy } from "./org-policy.ts";
+import { orgPolicyPath, orgPolicyRepo, parseOrgPolicy, type OrgPolicy } from "./org-policy.ts";
 import type { ConfigProblem } from "./yaml-settings.ts";
 
-export type LoadedPolicy = { ok: true; policy: OrgPolicy; source: string } | { ok: false; problems: ConfigProblem[] };
+/** `policy` is null when the org has written none (or Bosun cannot read it): Bosun's defaults hold. */
+export type LoadedPolicy = { ok: true; policy: OrgPolicy | null; source: string } | { ok: false; problems: ConfigProblem[] };
 
 export interface PolicyReader { app: Probot; apiUrl: string; log: Logger; installationId: number; owner: string; transcript: Transcript | null; redactor: Redactor }
 
@@ -28,7 +29,7 @@ export async function loadOrgPolicy(o: PolicyReader): Promise<LoadedPolicy> {
   } catch (e) {
     // 422: the org has no .github repository, or the app is not installed on it.
     if (e instanceof RequestError && (e.status === 422 || e.status === 404)) {
-      return { ok: true, policy: defaultOrgPolicy(), source: `defaults (Bosun cannot read ${run.owner}/${orgPolicyRepo})` };
+      return { ok: true, policy: null, source: `defaults (Bosun cannot read ${run.owner}/${orgPolicyRepo})` };
     }
     throw e;
   }
@@ -37,7 +38,7 @@ export async function loadOrgPolicy(o: PolicyReader): Promise<LoadedPolicy> {
     const text = await readRawFile(octokit, { owner: run.owner, repo: orgPolicyRepo, path: orgPolicyPath });
     const parsed = parseOrgPolicy(text, `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}`);
     if (!parsed.ok) return parsed;
-    return { ok: true, policy: parsed.policy, source: text === null ? `defaults (${run.owner}/${orgPolicyRepo} has no ${orgPolicyPath})` : `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}` };
+    return { ok: true, policy: text === null ? null : parsed.policy, source: text === null ? `defaults (${run.owner}/${orgPolicyRepo} has no ${orgPolicyPath})` : `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}` };
   } finally {
     await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
     await o.transcript?.append("token_revoked", { purpose: "policy", repositories: [`${run.owner}/${orgPolicyRepo}`] });

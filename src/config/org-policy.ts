@@ -1,69 +1,158 @@
-// The org's binding policy: `.github/bosun.yml` in the org's `.github` repository. This file
-// holds the sandbox part (runtime, and per phase the network and secrets); a repository cannot
-// loosen it. Secret values never live in a repository: policy names them, Bosun's environment
-// (BOSUN_SECRET_<NAME>) holds them.
+// The org's binding policy: `.github/bosun.yml` in the org's `.github` repository. Its top level
+// holds the rules for every repository; `repositories` entries override them for repositories
+// matched by name or glob. A repository cannot loosen it: what the policy allows is a ceiling the
+// repository's own `.github/bosun.yml` chooses within (see src/policy/effective-policy.ts).
+// Secret values never live in a repository: policy names them, Bosun's environment holds them.
+//
+// The schema has no defaults of its own: Bosun's defaults are `bosunDefaults` below, so the merge
+// can tell which value came from which rule, and an override can set one key of a group.
 import { z } from "zod";
 import { parseYamlSettings, type ConfigProblem } from "./yaml-settings.ts";
 
 export const orgPolicyRepo = ".github";
 export const orgPolicyPath = ".github/bosun.yml";
 
-const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "secret names are upper case, digits and _");
+export const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "secret names are upper case, digits and _");
+export const registryPresets = ["npm", "pypi", "crates", "go", "maven", "rubygems", "debian"] as const;
+export type Preset = (typeof registryPresets)[number];
+export const permissions = ["read", "triage", "write", "maintain", "admin"] as const;
+export const runModes = ["plan", "pull_request"] as const;
+/** `default`: the operator's BOSUN_DEFAULT_AGENT_COMMAND; `command`: a repository's own `agent.command`. */
+export const agentKinds = ["default", "command"] as const;
+export type AgentKind = (typeof agentKinds)[number];
+export const networkModes = ["none", "allowlist"] as const;
 
-const registryPresets = ["npm", "pypi", "crates", "go", "maven", "rubygems", "debian"] as const;
-type Preset = (typeof registryPresets)[number];
+const phaseRules = z.strictObject({
+  network: z.enum(networkModes).optional().describe("`none`: no network at all; `allowlist`: only through Bosun's recording proxy, to the hosts listed."),
+  hosts: z.array(z.string().min(1)).optional().describe("Names, `*.` wildcards and `name:port` the phase may reach (ports 80 and 443 when none is given)."),
+  presets: z.array(z.enum(registryPresets)).optional().describe("Package registries the phase may reach; `npm` and `debian` are where this Bosun host's npm and apt fetch from."),
+  addresses: z.record(z.string(), z.string()).optional().describe("Name → address pins; a pinned address counts as listed, even inside the host's own networks."),
+  secrets: z.array(secretName).optional().describe("Secrets the phase may be given as environment variables; values come from BOSUN_SECRET_<NAME>."),
+});
 
-/** One phase's settings; only the defaults differ between phases. */
-function phaseSchema(defaults: { network: "none" | "allowlist"; presets: Preset[] }) {
-  return z.strictObject({
-    network: z.enum(["none", "allowlist"]).default(defaults.network).describe("`none`: no network at all; `allowlist`: only through Bosun's recording proxy, to the hosts listed."),
-    hosts: z.array(z.string().min(1)).default([]).describe("Names, `*.` wildcards and `name:port` the phase may reach (ports 80 and 443 when none is given)."),
-    presets: z.array(z.enum(registryPresets)).default(defaults.presets).describe("Package registries the phase may reach; `npm` and `debian` are where this Bosun host's npm and apt fetch from."),
-    addresses: z.record(z.string(), z.string()).default({}).describe("Name → address pins; a pinned address counts as listed, even inside the host's own networks."),
-    secrets: z.array(secretName).default([]).describe("Secrets given to the phase as environment variables; values come from BOSUN_SECRET_<NAME>."),
-  });
-}
-const setupPhase = phaseSchema({ network: "allowlist", presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"] });
-const closedPhase = phaseSchema({ network: "none", presets: [] });
-export type PhasePolicy = z.infer<typeof closedPhase>;
+const minutes = z.number().positive().max(7 * 24 * 60);
+const perDay = z.number().min(0).nullable().optional();
+const atOnce = z.number().int().min(1).nullable().optional();
 
-const defaultPhases = {
-  setup: { network: "allowlist" as const, hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"] as Preset[], addresses: {}, secrets: [] },
-  agent: { network: "none" as const, hosts: [], presets: [], addresses: {}, secrets: [] },
-  test: { network: "none" as const, hosts: [], presets: [], addresses: {}, secrets: [] },
+/** Everything a rule may say about a repository: the top level, and each `repositories` entry. */
+const rulesShape = {
+  enabled: z.boolean().optional().describe("Whether Bosun works on the repository at all."),
+  modes: z.array(z.enum(runModes)).optional().describe("What a run may do: `plan` (a read-only plan as a comment) and `pull_request` (a change as a pull request)."),
+  agents: z.array(z.enum(agentKinds)).optional().describe("Agents repositories may use: `default` (the operator's BOSUN_DEFAULT_AGENT_COMMAND) and `command` (the repository's own `agent.command`)."),
+  who_may_start: z.strictObject({
+    min_permission: z.enum(permissions).optional().describe("The least permission on the repository that lets someone label an issue for Bosun or give it commands."),
+    users: z.array(z.string().min(1)).optional().describe("People who may start work whatever their permission."),
+    teams: z.array(z.string().min(1)).optional().describe("Team slugs of the org whose members may start work whatever their permission."),
+  }).optional(),
+  approve_outsider_issues: z.boolean().optional().describe("An issue written by someone without write access waits for `/bosun approve` before the agent reads it."),
+  require_protection_gate: z.boolean().optional().describe("Keep pull requests drafts until the base branch's protection requires Bosun's checks, an approving review and code owners."),
+  protected_paths: z.array(z.string().min(1)).optional().describe("Globs of files whose change keeps the pull request a draft with a failing `bosun` check until someone allowed comments `/bosun approve` on it."),
+  budgets: z.strictObject({
+    runs_per_day_per_repository: perDay.describe("Runs one repository may start per day (UTC); none means no limit."),
+    sandbox_minutes_per_day_per_repository: perDay.describe("Sandbox minutes (setup, agent, tests) one repository may use per day (UTC); none means no limit."),
+  }).optional(),
+  concurrency: z.strictObject({
+    runs_per_repository: atOnce.describe("Runs of one repository that may work at once (past authorization); more wait in the queue. None means no limit."),
+  }).optional(),
+  sandbox: z.strictObject({
+    runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor; a host without it refuses runs rather than fall back (default: the operator's BOSUN_RUNTIME, which the policy cannot loosen)."),
+    images: z.array(z.string().min(1)).optional().describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE."),
+    limits: z.strictObject({
+      memory_mb: z.number().int().min(64).optional().describe("Memory ceiling per sandbox (default, and never above: the operator's BOSUN_SANDBOX_MEMORY_MB)."),
+      cpus: z.number().positive().optional().describe("CPU ceiling per sandbox (default, and never above: BOSUN_SANDBOX_CPUS)."),
+      pids: z.number().int().min(16).optional().describe("Process ceiling per sandbox (default, and never above: BOSUN_SANDBOX_PIDS)."),
+      agent_minutes: minutes.optional().describe("Ceiling for the repository's `agent.timeout_minutes`."),
+      inactivity_minutes: minutes.optional().describe("Ceiling for the repository's `agent.inactivity_minutes`."),
+      setup_minutes: minutes.optional().describe("Ceiling for the repository's `setup.timeout_minutes`."),
+      test_minutes: minutes.optional().describe("Ceiling for the repository's `test.timeout_minutes`."),
+    }).optional(),
+    phases: z.strictObject({ setup: phaseRules.optional(), agent: phaseRules.optional(), test: phaseRules.optional() }).optional(),
+  }).optional(),
 };
 
+export const orgRulesSchema = z.strictObject(rulesShape);
+export type OrgRules = z.infer<typeof orgRulesSchema>;
+
 export const orgPolicySchema = z.strictObject({
-  who_may_start: z.strictObject({
-    min_permission: z.enum(["read", "triage", "write", "maintain", "admin"]).default("write").describe("The least permission on the repository that lets someone label an issue for Bosun or give it commands."),
-    users: z.array(z.string().min(1)).default([]).describe("People who may start work whatever their permission."),
-    teams: z.array(z.string().min(1)).default([]).describe("Team slugs of the org whose members may start work whatever their permission."),
-  }).default({ min_permission: "write", users: [], teams: [] }),
+  ...rulesShape,
   budgets: z.strictObject({
-    runs_per_day_per_repository: z.number().int().min(0).optional().describe("Runs one repository may start per day (UTC); none means no limit."),
-    runs_per_day_per_org: z.number().int().min(0).optional().describe("Runs all of the org's repositories together may start per day (UTC); none means no limit."),
-  }).default({}),
-  sandbox: z.strictObject({
-    runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor for every run; a host without it refuses runs rather than fall back (default: BOSUN_RUNTIME)."),
-    images: z.array(z.string().min(1)).default([]).describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE."),
-    phases: z.strictObject({
-      setup: setupPhase.default(defaultPhases.setup),
-      agent: closedPhase.default(defaultPhases.agent),
-      test: closedPhase.default(defaultPhases.test),
-    }).default(defaultPhases),
-  }).default({ images: [], phases: defaultPhases }),
+    ...rulesShape.budgets.unwrap().shape,
+    runs_per_day_per_org: perDay.describe("Runs all of the org's repositories together may start per day (UTC); none means no limit."),
+    sandbox_minutes_per_day_per_org: perDay.describe("Sandbox minutes all of the org's repositories together may use per day (UTC); none means no limit."),
+  }).optional(),
+  concurrency: z.strictObject({
+    ...rulesShape.concurrency.unwrap().shape,
+    runs_per_org: atOnce.describe("Runs of all the org's repositories together that may work at once; more wait in the queue. None means no limit."),
+  }).optional(),
+  repositories: z.array(z.strictObject({
+    match: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe("Repository names or globs (`api-*`, `{web,app}`) this entry applies to."),
+    ...rulesShape,
+  })).optional().describe("Overrides for matched repositories, applied in order over the top level: a later match wins, key by key."),
 });
 export type OrgPolicy = z.infer<typeof orgPolicySchema>;
-export type Phase = keyof OrgPolicy["sandbox"]["phases"];
+export type Phase = "setup" | "agent" | "test";
+export const phases: readonly Phase[] = ["setup", "agent", "test"];
+
+export interface PhasePolicy {
+  network: (typeof networkModes)[number];
+  hosts: string[];
+  presets: Preset[];
+  addresses: Record<string, string>;
+  secrets: string[];
+}
+
+/** The org's rules for one repository with every key filled in: Bosun's defaults, then the policy's. */
+export interface ResolvedRules {
+  enabled: boolean;
+  modes: (typeof runModes)[number][];
+  agents: AgentKind[];
+  who_may_start: { min_permission: (typeof permissions)[number]; users: string[]; teams: string[] };
+  approve_outsider_issues: boolean;
+  require_protection_gate: boolean;
+  protected_paths: string[];
+  budgets: {
+    runs_per_day_per_repository: number | null; sandbox_minutes_per_day_per_repository: number | null;
+    runs_per_day_per_org: number | null; sandbox_minutes_per_day_per_org: number | null;
+  };
+  concurrency: { runs_per_repository: number | null; runs_per_org: number | null };
+  sandbox: {
+    runtime: "runc" | "runsc" | null;
+    images: string[];
+    limits: { memory_mb: number | null; cpus: number | null; pids: number | null; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
+    phases: Record<Phase, PhasePolicy>;
+  };
+}
+
+// A function, not a shared object: structuredClone keeps shared references shared, and the merge
+// must never let a rule for one phase reach another.
+const closedPhase = (): PhasePolicy => ({ network: "none", hosts: [], presets: [], addresses: {}, secrets: [] });
+
+/** What holds where an org has written nothing. */
+export const bosunDefaults: ResolvedRules = {
+  enabled: true,
+  modes: ["plan", "pull_request"],
+  agents: ["default", "command"],
+  who_may_start: { min_permission: "write", users: [], teams: [] },
+  approve_outsider_issues: true,
+  require_protection_gate: true,
+  protected_paths: [".github/workflows/**", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/bosun.yml"],
+  budgets: { runs_per_day_per_repository: null, sandbox_minutes_per_day_per_repository: null, runs_per_day_per_org: null, sandbox_minutes_per_day_per_org: null },
+  concurrency: { runs_per_repository: null, runs_per_org: null },
+  sandbox: {
+    runtime: null,
+    images: [],
+    limits: { memory_mb: null, cpus: null, pids: null, agent_minutes: 240, inactivity_minutes: 30, setup_minutes: 60, test_minutes: 60 },
+    phases: {
+      setup: { network: "allowlist", hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"], addresses: {}, secrets: [] },
+      agent: closedPhase(),
+      test: closedPhase(),
+    },
+  },
+};
 
 export function parseOrgPolicy(text: string | null, file = `${orgPolicyRepo}/${orgPolicyPath}`): { ok: true; policy: OrgPolicy } | { ok: false; problems: ConfigProblem[] } {
   const r = parseYamlSettings(orgPolicySchema, text, file);
   return r.ok ? { ok: true, policy: r.value } : r;
-}
-
-/** The policy of an org that has written none. */
-export function defaultOrgPolicy(): OrgPolicy {
-  return orgPolicySchema.parse({});
 }
 
 /** Secret values for a phase, from Bosun's environment. Throws naming the missing ones. */

@@ -1,13 +1,22 @@
 // The repository's .github/bosun.yml: what the repository owner chooses. One zod schema gives
 // the type, the defaults and the validation; problems name the file, line and key.
 import { z } from "zod";
+import { networkModes, registryPresets, secretName } from "./org-policy.ts";
 import { parseYamlSettings, type ConfigProblem } from "./yaml-settings.ts";
 
 export { describeProblems, type ConfigProblem } from "./yaml-settings.ts";
 
 export const repoConfigPath = ".github/bosun.yml";
 
-const minutes = z.number().positive().max(24 * 60);
+const minutes = z.number().positive().max(7 * 24 * 60);
+
+/** A phase's network and secrets, chosen within what the org's policy allows for it. */
+const phaseChoice = z.strictObject({
+  network: z.enum(networkModes).optional().describe("`none` to give the phase no network even where the org allows some."),
+  hosts: z.array(z.string().min(1)).optional().describe("The hosts the phase needs, each within the org's allowed hosts and presets (default: all the org allows)."),
+  presets: z.array(z.enum(registryPresets)).optional().describe("The registry presets the phase needs, within the org's (default: the org's)."),
+  secrets: z.array(secretName).optional().describe("The secrets the phase needs, within the org's (default: all the org gives the phase)."),
+}).optional();
 
 export const repoConfigSchema = z.strictObject({
   agent: z.strictObject({
@@ -25,17 +34,25 @@ export const repoConfigSchema = z.strictObject({
   }).default({ command: null, timeout_minutes: 15 }),
   pull_request: z.strictObject({
     labels: z.array(z.string().min(1)).default(["bosun"]).describe("Labels on the pull request."),
-  }).default({ labels: ["bosun"] }),
+    draft: z.boolean().default(false).describe("Open every pull request as a draft, even when the checks and the gate would let it be ready."),
+  }).default({ labels: ["bosun"], draft: false }),
+  sandbox: z.strictObject({
+    memory_mb: z.number().int().min(64).optional().describe("Memory per sandbox, within the org's ceiling (default: the ceiling)."),
+    cpus: z.number().positive().optional().describe("CPUs per sandbox, within the org's ceiling (default: the ceiling)."),
+    pids: z.number().int().min(16).optional().describe("Processes per sandbox, within the org's ceiling (default: the ceiling)."),
+    phases: z.strictObject({ setup: phaseChoice, agent: phaseChoice, test: phaseChoice }).optional(),
+  }).default({}),
   image: z.string().min(1).optional().describe("The image setup, agent and tests run in; the org policy must allow it (`sandbox.images`). Default: BOSUN_AGENT_IMAGE."),
   instructions: z.string().default("").describe("Extra instructions handed to the agent with every task."),
 });
 
 export type RepoConfig = z.infer<typeof repoConfigSchema>;
 
-export type ConfigResult = { ok: true; config: RepoConfig } | { ok: false; problems: ConfigProblem[] };
+/** `raw`: the file as written, so the merge can say which values the repository chose. */
+export type ConfigResult = { ok: true; config: RepoConfig; raw: unknown } | { ok: false; problems: ConfigProblem[] };
 
 /** Parses and validates the file's text (null when the repository has none: all defaults). */
 export function parseRepoConfig(text: string | null, file = repoConfigPath): ConfigResult {
   const r = parseYamlSettings(repoConfigSchema, text, file);
-  return r.ok ? { ok: true, config: r.value } : r;
+  return r.ok ? { ok: true, config: r.value, raw: r.raw } : r;
 }

@@ -11,10 +11,11 @@ export interface ConfigProblem {
   message: string;
 }
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
+/** `raw` is the document as written, before defaults: it tells which keys the file itself sets. */
+export type ParseResult<T> = { ok: true; value: T; raw: unknown } | { ok: false; problems: ConfigProblem[] };
 
 export function parseYamlSettings<S extends z.ZodType>(schema: S, text: string | null, file: string): ParseResult<z.infer<S>> {
-  if (text === null) return { ok: true, value: schema.parse({}) };
+  if (text === null) return { ok: true, value: schema.parse({}), raw: {} };
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -25,7 +26,7 @@ export function parseYamlSettings<S extends z.ZodType>(schema: S, text: string |
   }
   const js: unknown = doc.toJS();
   const r = schema.safeParse(js ?? {});
-  if (r.success) return { ok: true, value: r.data };
+  if (r.success) return { ok: true, value: r.data, raw: js ?? {} };
   return {
     ok: false,
     problems: r.error.issues.map((issue) => {

@@ -59,6 +59,11 @@ export function renderProgress(run: Run, now: Date = new Date()): string {
   if (steps.length > 0) {
     lines.push("", "**Steps**", ...steps.map((s) => `- ${s.name}`));
   }
+  if (run.state === "queued" && f.waiting) lines.push("", `**Waiting:** ${f.waiting}`);
+  const adjusted = f.policyAdjustments ?? [];
+  if (adjusted.length > 0) {
+    lines.push("", "**Settings the org's policy answered differently**", ...adjusted.map((x) => `- ${x.message}`));
+  }
   const next = nextStep[run.mode][run.state];
   if (next) lines.push("", `**Next:** ${next}.`);
   if (run.outcome) lines.push("", `**Outcome:** ${run.outcome}`);

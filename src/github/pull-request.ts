@@ -16,15 +16,29 @@ export async function upsertPullRequest(octokit: GitHubClient, o: { owner: strin
   const existing = open.data[0];
   if (existing) {
     await octokit.rest.pulls.update({ owner: o.owner, repo: o.repo, pull_number: existing.number, title: o.title, body: o.body });
-    return { number: existing.number, url: existing.html_url, draft: existing.draft ?? false, created: false };
+    const draft = await setDraft(octokit, { nodeId: existing.node_id, draft: existing.draft ?? false }, o.draft);
+    return { number: existing.number, url: existing.html_url, draft, created: false };
   }
   const created = await octokit.rest.pulls.create({ owner: o.owner, repo: o.repo, head: o.head, base: o.base, title: o.title, body: o.body, draft: o.draft, maintainer_can_modify: true });
   return { number: created.data.number, url: created.data.html_url, draft: created.data.draft ?? false, created: true };
 }
 
+/**
+ * Takes a pull request out of draft or back into it. REST cannot: GitHub offers this only as the
+ * GraphQL mutations `markPullRequestReadyForReview` and `convertPullRequestToDraft`.
+ */
+export async function setDraft(octokit: GitHubClient, pr: { nodeId: string; draft: boolean }, draft: boolean): Promise<boolean> {
+  if (pr.draft === draft) return draft;
+  const mutation = draft ? "convertPullRequestToDraft" : "markPullRequestReadyForReview";
+  const r = await octokit.graphql<Record<string, { pullRequest: { isDraft: boolean } }>>(
+    `mutation($id: ID!) { ${mutation}(input: { pullRequestId: $id }) { pullRequest { isDraft } } }`, { id: pr.nodeId },
+  );
+  return r[mutation]?.pullRequest.isDraft ?? draft;
+}
+
 export interface NetworkSummary { phase: string; reached: string[]; refused: string[] }
 
-export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; testsPassed: boolean | null; network?: NetworkSummary[] }): string {
+export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; gateRequired?: boolean; testsPassed: boolean | null; protectedWaiting?: string[]; network?: NetworkSummary[] }): string {
   const f = run.facts;
   const files = (f.changedFiles ?? []).map((x) => `- \`${x.path}\` (${({ A: "added", M: "modified", D: "deleted" } as Record<string, string>)[x.status] ?? x.status})`);
   const test = f.testCommand
@@ -50,7 +64,8 @@ export function renderPullRequestBody(run: Run, o: { gateMissing: string[]; test
     "",
     "### Before this can merge",
     "Bosun never merges and never approves. An owner's review is required, and an approval from the person who asked for this run does not count on its own (check `bosun/independent-review`).",
-    ...(o.gateMissing.length ? ["", `This pull request stays a draft until the base branch's protection requires:`, ...o.gateMissing.map((m) => `- ${m}`)] : []),
+    ...(o.protectedWaiting?.length ? ["", "This change touches paths the org's policy protects, so it stays a draft with a failing `bosun` check until someone allowed comments `/bosun approve` here:", ...o.protectedWaiting.map((p) => `- \`${p}\``)] : []),
+    ...(o.gateMissing.length ? ["", o.gateRequired === false ? "The base branch's protection is missing these settings (the org's policy does not require them):" : "This pull request stays a draft until the base branch's protection requires:", ...o.gateMissing.map((m) => `- ${m}`)] : []),
     "",
     `Closes #${run.issueNumber}`,
     "",

@@ -16,6 +16,10 @@ export const tokenPurposes = {
   report: { issues: "write", metadata: "read" },
   /** Push the branch, open the pull request, post check runs, read branch protection. */
   publish: { contents: "write", pull_requests: "write", checks: "write", administration: "read", metadata: "read" },
+  /** The same, for a change under `.github/workflows/`: GitHub refuses such a push without `workflows`. */
+  publishWorkflows: { contents: "write", workflows: "write", pull_requests: "write", checks: "write", administration: "read", metadata: "read" },
+  /** `/bosun approve` on a pull request: settle the `bosun` check and take the pull request out of draft. */
+  approve: { checks: "write", pull_requests: "write", metadata: "read" },
   /** Team membership for who may start work (an org permission; the token is still scoped to the one repository). */
   membership: { members: "read", metadata: "read" },
   /** Settle the independent-review check when a review arrives. */

@@ -1,6 +1,6 @@
 // Who may start work or give commands: a minimum permission on the repository, or a listed user,
 // or a member of a listed team; never a bot. The org policy decides (`who_may_start`).
-import type { OrgPolicy } from "../config/org-policy.ts";
+import type { ResolvedRules } from "../config/org-policy.ts";
 
 const roleOrder = ["none", "read", "triage", "write", "maintain", "admin"];
 
@@ -12,10 +12,10 @@ export function hasWriteAccess(role: string): boolean {
 export interface StartDecision { allowed: boolean; reason: string }
 
 export async function mayStartWork(o: {
-  policy: OrgPolicy; login: string; accountType: string | undefined; role: string; repo: string; org: string;
+  rules: Pick<ResolvedRules, "who_may_start">; login: string; accountType: string | undefined; role: string; repo: string; org: string;
   isTeamMember: (slug: string) => Promise<boolean>;
 }): Promise<StartDecision> {
-  const rule = o.policy.who_may_start;
+  const rule = o.rules.who_may_start;
   if (o.accountType === "Bot") return { allowed: false, reason: `@${o.login} is a bot; Bosun only takes work from people.` };
   if (roleOrder.indexOf(o.role) >= roleOrder.indexOf(rule.min_permission)) {
     return { allowed: true, reason: `@${o.login} has ${o.role} access to ${o.repo} (policy: ${rule.min_permission} or more).` };

@@ -6,7 +6,7 @@ import { RequestError } from "@octokit/request-error";
 import { isTerminal } from "./run.ts";
 import type { Run } from "./run.ts";
 import { RunContext, type RunDeps } from "./run-context.ts";
-import { StepFailure } from "./step-failure.ts";
+import { RunDeferred, StepFailure } from "./step-failure.ts";
 import { LeaseLostError } from "./store.ts";
 import { authorize } from "./steps/authorize.ts";
 import { prepare } from "./steps/prepare.ts";
@@ -43,6 +43,10 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
       if (ctx.run.state === before) throw new Error(`[bosun/runs] step for ${before} did not move the run`);
     }
   } catch (e) {
+    if (e instanceof RunDeferred) {
+      ctx.log.info({ reason: e.message }, "run deferred; it waits in the queue");
+      return ctx.run;
+    }
     if (e instanceof LeaseLostError) {
       // Cancelled by a command, or taken over after a lapsed lease: stop here.
       const now = await deps.store.get(ctx.run.id);

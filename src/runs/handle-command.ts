@@ -3,12 +3,17 @@
 import { Redactor } from "../audit/redactor.ts";
 import { Transcript } from "../audit/transcript.ts";
 import { loadOrgPolicy } from "../config/load-org-policy.ts";
-import { defaultOrgPolicy, type OrgPolicy } from "../config/org-policy.ts";
+import type { ResolvedRules } from "../config/org-policy.ts";
+import { applyRepositoryChoices, operatorSettings, orgRulesFor } from "../policy/effective-policy.ts";
+import { describeEffectivePolicy } from "../policy/describe-policy.ts";
 import { readRawFile } from "../github/read-file.ts";
-import { mayStartWork, teamChecker } from "../policy/who-may-start.ts";
-import { parseRepoConfig, repoConfigPath } from "../config/repo-config.ts";
+import { hasWriteAccess, mayStartWork, teamChecker } from "../policy/who-may-start.ts";
+import { parseRepoConfig, repoConfigPath, type RepoConfig } from "../config/repo-config.ts";
 import { findMarkedComment, renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker, type GitHubClient } from "../github/tokens.ts";
+import { checkNames, upsertCheckRun } from "../github/check-runs.ts";
+import { setDraft } from "../github/pull-request.ts";
+import { readiness } from "../policy/readiness.ts";
 import { commandHelp } from "./commands.ts";
 import type { StoredCommand } from "./command-store.ts";
 import { isTerminal, type Run } from "./run.ts";
@@ -27,9 +32,9 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
     const { octokit } = await tokens.get("report");
     const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: cmd.owner, repo: cmd.repo, username: cmd.author });
     const role = perm.data.role_name;
-    const policy = run?.facts.policy ?? (await loadPolicyOrDefaults(deps, cmd));
+    const rules = run?.facts.policy?.rules ?? (await loadRulesOrDefaults(deps, cmd));
     const may = await mayStartWork({
-      policy, login: cmd.author, accountType: cmd.authorType, role, repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner,
+      rules, login: cmd.author, accountType: cmd.authorType, role, repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner,
       isTeamMember: async (slug) => teamChecker((await tokens.get("membership")).octokit, cmd.owner, cmd.author)(slug),
     });
     let reply: string;
@@ -38,7 +43,7 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
       decision = "refused";
       reply = `Only people the org's policy lets start work can give Bosun commands: ${may.reason}`;
     } else {
-      ({ reply, decision } = await carryOut(deps, cmd, run, octokit, tokens));
+      ({ reply, decision } = await carryOut(deps, cmd, run, octokit, tokens, role));
     }
     // An approval of issue text is a review decision; everything else, refusals included, a policy decision.
     await transcript?.append(decision === "approved" ? "review" : "policy_decision", { rule: "commands", command: `/bosun ${cmd.verb}${cmd.args ? ` ${cmd.args}` : ""}`, author: cmd.author, role, decision, reply });
@@ -53,7 +58,7 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
   }
 }
 
-async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octokit: GitHubClient, tokens: TokenBroker): Promise<{ reply: string; decision: string }> {
+async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octokit: GitHubClient, tokens: TokenBroker, role: string): Promise<{ reply: string; decision: string }> {
   const active = run && !isTerminal(run.state) ? run : null;
   switch (cmd.verb) {
     case "status":
@@ -67,6 +72,7 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       return { decision: "cancelled", reply: `Cancelled run \`${active.id}\`; its sandbox is stopped.` };
     }
     case "approve": {
+      if (run && run.prNumber === cmd.issueNumber) return approveProtectedPaths(deps, cmd, run, tokens, role);
       if (!active || active.state !== "awaiting_approval") return { decision: "nothing to do", reply: "There is no run waiting for approval on this issue." };
       const { octokit: reader } = await tokens.get("fetch");
       const issue = (await reader.rest.issues.get({ owner: cmd.owner, repo: cmd.repo, issue_number: active.issueNumber })).data;
@@ -91,10 +97,32 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
   }
 }
 
-/** The org policy for a command on an issue without a run; a broken one falls back to the defaults (write access or more). */
-async function loadPolicyOrDefaults(deps: RunDeps, cmd: StoredCommand): Promise<OrgPolicy> {
+/** The org's rules for a command on an issue without a run; a broken policy falls back to Bosun's defaults (write access or more). */
+async function loadRulesOrDefaults(deps: RunDeps, cmd: StoredCommand): Promise<ResolvedRules> {
   const loaded = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() });
-  return loaded.ok ? loaded.policy : defaultOrgPolicy();
+  return orgRulesFor(loaded.ok ? loaded.policy : null, cmd.repo).rules;
+}
+
+/** `/bosun approve` on Bosun's pull request: the change to protected paths in its commit is approved. */
+async function approveProtectedPaths(deps: RunDeps, cmd: StoredCommand, run: Run, tokens: TokenBroker, role: string): Promise<{ reply: string; decision: string }> {
+  const changed = run.facts.protectedChanges ?? [];
+  const sha = run.facts.commitSha ?? "";
+  const paths = changed.map((p) => `\`${p}\``).join(", ");
+  if (!changed.length) return { decision: "nothing to do", reply: "This pull request changes no protected paths, so there is nothing for `/bosun approve` to approve. Review it as usual." };
+  if (run.facts.protectedApproval?.sha === sha) return { decision: "nothing to do", reply: `@${run.facts.protectedApproval.by} already approved the change to ${paths} in ${sha.slice(0, 7)}.` };
+  if (!hasWriteAccess(role)) return { decision: "refused", reply: `Approving a change to protected paths (${paths}) needs write access to ${cmd.owner}/${cmd.repo}; you have ${role === "none" ? "no" : role} access.` };
+  const approved = await deps.store.amendFacts(run.id, { protectedApproval: { by: cmd.author, at: new Date().toISOString(), sha } });
+  if (!approved) return { decision: "nothing to do", reply: "The run behind this pull request is gone." };
+  const ready = readiness(approved);
+  const { octokit } = await tokens.get("approve");
+  await upsertCheckRun(octokit, {
+    owner: run.owner, repo: run.repo, headSha: sha, name: checkNames.tests, externalId: `${run.id}:tests`, knownId: run.checkRunId, fields: ready.check,
+  });
+  const pr = (await octokit.rest.pulls.get({ owner: run.owner, repo: run.repo, pull_number: cmd.issueNumber })).data;
+  const draft = pr.state === "open" ? await setDraft(octokit, { nodeId: pr.node_id, draft: pr.draft ?? false }, ready.draft) : pr.draft ?? false;
+  const state = ready.blockers.length ? `The \`bosun\` check still fails: ${ready.blockers.join("; ")}.` : "The `bosun` check passes now.";
+  const next = draft ? "The pull request stays a draft." : `The pull request is ready for review; it still needs an approving review from someone other than @${run.requestedBy}.`;
+  return { decision: "approved", reply: `Approved the change to ${paths} in ${sha.slice(0, 7)}. ${state} ${next}` };
 }
 
 function statusOf(run: Run): string {
@@ -107,29 +135,23 @@ async function refreshProgress(deps: RunDeps, octokit: GitHubClient, run: Run): 
 }
 
 async function describePolicy(deps: RunDeps, cmd: StoredCommand, octokit: GitHubClient): Promise<string> {
-  const redactor = new Redactor();
-  const org = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor });
+  const org = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() });
+  if (!org.ok) return describeEffectivePolicy({ policySource: "the org's .github repository", orgProblems: org.problems });
   // An answer to a question: a file that cannot be read is reported as defaults, not as a failure.
   const repoText = await readRawFile(octokit, { owner: cmd.owner, repo: cmd.repo, path: repoConfigPath }).catch(() => null);
   const repo = parseRepoConfig(repoText);
-  const lines = ["The settings in force for this repository:", ""];
-  if (!org.ok) lines.push(`- org policy: **not valid**, so no run starts: ${org.problems.map((p) => `${p.key ?? ""} ${p.message}`).join("; ")}`);
-  else {
-    const sb = org.policy.sandbox;
-    lines.push(`- org policy, from ${org.source}:`);
-    lines.push(`  - runtime: ${sb.runtime ?? deps.env.BOSUN_RUNTIME}${sb.runtime ? "" : " (Bosun's BOSUN_RUNTIME)"}`);
-    lines.push(`  - images allowed: ${[deps.env.BOSUN_AGENT_IMAGE, ...sb.images].map((i) => `\`${i}\``).join(", ")}`);
-    for (const [phase, p] of Object.entries(sb.phases)) {
-      lines.push(`  - ${phase}: network ${p.network}${p.network === "allowlist" ? ` (presets: ${p.presets.join(", ") || "none"}; hosts: ${p.hosts.join(", ") || "none"})` : ""}; secrets: ${p.secrets.join(", ") || "none"}`);
-    }
-  }
-  if (!repo.ok) lines.push(`- \`${repoConfigPath}\`: **not valid**: ${repo.problems.map((p) => `line ${p.line ?? "?"} ${p.key ?? ""}: ${p.message}`).join("; ")}`);
-  else {
-    const c = repo.config;
-    lines.push(`- repository settings, from ${repoText === null ? "defaults (no `.github/bosun.yml`)" : `\`${repoConfigPath}\``}:`);
-    lines.push(`  - agent: \`${c.agent.command ?? deps.env.BOSUN_DEFAULT_AGENT_COMMAND}\`${c.agent.command ? "" : " (Bosun's default)"}; timeout ${c.agent.timeout_minutes} min; inactivity ${c.agent.inactivity_minutes} min`);
-    lines.push(`  - image: \`${c.image ?? deps.env.BOSUN_AGENT_IMAGE}\``);
-    lines.push(`  - setup: ${c.setup.command ? `\`${c.setup.command}\`` : "none"}; test: ${c.test.command ? `\`${c.test.command}\`` : "none"}`);
-  }
-  return lines.join("\n");
+  const rules = orgRulesFor(org.policy, cmd.repo, org.source);
+  const resolved = applyRepositoryChoices({ org: rules, config: repo.ok ? repo.config : parseRepoConfigOrThrow(null), raw: repo.ok ? repo.raw : {}, operator: operatorSettings(deps.env) });
+  return describeEffectivePolicy({
+    policySource: org.source,
+    ...(repo.ok ? {} : { repoProblems: repo.problems }),
+    ...(resolved.ok ? { resolved } : { refusal: resolved.refusal }),
+    ...(repo.ok ? { commands: { setup: repo.config.setup.command, test: repo.config.test.command } } : {}),
+  });
+}
+
+function parseRepoConfigOrThrow(text: string | null): RepoConfig {
+  const r = parseRepoConfig(text);
+  if (!r.ok) throw new Error("[bosun/config] Bosun's own defaults do not parse");
+  return r.config;
 }

@@ -9,9 +9,14 @@ import type { Env } from "../config/env.ts";
 import { renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker } from "../github/tokens.ts";
 import type { DockerSandbox, SandboxLimits, SandboxRuntime } from "../sandbox/docker-sandbox.ts";
+import type { EffectivePolicy } from "../policy/effective-policy.ts";
 import type { CommandStore } from "./command-store.ts";
 import type { Run, RunState } from "./run.ts";
+import { RunDeferred } from "./step-failure.ts";
 import { LeaseLostError, type RunPatch, type RunStore } from "./store.ts";
+
+/** How long a run waiting for room (the policy's concurrency limit) stays out of the queue before it looks again. */
+const waitingRetryMs = 3_000;
 
 export interface RunDeps {
   app: Probot;
@@ -54,7 +59,7 @@ export class RunContext {
    * setup-only secret that setup left in the workspace must not reach a comment either.
    */
   learnSecrets(): void {
-    const phases = this.run.facts.policy?.sandbox.phases;
+    const phases = this.run.facts.policy?.phases;
     for (const p of phases ? Object.values(phases) : []) {
       for (const name of p.secrets) {
         const value = process.env[`BOSUN_SECRET_${name}`];
@@ -67,20 +72,22 @@ export class RunContext {
     return join(this.deps.workDir, this.run.id);
   }
 
-  /** The sandbox settings every container of this run gets. */
+  /** The settings the run works under; set when the run is authorized. */
+  get policy(): EffectivePolicy {
+    const p = this.run.facts.policy;
+    if (!p) throw new Error("[bosun/runs] the run has no settings yet: authorize comes first");
+    return p;
+  }
+
+  /** The sandbox settings every container of this run gets (gVisor when operator or policy ask for it). */
   get sandboxSettings(): { runtime: SandboxRuntime; limits: SandboxLimits } {
-    const e = this.deps.env;
-    // gVisor when either the operator or the org's policy asks for it; never the other way round.
-    const runtime: SandboxRuntime = e.BOSUN_RUNTIME === "runsc" || this.run.facts.policy?.sandbox.runtime === "runsc" ? "runsc" : "runc";
-    return {
-      runtime,
-      limits: { memoryBytes: e.BOSUN_SANDBOX_MEMORY_MB * 1024 * 1024, nanoCpus: Math.round(e.BOSUN_SANDBOX_CPUS * 1e9), pids: e.BOSUN_SANDBOX_PIDS },
-    };
+    const { runtime, limits } = this.policy;
+    return { runtime, limits: { memoryBytes: limits.memory_mb * 1024 * 1024, nanoCpus: Math.round(limits.cpus * 1e9), pids: limits.pids } };
   }
 
   /** The image setup, agent and test phases run in (Bosun's own helper containers use BOSUN_AGENT_IMAGE). */
   get image(): string {
-    return this.run.facts.image ?? this.deps.env.BOSUN_AGENT_IMAGE;
+    return this.policy.image;
   }
 
   get repoFullName(): string {
@@ -94,6 +101,30 @@ export class RunContext {
     await this.transcript.append("state", { from, to, ...(patch.outcome ? { outcome: patch.outcome } : {}) });
     this.log.info({ from, to }, "run state changed");
     if (to !== "refused") await this.reportProgressOrNote();
+  }
+
+  /**
+   * Moves on when the policy's concurrency limits leave room; otherwise says why on the issue
+   * (once), hands the run back to the queue for a few seconds and stops this attempt.
+   */
+  async moveToIfRoom(to: RunState, limits: { perRepository: number | null; perOrg: number | null }, why: (busy: { repository: number; org: number }) => string): Promise<void> {
+    const from = this.run.state;
+    const r = await this.deps.store.transitionIfRoom(this.run, to, limits, { facts: { waiting: null } });
+    if ("run" in r) {
+      this.run = r.run;
+      await this.transcript.append("state", { from, to });
+      this.log.info({ from, to }, "run state changed");
+      await this.reportProgressOrNote();
+      return;
+    }
+    const reason = why(r.busy);
+    if (this.run.facts.waiting !== reason) {
+      await this.transcript.append("policy_decision", { rule: "concurrency", decision: "waiting", reason, working: r.busy });
+      await this.update({ facts: { waiting: reason } });
+      await this.reportProgressOrNote();
+    }
+    await this.deps.store.defer(this.run, waitingRetryMs);
+    throw new RunDeferred(reason);
   }
 
   /** The state is already saved; a comment that fails to update is noted, not fatal. */
@@ -112,9 +143,10 @@ export class RunContext {
     this.run = await this.deps.store.update(this.run, this.redactor.value(patch));
   }
 
-  /** Adds a line to the progress comment's list of steps done. */
+  /** Adds a line to the progress comment's list of steps done (once: a repeated step does not repeat it). */
   async stepDone(name: string, patch: RunPatch = {}): Promise<void> {
-    const steps = [...(this.run.facts.steps ?? []), { name, at: new Date().toISOString() }];
+    const done = this.run.facts.steps ?? [];
+    const steps = done.some((s) => s.name === name) ? done : [...done, { name, at: new Date().toISOString() }];
     await this.update({ ...patch, facts: { ...patch.facts, steps } });
   }
 

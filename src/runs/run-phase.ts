@@ -29,12 +29,21 @@ const forwarderScript = [
 ].join("\n");
 
 export function phasePolicy(ctx: RunContext, phase: Phase): PhasePolicy {
-  const policy = ctx.run.facts.policy;
-  if (!policy) throw new Error("[bosun/runs] the run has no policy yet");
-  return policy.sandbox.phases[phase];
+  return ctx.policy.phases[phase];
 }
 
+/** Runs the phase's container and records its time against the daily sandbox-minute budgets. */
 export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">): Promise<RunOutcome> {
+  const started = new Date();
+  try {
+    return await runPhaseContainer(ctx, phase, spec);
+  } finally {
+    const seconds = (Date.now() - started.getTime()) / 1000;
+    await ctx.deps.store.recordSandboxTime(ctx.run, phase, started, seconds).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record sandbox time"));
+  }
+}
+
+async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">): Promise<RunOutcome> {
   const policy = phasePolicy(ctx, phase);
   let secrets: Record<string, string>;
   try {

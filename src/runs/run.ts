@@ -30,10 +30,12 @@ export interface RunFacts {
   /** The task handed to the agent, kept so a restarted step hands over the same one. */
   task?: import("../agents/task.ts").AgentTask;
   config?: import("../config/repo-config.ts").RepoConfig;
-  /** The image the run's sandboxes use, checked against the org policy's allowed images. */
-  image?: string;
-  /** The org policy in force when the run was prepared. */
-  policy?: import("../config/org-policy.ts").OrgPolicy;
+  /** The settings the run works under: the org's rules for the repository and its choices within them. */
+  policy?: import("../policy/effective-policy.ts").EffectivePolicy;
+  /** Where each setting came from (`/bosun policy` and the transcript say it). */
+  policySources?: import("../policy/effective-policy.ts").Sources;
+  /** The repository's choices the org's rules answered differently, each naming its rule. */
+  policyAdjustments?: import("../policy/effective-policy.ts").Adjustment[];
   /** Fixed author/committer time, so recomputing the commit after a restart gives the same sha. */
   commitDate?: string;
   agentExitCode?: number;
@@ -48,9 +50,15 @@ export interface RunFacts {
   testOutputTail?: string;
   commitSha?: string;
   gateMissing?: string[];
+  /** Changed files under the policy's protected paths. */
+  protectedChanges?: string[];
+  /** `/bosun approve` on the pull request: who approved the protected paths, for which commit. */
+  protectedApproval?: { by: string; at: string; sha: string };
   planCommentId?: number;
   reviewersRequested?: string[];
   steps?: { name: string; at: string }[];
+  /** Why a queued run waits (the policy's concurrency limit); null once it moves on. */
+  waiting?: string | null;
   failure?: { title: string; detail: string };
 }
 

@@ -1,5 +1,12 @@
 // "The run could not do what was asked, for a reason a maintainer should read" — as opposed to
 // a bug or an outage, which is logged and reported as an internal error.
+/** The run has to wait (its repository's runs are at the policy's concurrency limit); it went back to the queue. */
+export class RunDeferred extends Error {
+  constructor(reason: string) {
+    super(reason);
+  }
+}
+
 export class StepFailure extends Error {
   readonly title: string;
   readonly detail: string;

@@ -158,7 +158,7 @@ export class RunStore {
     return this.#write(run, patch, null);
   }
 
-  async #write(run: Run, patch: RunPatch, to: RunState | null): Promise<Run> {
+  async #write(run: Run, patch: RunPatch, to: RunState | null, db: Pool | PoolClient = this.pool): Promise<Run> {
     const sets: string[] = ["updated_at = now()"];
     const values: unknown[] = [run.id, run.epoch, run.state];
     for (const [key, column] of Object.entries(columns) as [Exclude<keyof RunPatch, "facts">, string][]) {
@@ -175,9 +175,54 @@ export class RunStore {
       values.push(to);
       sets.push(`state = $${values.length}`, "state_changed_at = now()");
     }
-    const r = await this.pool.query<RunRow>(`UPDATE runs SET ${sets.join(", ")} WHERE id = $1 AND epoch = $2 AND state = $3 RETURNING *`, values);
+    const r = await db.query<RunRow>(`UPDATE runs SET ${sets.join(", ")} WHERE id = $1 AND epoch = $2 AND state = $3 RETURNING *`, values);
     if (!r.rows[0]) throw new LeaseLostError(run.id);
     return toRun(r.rows[0]);
+  }
+
+  /**
+   * Moves a run on only while fewer of its repository's (and org's) runs than the limits are
+   * working. The count and the move happen under one advisory lock per org, so two replicas
+   * cannot both take the last place.
+   */
+  async transitionIfRoom(run: Run, to: RunState, limits: { perRepository: number | null; perOrg: number | null }, patch: RunPatch = {}): Promise<{ run: Run } | { busy: { repository: number; org: number } }> {
+    assertTransition(run.state, to);
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('bosun:concurrency:' || $1::text))", [run.owner.toLowerCase()]);
+      const c = await client.query<{ repository: string; org: string }>(
+        `SELECT count(*) FILTER (WHERE repo_id = $2) AS repository, count(*) AS org FROM runs
+          WHERE lower(owner) = lower($1) AND id <> $3 AND state IN ('preparing', 'running', 'verifying', 'publishing')`,
+        [run.owner, run.repoId, run.id],
+      );
+      const busy = { repository: Number(c.rows[0]?.repository ?? 0), org: Number(c.rows[0]?.org ?? 0) };
+      if ((limits.perRepository !== null && busy.repository >= limits.perRepository) || (limits.perOrg !== null && busy.org >= limits.perOrg)) {
+        await client.query("ROLLBACK");
+        return { busy };
+      }
+      const moved = await this.#write(run, patch, to, client);
+      await client.query("COMMIT");
+      return { run: moved };
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Hands a claimed run back to the queue for `ms`: no replica claims it before then. The epoch
+   * moves on, so this owner's later writes and lease release do nothing; the attempt is not counted.
+   */
+  async defer(run: Run, ms: number): Promise<void> {
+    const r = await this.pool.query(
+      `UPDATE runs SET lease_owner = NULL, lease_expires_at = now() + make_interval(secs => $3::double precision / 1000),
+         epoch = epoch + 1, attempt = greatest(attempt - 1, 0), updated_at = now() WHERE id = $1 AND epoch = $2`,
+      [run.id, run.epoch, ms],
+    );
+    if (r.rowCount !== 1) throw new LeaseLostError(run.id);
   }
 
   /** Runs started today (UTC) for a repository or an org, not counting refused ones and `except`. */
@@ -188,6 +233,21 @@ export class RunStore {
       [o.repoId ?? null, o.owner ?? null, o.except],
     );
     return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /** Records one sandbox container's time; it counts whoever holds the run's lease now. */
+  async recordSandboxTime(run: Pick<Run, "id" | "repoId" | "owner">, phase: string, startedAt: Date, seconds: number): Promise<void> {
+    await this.pool.query("INSERT INTO sandbox_usage (run_id, repo_id, owner, phase, started_at, seconds) VALUES ($1, $2, $3, $4, $5, $6)", [run.id, run.repoId, run.owner, phase, startedAt, Math.max(0, seconds)]);
+  }
+
+  /** Sandbox minutes used today (UTC) by a repository or an org. */
+  async sandboxMinutesToday(o: { repoId?: number; owner?: string }): Promise<number> {
+    const r = await this.pool.query<{ s: number | null }>(
+      `SELECT sum(seconds) AS s FROM sandbox_usage WHERE started_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+         AND ($1::bigint IS NULL OR repo_id = $1) AND ($2::text IS NULL OR owner = $2)`,
+      [o.repoId ?? null, o.owner ?? null],
+    );
+    return (r.rows[0]?.s ?? 0) / 60;
   }
 
   /** A run started by a command (`/bosun retry`), not a delivery; null when the issue has an active run. */
@@ -204,6 +264,15 @@ export class RunStore {
   }
 
   /** Changes state from outside the worker (a command): no lease needed, only a legal move; the epoch moves, so the worker holding the run stops at its next write. */
+  /** Adds facts to a run without touching its state or lease: commands about a finished run (approving its pull request's protected paths). */
+  async amendFacts(runId: string, facts: Partial<RunFacts>): Promise<Run | null> {
+    const r = await this.pool.query<RunRow>(
+      "UPDATE runs SET facts = facts || $2::jsonb, updated_at = now() WHERE id = $1 RETURNING *",
+      [runId, JSON.stringify(facts).replaceAll("\\u0000", "\\ufffd")],
+    );
+    return r.rows[0] ? toRun(r.rows[0]) : null;
+  }
+
   async forceState(runId: string, to: RunState, outcome: string | null, facts: Partial<RunFacts> = {}): Promise<Run | null> {
     const client: PoolClient = await this.pool.connect();
     try {

@@ -321,6 +321,21 @@ function matchCompiled(c: Compiled, host: string, port: number): { allowed: bool
   return { allowed: true, reason: `"${h}" matches "${hit.raw}" (${hit.source})` };
 }
 
+/**
+ * Whether every name and port `asked` stands for is also allowed by `allowed`: a repository may
+ * narrow an org's list, never widen it (`*.example.com` covers `a.example.com`, not the reverse).
+ */
+export function entryWithin(asked: string, allowed: string[]): boolean {
+  const a = parseEntry(asked, "repository");
+  if (!a) return false;
+  return allowed.some((raw) => {
+    const e = parseEntry(raw, "policy");
+    if (!e || e.ip !== a.ip) return false;
+    const names = e.wildcard ? a.pattern.endsWith(e.pattern) && (a.wildcard || a.pattern.length > e.pattern.length) : !a.wildcard && a.pattern === e.pattern;
+    return names && a.ports.every((p) => e.ports.includes(p));
+  });
+}
+
 export function hostAllowed(rule: EgressRule, host: string, port: number): { allowed: boolean; reason: string } {
   return matchCompiled(compileRule(rule), host, port);
 }

@@ -122,7 +122,7 @@ for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: allowl
   const events = await readTranscript(w.bosun.pool, run.id);
   const network = events.filter((e) => e.kind === "network").map((e) => [e.payload["phase"], e.payload["host"], e.payload["allowed"]]);
   assert.ok(network.some(([ph, h, ok]) => ph === "setup" && h === "registry.bosun.test" && ok === true), JSON.stringify(network));
-  assert.ok(network.some(([ph, h, ok]) => ph === "agent" && h === "evil.bosun.test" && ok === false));
+  assert.ok(network.some(([ph, h, ok]) => ph === "agent" && h === "evil.bosun.test" && ok === false), JSON.stringify(network));
   assert.ok(network.some(([ph, h, ok]) => ph === "agent" && h === "localhost" && ok === false));
   const refusal = events.find((e) => e.kind === "network" && e.payload["host"] === "localhost");
   assert.match(String(refusal?.payload["reason"]), /resolves to .*(127\.0\.0\.1|::1)/);

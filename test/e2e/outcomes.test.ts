@@ -197,9 +197,9 @@ test("outcomes", async (t) => {
     const issue = await labelNewIssue(w, "imaged");
     const run = await w.waitForRun({ repo: "acme/imaged", issue });
     assert.equal(run.state, "failed");
-    assert.match(botComments(w, "imaged", issue)[0] ?? "", /The image `someone\/else:latest` that `\.github\/bosun\.yml` asks for is not allowed by the org's policy, so the agent did not start\. Allowed: `bosun\/agent-base:latest`\. An org admin can add it under `sandbox\.images`\./);
+    assert.match(botComments(w, "imaged", issue)[0] ?? "", /The org's policy does not allow what `\.github\/bosun\.yml` asks for, so Bosun did not start the agent: `image`: `someone\/else:latest` is not allowed \(`sandbox\.images`, Bosun's default\); allowed: `bosun\/agent-base:latest`\. An org admin can add it under `sandbox\.images`\./);
     const events = await readTranscript(w.bosun.pool, run.id);
-    assert.ok(events.some((e) => e.kind === "policy_decision" && e.payload["rule"] === "allowed images" && e.payload["decision"] === "refused"));
+    assert.ok(events.some((e) => e.kind === "policy_decision" && e.payload["rule"] === "sandbox.images" && e.payload["decision"] === "refused"));
   });
 
   await t.test("an agent that prints nothing for too long is stopped", async () => {

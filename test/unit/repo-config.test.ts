@@ -10,7 +10,8 @@ test("no file means every default", () => {
     agent: { timeout_minutes: 30, inactivity_minutes: 10 },
     setup: { command: null, timeout_minutes: 15 },
     test: { command: null, timeout_minutes: 15 },
-    pull_request: { labels: ["bosun"] },
+    pull_request: { labels: ["bosun"], draft: false },
+    sandbox: {},
     instructions: "",
   });
 });

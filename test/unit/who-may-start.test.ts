@@ -2,12 +2,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseOrgPolicy } from "../../src/config/org-policy.ts";
+import { orgRulesFor } from "../../src/policy/effective-policy.ts";
 import { mayStartWork } from "../../src/policy/who-may-start.ts";
 
 function policy(yaml: string) {
   const r = parseOrgPolicy(yaml);
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
-  return r.policy;
+  return orgRulesFor(r.policy, "app").rules;
 }
 
 const cases: { name: string; yaml: string; login: string; role: string; type?: string; teams?: string[]; allowed: boolean; reason: RegExp }[] = [
@@ -25,7 +26,7 @@ const cases: { name: string; yaml: string; login: string; role: string; type?: s
 for (const c of cases) {
   test(`who may start work: ${c.name}`, async () => {
     const d = await mayStartWork({
-      policy: policy(c.yaml), login: c.login, accountType: c.type ?? "User", role: c.role, repo: "acme/app", org: "acme",
+      rules: policy(c.yaml), login: c.login, accountType: c.type ?? "User", role: c.role, repo: "acme/app", org: "acme",
       isTeamMember: (slug) => Promise.resolve((c.teams ?? []).includes(slug)),
     });
     assert.equal(d.allowed, c.allowed);

@@ -2,86 +2,129 @@
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import { loadOrgPolicy } from "../../config/load-org-policy.ts";
 import { hasWriteAccess, mayStartWork, teamChecker } from "../../policy/who-may-start.ts";
-import type { OrgPolicy } from "../../config/org-policy.ts";
-import { describeProblems } from "../../config/repo-config.ts";
+import type { ResolvedRules } from "../../config/org-policy.ts";
+import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
+import { readRawFile } from "../../github/read-file.ts";
+import { applyRepositoryChoices, defaultSource, operatorSettings, orgRulesFor, type RulesForRepository, type Sources } from "../../policy/effective-policy.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 
 
-/** The org policy, read once per run and kept on it. */
-async function ensurePolicy(ctx: RunContext): Promise<OrgPolicy> {
-  if (ctx.run.facts.policy) return ctx.run.facts.policy;
+/** The org's rules for this repository: read again on every attempt, so a fixed policy counts. */
+async function loadRules(ctx: RunContext): Promise<RulesForRepository> {
   const { run } = ctx;
   const loaded = await loadOrgPolicy({ app: ctx.deps.app, apiUrl: ctx.deps.env.GITHUB_API_URL, log: ctx.log, installationId: run.installationId, owner: run.owner, transcript: ctx.transcript, redactor: ctx.redactor });
   if (!loaded.ok) {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid org policy", problems: loaded.problems });
     throw new StepFailure({ outcome: "The org's Bosun policy is not valid, so Bosun did not start the agent. An org admin needs to fix it.", title: "Problems", detail: describeProblems(loaded.problems) });
   }
-  await ctx.transcript.append("policy_decision", { rule: "org policy", decision: "applied", source: loaded.source, policy: loaded.policy });
-  await ctx.update({ facts: { policy: loaded.policy } });
-  ctx.learnSecrets();
-  return loaded.policy;
+  const org = orgRulesFor(loaded.policy, run.repo, loaded.source);
+  await ctx.transcript.append("policy_decision", { rule: "org policy", decision: "applied", source: loaded.source, matched_overrides: org.matched });
+  return org;
 }
 
 /** A message with the figures when a daily budget is spent; null when there is room. */
-async function budgetSpent(ctx: RunContext): Promise<string | null> {
-  const { budgets } = await ensurePolicy(ctx);
+async function budgetSpent(ctx: RunContext, budgets: ResolvedRules["budgets"], sources: Sources): Promise<string | null> {
   const { run, deps } = ctx;
-  const checks: [number | undefined, () => Promise<number>, string][] = [
-    [budgets.runs_per_day_per_repository, () => deps.store.countToday({ repoId: run.repoId, except: run.id }), ctx.repoFullName],
-    [budgets.runs_per_day_per_org, () => deps.store.countToday({ owner: run.owner, except: run.id }), `the ${run.owner} org`],
+  const checks: [keyof ResolvedRules["budgets"], number | null, () => Promise<number>, string][] = [
+    ["runs_per_day_per_repository", budgets.runs_per_day_per_repository, () => deps.store.countToday({ repoId: run.repoId, except: run.id }), ctx.repoFullName],
+    ["runs_per_day_per_org", budgets.runs_per_day_per_org, () => deps.store.countToday({ owner: run.owner, except: run.id }), `the ${run.owner} org`],
   ];
-  for (const [limit, count, what] of checks) {
-    if (limit === undefined) continue;
-    const used = await count();
-    await ctx.transcript.append("policy_decision", { rule: "daily run budget", scope: what, limit, used, decision: used < limit ? "allowed" : "refused" });
-    if (used >= limit) return `the daily budget of ${limit} run${limit === 1 ? "" : "s"} for ${what} is spent (${used} started today, UTC); it renews at midnight UTC, or an org admin can raise \`budgets\` in the org's policy.`;
+  const minutes: [keyof ResolvedRules["budgets"], number | null, () => Promise<number>, string][] = [
+    ["sandbox_minutes_per_day_per_repository", budgets.sandbox_minutes_per_day_per_repository, () => deps.store.sandboxMinutesToday({ repoId: run.repoId }), ctx.repoFullName],
+    ["sandbox_minutes_per_day_per_org", budgets.sandbox_minutes_per_day_per_org, () => deps.store.sandboxMinutesToday({ owner: run.owner }), `the ${run.owner} org`],
+  ];
+  const raise = (key: string): string => `it renews at midnight UTC, or an org admin can raise \`budgets.${key}\` in the org's policy (${sources[`budgets.${key}`] ?? defaultSource}).`;
+  for (const [kind, list] of [["runs", checks], ["minutes", minutes]] as const) {
+    for (const [key, limit, count, what] of list) {
+      if (limit === null) continue;
+      const used = await count();
+      await ctx.transcript.append("policy_decision", { rule: `budgets.${key}`, source: sources[`budgets.${key}`], scope: what, limit, used, decision: used < limit ? "allowed" : "refused" });
+      if (used < limit) continue;
+      return kind === "runs"
+        ? `the daily budget of ${limit} run${limit === 1 ? "" : "s"} for ${what} is spent (${used} started today, UTC); ${raise(key)}`
+        : `the daily budget of ${limit} sandbox minute${limit === 1 ? "" : "s"} for ${what} is spent (${used.toFixed(2)} used today, UTC); ${raise(key)}`;
+    }
   }
   return null;
 }
 
-export async function authorize(ctx: RunContext): Promise<void> {
+/** The repository's .github/bosun.yml at the default branch, within the org's rules; kept on the run. */
+async function settle(ctx: RunContext, org: RulesForRepository): Promise<void> {
   const { run } = ctx;
   const { octokit } = await ctx.tokens.get("fetch");
-  const policy = await ensurePolicy(ctx);
+  const repo = (await octokit.rest.repos.get({ owner: run.owner, repo: run.repo })).data;
+  const text = await readRawFile(octokit, { owner: run.owner, repo: run.repo, path: repoConfigPath, ref: repo.default_branch });
+  const parsed = parseRepoConfig(text);
+  if (!parsed.ok) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid repository settings", problems: parsed.problems });
+    throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
+  }
+  const resolved = applyRepositoryChoices({ org, config: parsed.config, raw: parsed.raw, operator: operatorSettings(ctx.deps.env) });
+  if (!resolved.ok) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: resolved.refusal.rule, source: resolved.refusal.source, asked: resolved.refusal.asked, reason: resolved.refusal.message });
+    throw new StepFailure({ outcome: `The org's policy does not allow what \`${repoConfigPath}\` asks for, so Bosun did not start the agent: ${resolved.refusal.message}` });
+  }
+  for (const a of resolved.adjustments) {
+    await ctx.transcript.append("policy_decision", { decision: "adjusted", key: a.key, asked: a.asked, given: a.given, rule: a.rule, source: a.source, reason: a.message });
+  }
+  await ctx.transcript.append("policy_decision", { rule: "effective settings", decision: "applied", policy: resolved.policy, sources: resolved.sources });
+  await ctx.update({ baseBranch: repo.default_branch, facts: { policy: resolved.policy, policySources: resolved.sources, policyAdjustments: resolved.adjustments, config: parsed.config, defaultBranch: repo.default_branch, cloneUrl: repo.clone_url } });
+  ctx.learnSecrets();
+}
+
+async function refuse(ctx: RunContext, reason: string, hint: string): Promise<void> {
+  const { run } = ctx;
+  const report = (await ctx.tokens.get("report")).octokit;
+  const marker = `<!-- bosun:refusal run=${run.id} -->`;
+  if (!(await findMarkedComment(report, ctx.deps.appId, run, marker))) {
+    await report.rest.issues.createComment({
+      owner: run.owner, repo: run.repo, issue_number: run.issueNumber,
+      body: `Bosun did not start: ${reason}${hint ? ` ${hint}` : ""}\n\n${marker}`,
+    });
+    await ctx.transcript.append("comment", { purpose: "refusal" });
+  }
+  await ctx.moveTo("refused", { outcome: reason });
+}
+
+export async function authorize(ctx: RunContext): Promise<void> {
+  const { run } = ctx;
+  // A run that waits for room was authorized already: it only looks for room again.
+  if (run.facts.waiting && run.facts.policy) return startWhenRoom(ctx, run.facts.policy.rules, run.facts.policySources ?? {});
+  const { octokit } = await ctx.tokens.get("fetch");
+  const org = await loadRules(ctx);
+  const { rules, sources } = org;
+  const ruleAt = (key: string): string => `\`${key}\` in the org's policy (${sources[key] ?? defaultSource})`;
+  if (!rules.enabled) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "enabled", source: sources["enabled"] });
+    return refuse(ctx, `the org's policy does not enable Bosun for ${ctx.repoFullName} (${ruleAt("enabled")}).`, "");
+  }
+  if (!rules.modes.includes(run.mode)) {
+    const what = run.mode === "plan" ? "plans" : "pull requests";
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "modes", mode: run.mode, allowed: rules.modes, source: sources["modes"] });
+    return refuse(ctx, `the org's policy does not let Bosun make ${what} in ${ctx.repoFullName} (${ruleAt("modes")}: ${rules.modes.join(", ") || "none"}).`, "");
+  }
   const role = run.facts.requesterType === "Bot" ? "none"
     : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: run.requestedBy })).data.role_name;
   const decision = await mayStartWork({
-    policy, login: run.requestedBy, accountType: run.facts.requesterType, role, repo: ctx.repoFullName, org: run.owner,
+    rules, login: run.requestedBy, accountType: run.facts.requesterType, role, repo: ctx.repoFullName, org: run.owner,
     isTeamMember: async (slug) => teamChecker((await ctx.tokens.get("membership")).octokit, run.owner, run.requestedBy)(slug),
   });
   await ctx.tokens.revoke("membership");
-  let { allowed, reason } = decision;
-  await ctx.transcript.append("policy_decision", { decision: allowed ? "allowed" : "refused", rule: "who may start work", reason });
-  const report = (await ctx.tokens.get("report")).octokit;
-  let hint = "A maintainer can add the label instead.";
-  if (allowed) {
-    const spent = await budgetSpent(ctx);
-    if (spent) {
-      allowed = false;
-      reason = spent;
-      hint = "";
-    }
-  }
-  if (!allowed) {
-    const marker = `<!-- bosun:refusal run=${run.id} -->`;
-    if (!(await findMarkedComment(report, ctx.deps.appId, run, marker))) {
-      await report.rest.issues.createComment({
-        owner: run.owner, repo: run.repo, issue_number: run.issueNumber,
-        body: `Bosun did not start: ${reason}${hint ? ` ${hint}` : ""}\n\n${marker}`,
-      });
-      await ctx.transcript.append("comment", { purpose: "refusal" });
-    }
-    await ctx.moveTo("refused", { outcome: reason });
-    return;
-  }
+  await ctx.transcript.append("policy_decision", { decision: decision.allowed ? "allowed" : "refused", rule: "who may start work", reason: decision.reason });
+  if (!decision.allowed) return refuse(ctx, decision.reason, "A maintainer can add the label instead.");
+  const spent = await budgetSpent(ctx, rules.budgets, sources);
+  if (spent) return refuse(ctx, spent, "");
+  await settle(ctx, org);
+
   await ctx.reportProgressOrNote();
+  const report = (await ctx.tokens.get("report")).octokit;
   await report.rest.reactions.createForIssue({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber, content: "eyes" });
   await ctx.stepDone(`Checked that @${run.requestedBy} may assign work`);
 
   // Text written by someone without write access is untrusted: the agent does not read it until a
   // maintainer approves it with `/bosun approve`.
-  if (!run.facts.approval) {
+  if (!run.facts.approval && rules.approve_outsider_issues) {
     const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
     const author = issue.user?.login ?? "unknown";
     const authorRole = author === run.requestedBy ? "labeller" : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: author }).catch(() => null))?.data.role_name ?? "none";
@@ -92,5 +135,15 @@ export async function authorize(ctx: RunContext): Promise<void> {
       return;
     }
   }
-  await ctx.moveTo("preparing");
+  await startWhenRoom(ctx, rules, sources);
+}
+
+/** Moves on to preparing when the policy's concurrency limits leave room; otherwise the run waits in the queue. */
+async function startWhenRoom(ctx: RunContext, rules: ResolvedRules, sources: Sources): Promise<void> {
+  const ruleAt = (key: string): string => `\`${key}\` in the org's policy (${sources[key] ?? defaultSource})`;
+  const { runs_per_repository: perRepository, runs_per_org: perOrg } = rules.concurrency;
+  if (perRepository === null && perOrg === null) return ctx.moveTo("preparing");
+  await ctx.moveToIfRoom("preparing", { perRepository, perOrg }, (busy) => perRepository !== null && busy.repository >= perRepository
+    ? `${busy.repository} run${busy.repository === 1 ? " is" : "s are"} working on ${ctx.repoFullName} already, the most the org's policy allows at once (${ruleAt("concurrency.runs_per_repository")}); this one starts when one of them ends.`
+    : `${busy.org} runs are working in the ${ctx.run.owner} org already, the most the org's policy allows at once (${ruleAt("concurrency.runs_per_org")}); this one starts when one of them ends.`);
 }

@@ -2,18 +2,11 @@
 // the default branch's head, and put it into the run's workspace volume.
 import { buildTask } from "../../agents/task.ts";
 import { runGit } from "../../github/git.ts";
-import { readRawFile } from "../../github/read-file.ts";
 import { hasWriteAccess } from "../../policy/who-may-start.ts";
-import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
 import { DockerUnavailableError, RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout } from "./checkout.ts";
-
-async function readRepoConfig(ctx: RunContext, ref: string): Promise<string | null> {
-  const { octokit } = await ctx.tokens.get("fetch");
-  return readRawFile(octokit, { owner: ctx.run.owner, repo: ctx.run.repo, path: repoConfigPath, ref });
-}
 
 interface IssueComment { user: { login: string; type?: string } | null; body?: string; created_at: string; performed_via_github_app?: { id: number } | null }
 
@@ -49,29 +42,22 @@ async function trustedComments<C extends IssueComment>(ctx: RunContext, all: C[]
 export async function prepare(ctx: RunContext): Promise<void> {
   const { run } = ctx;
   const { octokit } = await ctx.tokens.get("fetch");
-  const repo = (await octokit.rest.repos.get({ owner: run.owner, repo: run.repo })).data;
-  const configText = await readRepoConfig(ctx, repo.default_branch);
-  const parsed = parseRepoConfig(configText);
-  if (!parsed.ok) {
-    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid repository settings", problems: parsed.problems });
-    throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
-  }
-  const config = parsed.config;
-  const orgPolicy = run.facts.policy;
-  if (!orgPolicy) throw new Error("[bosun/runs] the run reached prepare without its org policy");
+  const config = run.facts.config;
+  const policy = ctx.policy;
+  if (!config) throw new Error("[bosun/runs] the run reached prepare without its settings");
   const fetched = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
   // An approved issue is handed over as it was approved, whatever was edited since.
   const issue = run.facts.approval ? { ...fetched, title: run.facts.approval.title, body: run.facts.approval.body } : fetched;
   const comments = await trustedComments(ctx, await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 }));
   const task = buildTask({
     runId: run.id, repository: ctx.repoFullName, mode: run.mode, instructions: config.instructions,
-    testCommand: config.test.command, timeoutMinutes: config.agent.timeout_minutes,
+    testCommand: config.test.command, timeoutMinutes: policy.limits.agent_minutes,
     issue: {
       number: issue.number, title: issue.title, author: issue.user?.login ?? "unknown", body: issue.body ?? null,
       comments: comments.map((c) => ({ author: c.user?.login ?? "unknown", body: c.body ?? null })),
     },
   });
-  await ctx.update({ baseBranch: repo.default_branch, facts: { defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, config, task, issueTitle: issue.title } });
+  await ctx.update({ facts: { task, issueTitle: issue.title } });
   await ctx.transcript.append("prompt", { prompt: task.prompt, task });
 
   const checkout = await ensureCheckout(ctx);
@@ -79,7 +65,7 @@ export async function prepare(ctx: RunContext): Promise<void> {
   await ctx.tokens.revoke("fetch");
   await ctx.update({ baseSha });
 
-  const { sandbox, env } = ctx.deps;
+  const { sandbox } = ctx.deps;
   try {
     await sandbox.ping();
     const { runtime } = ctx.sandboxSettings;
@@ -91,16 +77,10 @@ export async function prepare(ctx: RunContext): Promise<void> {
     }
     throw e;
   }
-  const image = config.image ?? env.BOSUN_AGENT_IMAGE;
-  const allowedImages = [env.BOSUN_AGENT_IMAGE, ...orgPolicy.sandbox.images];
-  if (!allowedImages.includes(image)) {
-    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "allowed images", image, allowed: allowedImages });
-    throw new StepFailure({ outcome: `The image \`${image}\` that \`${repoConfigPath}\` asks for is not allowed by the org's policy, so the agent did not start. Allowed: ${allowedImages.map((i) => `\`${i}\``).join(", ")}. An org admin can add it under \`sandbox.images\`.` });
-  }
+  const image = policy.image;
   if (!(await sandbox.imageExists(image))) {
     throw new StepFailure({ outcome: `The image \`${image}\` is not on the Docker host, so the agent did not start.`, title: "Image", detail: "Build Bosun's agent base with `npm run setup` (docker/agent-base), or build the image on the Docker host." });
   }
-  await ctx.update({ facts: { image } });
-  await ctx.stepDone(`Fetched ${ctx.repoFullName} at \`${baseSha.slice(0, 7)}\` (${repo.default_branch})`);
+  await ctx.stepDone(`Fetched ${ctx.repoFullName} at \`${baseSha.slice(0, 7)}\` (${run.baseBranch ?? "default branch"})`);
   await ctx.moveTo("running");
 }

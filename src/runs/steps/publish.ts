@@ -6,6 +6,7 @@ import { readTranscript } from "../../audit/transcript.ts";
 import { branchName, renderPullRequestBody, upsertPullRequest, type NetworkSummary } from "../../github/pull-request.ts";
 import { ownersOfFiles } from "../../policy/codeowners.ts";
 import { checkProtectionGate } from "../../policy/protection-gate.ts";
+import { readiness } from "../../policy/readiness.ts";
 import type { RunContext } from "../run-context.ts";
 import type { RunContext as Ctx } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
@@ -27,7 +28,10 @@ async function chooseBranch(ctx: Ctx, checkout: string, url: string, token: stri
 
 export async function publish(ctx: RunContext): Promise<void> {
   const { run } = ctx;
-  const { octokit, token } = await ctx.tokens.get("publish");
+  // A change under .github/workflows/ needs GitHub's `workflows` permission to be pushed at all;
+  // every other change is pushed without it.
+  const touchesWorkflows = (run.facts.changedFiles ?? []).some((f) => f.path.startsWith(".github/workflows/"));
+  const { octokit, token } = await ctx.tokens.get(touchesWorkflows ? "publishWorkflows" : "publish");
   const { checkout, sha } = await buildCommit(ctx);
   if (!sha || sha !== run.facts.commitSha) throw new Error(`[bosun/runs] the rebuilt commit ${sha ?? "(none)"} differs from the verified one ${run.facts.commitSha ?? "(none)"}`);
   const url = run.facts.cloneUrl ?? "";
@@ -40,7 +44,7 @@ export async function publish(ctx: RunContext): Promise<void> {
     } catch (e) {
       if (/workflows?` permission/.test(String(e))) {
         throw new StepFailure({
-          outcome: "The agent changed a workflow under `.github/workflows/`. Bosun does not hold GitHub's `workflows` permission, so it cannot push that change; make it by hand, or ask again without it.",
+          outcome: "The agent changed a workflow under `.github/workflows/`, and GitHub refused the push: this installation of Bosun has not been granted the `workflows` permission. An org owner can accept it in the app's installation settings.",
           title: "git push", detail: ctx.redactor.text(String(e)),
         });
       }
@@ -53,32 +57,25 @@ export async function publish(ctx: RunContext): Promise<void> {
 
   const base = run.baseBranch ?? "main";
   const gate = await checkProtectionGate(octokit, { owner: run.owner, repo: run.repo, branch: base, appId: ctx.deps.appId });
-  await ctx.transcript.append("policy_decision", { rule: "base branch protection gate", decision: gate.ok ? "ready" : "draft", missing: gate.missing });
-  const testsPassed = run.facts.testCommand ? run.facts.testExitCode === 0 && !run.facts.testTimedOut : null;
-  const draft = !gate.ok || testsPassed === false;
+  const gateRequired = ctx.policy.rules.require_protection_gate;
+  await ctx.transcript.append("policy_decision", { rule: "base branch protection gate", required: gateRequired, decision: gate.ok || !gateRequired ? "ready" : "draft", missing: gate.missing });
+  await ctx.update({ facts: { gateMissing: gate.missing } });
+  const ready = readiness(ctx.run);
+  const { testsPassed, draft } = ready;
   const title = run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`;
-  const body = ctx.redactor.text(renderPullRequestBody(ctx.run, { gateMissing: gate.missing, testsPassed, network: await networkSummary(ctx) }));
+  const body = ctx.redactor.text(renderPullRequestBody(ctx.run, { gateMissing: gate.missing, gateRequired, testsPassed, protectedWaiting: ready.protectedWaiting, network: await networkSummary(ctx) }));
   const pr = await upsertPullRequest(octokit, { owner: run.owner, repo: run.repo, head: branch, base, title, body, draft });
   await ctx.transcript.append("pull_request", { number: pr.number, url: pr.url, draft: pr.draft, created: pr.created, title });
-  await ctx.update({ prNumber: pr.number, prUrl: pr.url, facts: { gateMissing: gate.missing } });
+  await ctx.update({ prNumber: pr.number, prUrl: pr.url });
 
   const testCheck = await upsertCheckRun(octokit, {
-    owner: run.owner, repo: run.repo, headSha: sha, name: checkNames.tests, externalId: `${run.id}:tests`, knownId: run.checkRunId,
-    fields: testsPassed === null
-      ? { status: "completed", conclusion: gate.ok ? "success" : "failure", title: gate.ok ? "No test command configured" : "Branch protection is missing settings", summary: gateSummary(gate.missing, "No test command is configured; Bosun ran no tests.") }
-      : {
-          status: "completed",
-          conclusion: testsPassed && gate.ok ? "success" : "failure",
-          title: testsPassed ? (gate.ok ? "Tests passed" : "Tests passed; branch protection is missing settings") : "Tests failed",
-          summary: gateSummary(gate.missing, `\`${run.facts.testCommand ?? ""}\` ${testsPassed ? "passed" : "failed"} on ${sha.slice(0, 7)}.`),
-          text: run.facts.testOutputTail ? `\`\`\`\n${run.facts.testOutputTail}\n\`\`\`` : undefined,
-        },
+    owner: run.owner, repo: run.repo, headSha: sha, name: checkNames.tests, externalId: `${run.id}:tests`, knownId: run.checkRunId, fields: ready.check,
   });
   const reviewCheck = await upsertCheckRun(octokit, {
     owner: run.owner, repo: run.repo, headSha: sha, name: checkNames.independentReview, externalId: `${run.id}:independent-review`, knownId: run.reviewCheckRunId,
     fields: { status: "in_progress", title: "Waiting for an independent approval", summary: `@${run.requestedBy} asked for this change, so their approval alone does not count. Another person with write access must approve this pull request.` },
   });
-  await ctx.transcript.append("check_run", { name: checkNames.tests, id: testCheck, conclusion: testsPassed && gate.ok ? "success" : testsPassed === null && gate.ok ? "success" : "failure" });
+  await ctx.transcript.append("check_run", { name: checkNames.tests, id: testCheck, conclusion: ready.check.conclusion, title: ready.check.title });
   await ctx.transcript.append("check_run", { name: checkNames.independentReview, id: reviewCheck, status: "in_progress" });
   await ctx.update({ checkRunId: testCheck, reviewCheckRunId: reviewCheck });
 
@@ -94,16 +91,13 @@ export async function publish(ctx: RunContext): Promise<void> {
 
   if (testsPassed === false) {
     await ctx.moveTo("failed", { outcome: `The tests failed on the agent's change. Pull request ${pr.url} is open as a draft with a failing check, so people can look.` });
+  } else if (ready.protectedWaiting.length) {
+    await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is open as a draft: it changes protected paths (${ready.protectedWaiting.map((p) => `\`${p}\``).join(", ")}), so its \`bosun\` check fails until someone allowed comments \`/bosun approve\` on it.` });
   } else if (pr.draft) {
-    await ctx.moveTo("succeeded", { outcome: gate.ok ? `Pull request ${pr.url} is open as a draft; mark it ready for review when you are.` : `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` });
+    await ctx.moveTo("succeeded", { outcome: ready.blockers.length ? `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` : `Pull request ${pr.url} is open as a draft, as \`.github/bosun.yml\` asks; mark it ready for review when you are.` });
   } else {
     await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is ready for review. It needs an approval from someone other than @${run.requestedBy}.` });
   }
-}
-
-function gateSummary(missing: string[], first: string): string {
-  if (missing.length === 0) return first;
-  return `${first}\n\nBosun keeps this pull request a draft until the base branch's protection has these settings:\n${missing.map((m) => `- ${m}`).join("\n")}`;
 }
 
 /** Hosts each phase reached and was refused, from the run's `network` events. */

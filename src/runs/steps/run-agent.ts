@@ -20,6 +20,7 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   const { run, deps } = ctx;
   const task = run.facts.task;
   const config = run.facts.config;
+  const { limits, agent } = ctx.policy;
   if (!task || !config) throw new Error("[bosun/runs] the run reached the agent step without a task");
   // A fresh workspace for every attempt: a repeated step must not start from a killed agent's half-done edits.
   const checkout = await ensureCheckout(ctx);
@@ -36,16 +37,16 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     await ctx.transcript.append("command", { phase: "setup", command: config.setup.command, network: phasePolicy(ctx, "setup").network });
     const setup = await runPhase(ctx, "setup", {
       runId: run.id, role: "setup", attempt: run.epoch, image: ctx.image, command: config.setup.command,
-      volumes: { [workspace]: "/workspace" }, timeoutMs: config.setup.timeout_minutes * 60_000,
+      volumes: { [workspace]: "/workspace" }, timeoutMs: limits.setup_minutes * 60_000,
     });
     const setupTail = ctx.redactor.text(lastLines(setup.outputTail));
     await ctx.transcript.append("command", { phase: "setup", exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: setupTail });
     if (setup.exitCode !== 0 || setup.timedOut) {
-      throw new StepFailure({ outcome: `The setup command \`${config.setup.command}\` ${setup.timedOut ? `did not finish within ${config.setup.timeout_minutes} minutes` : `exited with code ${setup.exitCode}`}, so the agent did not start.`, title: "Setup output", detail: setupTail });
+      throw new StepFailure({ outcome: `The setup command \`${config.setup.command}\` ${setup.timedOut ? `did not finish within ${limits.setup_minutes} minutes` : `exited with code ${setup.exitCode}`}, so the agent did not start.`, title: "Setup output", detail: setupTail });
     }
     await ctx.stepDone(`Set up the workspace: \`${config.setup.command}\``);
   }
-  const command = config.agent.command ?? deps.env.BOSUN_DEFAULT_AGENT_COMMAND;
+  const command = agent.command;
   await ctx.transcript.append("command", { phase: "agent", command, image: ctx.image, network: phasePolicy(ctx, "agent").network });
   // Events are appended in order; the chain keeps them so without blocking the output stream.
   // Each is marked as the agent's own account, so it cannot pass for one of Bosun's, and a
@@ -57,8 +58,8 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json" },
     volumes: { [workspace]: "/workspace", [bosunVolume]: "/bosun" },
     files,
-    timeoutMs: config.agent.timeout_minutes * 60_000,
-    inactivityMs: config.agent.inactivity_minutes * 60_000,
+    timeoutMs: limits.agent_minutes * 60_000,
+    inactivityMs: limits.inactivity_minutes * 60_000,
     onStdoutLine: (line) => {
       const parsed = parseAgentLine(line);
       if (!parsed) return;
@@ -75,10 +76,10 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
   await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
   if (outcome.inactive) {
-    throw new StepFailure({ outcome: `The agent printed nothing for ${config.agent.inactivity_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
+    throw new StepFailure({ outcome: `The agent printed nothing for ${limits.inactivity_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
   }
   if (outcome.timedOut) {
-    throw new StepFailure({ outcome: `The agent did not finish within ${config.agent.timeout_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
+    throw new StepFailure({ outcome: `The agent did not finish within ${limits.agent_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
   }
   if (outcome.exitCode !== 0) {
     throw new StepFailure({ outcome: `The agent exited with code ${outcome.exitCode}.`, title: "Last output", detail: tail });

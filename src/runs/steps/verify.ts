@@ -11,6 +11,7 @@ import type { RunContext } from "../run-context.ts";
 import { runPhase } from "../run-phase.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout } from "./checkout.ts";
+import { protectedChanges } from "../../policy/readiness.ts";
 
 const maxDiffEvent = 200_000;
 
@@ -109,7 +110,11 @@ export async function verify(ctx: RunContext): Promise<void> {
   }
   const diff = await runGit(checkout, ["show", "--no-color", "--format=", sha]);
   await ctx.transcript.append("file_diff", { base: run.baseSha, commit: sha, files, diff: diff.slice(0, maxDiffEvent), truncated: diff.length > maxDiffEvent });
-  await ctx.update({ facts: { changedFiles: files, commitSha: sha } });
+  const touched = protectedChanges(files.map((f) => f.path), ctx.policy.rules.protected_paths);
+  if (touched.length) {
+    await ctx.transcript.append("policy_decision", { rule: "protected_paths", source: run.facts.policySources?.["protected_paths"], decision: "approval needed", paths: touched });
+  }
+  await ctx.update({ facts: { changedFiles: files, commitSha: sha, protectedChanges: touched } });
   await ctx.stepDone(`Computed the diff: ${files.length} file${files.length === 1 ? "" : "s"} changed`);
 
   const config = run.facts.config;
@@ -122,7 +127,7 @@ export async function verify(ctx: RunContext): Promise<void> {
   await deps.sandbox.removeVolume(run.id, "test");
   const volume = await deps.sandbox.createVolume(run.id, "test");
   await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
-  const timeoutMinutes = config?.test.timeout_minutes ?? 15;
+  const timeoutMinutes = ctx.policy.limits.test_minutes;
   const outcome = await runPhase(ctx, "test", {
     runId: run.id, role: "test", attempt: run.epoch, image: ctx.image, command: testCommand,
     volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000,

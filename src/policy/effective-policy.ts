@@ -1,0 +1,275 @@
+// The settings a run works under, and where each came from. Two steps:
+//   1. the org's rules for one repository: Bosun's defaults, then the org policy's top level,
+//      then every `repositories` entry that matches the repository's name, in order (key by key);
+//   2. the repository's choices within those rules: a choice above a ceiling gets the ceiling, a
+//      host, preset or secret outside the allowed ones is not given, and each such answer names
+//      the rule that gave it. An image or agent the rules do not allow refuses the run instead:
+//      running something other than what the repository asked for would be a surprise.
+import { minimatch } from "minimatch";
+import {
+  bosunDefaults, phases, type AgentKind, type OrgPolicy, type Phase, type PhasePolicy, type ResolvedRules,
+} from "../config/org-policy.ts";
+import type { Env } from "../config/env.ts";
+import type { RepoConfig } from "../config/repo-config.ts";
+import { entryWithin, expandPresets } from "../sandbox/egress-proxy.ts";
+
+/** What the operator's environment sets: the hard ceilings an org policy cannot raise. */
+export interface OperatorSettings {
+  image: string;
+  defaultAgentCommand: string;
+  runtime: "runc" | "runsc";
+  memoryMb: number;
+  cpus: number;
+  pids: number;
+}
+
+export function operatorSettings(env: Env): OperatorSettings {
+  return {
+    image: env.BOSUN_AGENT_IMAGE, defaultAgentCommand: env.BOSUN_DEFAULT_AGENT_COMMAND, runtime: env.BOSUN_RUNTIME,
+    memoryMb: env.BOSUN_SANDBOX_MEMORY_MB, cpus: env.BOSUN_SANDBOX_CPUS, pids: env.BOSUN_SANDBOX_PIDS,
+  };
+}
+
+/** Dotted key → where its value came from, in words for `/bosun policy` and the transcript. */
+export type Sources = Record<string, string>;
+
+export interface RulesForRepository {
+  rules: ResolvedRules;
+  sources: Sources;
+  /** The `repositories` entries that matched, by index. */
+  matched: number[];
+}
+
+export const defaultSource = "Bosun's default";
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Leaves are scalars, lists and the `addresses` maps (replaced whole, never merged key by key). */
+function isLeaf(key: string, v: unknown): boolean {
+  return !isPlainObject(v) || key === "addresses";
+}
+
+function markAll(value: unknown, path: string[], source: string, sources: Sources): void {
+  const key = path[path.length - 1] ?? "";
+  if (path.length && isLeaf(key, value)) {
+    sources[path.join(".")] = source;
+    return;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) markAll(v, [...path, k], source, sources);
+}
+
+function overlay(target: Record<string, unknown>, partial: Record<string, unknown>, path: string[], source: string, sources: Sources): void {
+  for (const [k, v] of Object.entries(partial)) {
+    if (v === undefined || k === "match" || k === "repositories") continue;
+    const p = [...path, k];
+    const current = target[k];
+    if (!isLeaf(k, v) && isPlainObject(current)) {
+      overlay(current, v as Record<string, unknown>, p, source, sources);
+      continue;
+    }
+    target[k] = structuredClone(v);
+    markAll(v, p, source, sources);
+  }
+}
+
+export function repositoryMatches(match: string | string[], repo: string): boolean {
+  return (Array.isArray(match) ? match : [match]).some((glob) => minimatch(repo, glob, { nocase: true, dot: true }));
+}
+
+/**
+ * Step 1: the org's rules for `repo` (its name, without the owner). `policySource` names the
+ * file the policy came from; null policy means the org has written none.
+ */
+export function orgRulesFor(policy: OrgPolicy | null, repo: string, policySource = "org policy"): RulesForRepository {
+  const rules = structuredClone(bosunDefaults);
+  const sources: Sources = {};
+  markAll(rules, [], defaultSource, sources);
+  const matched: number[] = [];
+  if (policy) {
+    overlay(rules as unknown as Record<string, unknown>, policy, [], policySource, sources);
+    (policy.repositories ?? []).forEach((entry, i) => {
+      if (!repositoryMatches(entry.match, repo)) return;
+      matched.push(i);
+      const globs = (Array.isArray(entry.match) ? entry.match : [entry.match]).join(", ");
+      overlay(rules as unknown as Record<string, unknown>, entry, [], `${policySource}, repositories[${i}] (${globs})`, sources);
+    });
+  }
+  return { rules, sources, matched };
+}
+
+/** A repository's choice that the rules answered differently, and which rule did. */
+export interface Adjustment {
+  key: string;
+  asked: unknown;
+  given: unknown;
+  /** The org rule's key, e.g. `sandbox.limits.agent_minutes`. */
+  rule: string;
+  /** Where that rule's value came from. */
+  source: string;
+  message: string;
+}
+
+export interface EffectivePolicy {
+  rules: ResolvedRules;
+  runtime: "runc" | "runsc";
+  image: string;
+  agent: { kind: AgentKind; command: string };
+  limits: { memory_mb: number; cpus: number; pids: number; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
+  phases: Record<Phase, PhasePolicy>;
+  /** Open pull requests as drafts whatever the checks say (the repository's choice). */
+  draft: boolean;
+}
+
+export type Resolution =
+  | { ok: true; policy: EffectivePolicy; sources: Sources; adjustments: Adjustment[] }
+  | { ok: false; refusal: Adjustment };
+
+function has(raw: unknown, path: string[]): boolean {
+  let v: unknown = raw;
+  for (const k of path) {
+    if (!isPlainObject(v) || !(k in v)) return false;
+    v = v[k];
+  }
+  return v !== undefined && v !== null;
+}
+
+const repoFile = ".github/bosun.yml";
+const list = (xs: unknown[]): string => xs.map((x) => `\`${String(x)}\``).join(", ");
+
+/**
+ * Step 2: the repository's `.github/bosun.yml` (parsed `config`, and `raw` as written) within
+ * the org's rules. `presetHosts` expands registry presets (injected so tests need no host config).
+ */
+export function applyRepositoryChoices(o: {
+  org: RulesForRepository; config: RepoConfig; raw: unknown; operator: OperatorSettings;
+  presetHosts?: (presets: string[]) => string[];
+}): Resolution {
+  const { rules, sources: orgSources } = o.org;
+  const { config, raw, operator } = o;
+  const presetHosts = o.presetHosts ?? expandPresets;
+  const sources: Sources = { ...orgSources };
+  const adjustments: Adjustment[] = [];
+  const adjust = (key: string, asked: unknown, given: unknown, rule: string, why: string, source = orgSources[rule] ?? defaultSource): void => {
+    adjustments.push({ key, asked, given, rule, source, message: `\`${key}\`: ${why} (\`${rule}\`, ${source}).` });
+  };
+
+  // Image: the operator's, or one the org allows.
+  const images = [operator.image, ...rules.sandbox.images];
+  const image = config.image ?? operator.image;
+  sources["image"] = config.image ? repoFile : "the operator's BOSUN_AGENT_IMAGE";
+  if (!images.includes(image)) {
+    return { ok: false, refusal: { key: "image", asked: image, given: null, rule: "sandbox.images", source: orgSources["sandbox.images"] ?? defaultSource,
+      message: `\`image\`: \`${image}\` is not allowed (\`sandbox.images\`, ${orgSources["sandbox.images"] ?? defaultSource}); allowed: ${list(images)}. An org admin can add it under \`sandbox.images\`.` } };
+  }
+
+  // Agent: the operator's default, or the repository's own command when the org allows that.
+  const kind: AgentKind = config.agent.command ? "command" : "default";
+  if (!rules.agents.includes(kind)) {
+    const what = kind === "command" ? `its own agent command \`${config.agent.command ?? ""}\`` : "Bosun's default agent";
+    return { ok: false, refusal: { key: "agent.command", asked: kind, given: null, rule: "agents", source: orgSources["agents"] ?? defaultSource,
+      message: `\`agent.command\`: the repository asks for ${what}, which the org's \`agents\` does not allow (${orgSources["agents"] ?? defaultSource}); allowed: ${list(rules.agents)}.` } };
+  }
+  const agent = { kind, command: config.agent.command ?? operator.defaultAgentCommand };
+  sources["agent.command"] = config.agent.command ? repoFile : "the operator's BOSUN_DEFAULT_AGENT_COMMAND";
+
+  // Runtime: gVisor when the operator or the rules ask for it; nothing can ask for less.
+  const runtime = operator.runtime === "runsc" || rules.sandbox.runtime === "runsc" ? "runsc" : "runc";
+  sources["runtime"] = operator.runtime === "runsc" ? "the operator's BOSUN_RUNTIME" : rules.sandbox.runtime === "runsc" ? orgSources["sandbox.runtime"] ?? defaultSource : "the operator's BOSUN_RUNTIME";
+
+  // Resource ceilings: the operator's figure, lowered (never raised) by the rules.
+  const resource = (key: "memory_mb" | "cpus" | "pids", operatorValue: number, envName: string): number => {
+    const orgValue = rules.sandbox.limits[key];
+    let ceiling = operatorValue;
+    let ceilingSource = `the operator's ${envName}`;
+    if (orgValue !== null && orgValue <= operatorValue) {
+      ceiling = orgValue;
+      ceilingSource = orgSources[`sandbox.limits.${key}`] ?? defaultSource;
+    } else if (orgValue !== null) {
+      adjust(`sandbox.limits.${key}`, orgValue, operatorValue, `sandbox.limits.${key}`, `the org asks for ${orgValue}, above the operator's ${envName} of ${operatorValue}, so ${operatorValue} holds`, `the operator's ${envName}`);
+    }
+    const asked = config.sandbox[key];
+    if (asked === undefined) {
+      sources[`limits.${key}`] = ceilingSource;
+      return ceiling;
+    }
+    if (asked > ceiling) {
+      adjust(`sandbox.${key}`, asked, ceiling, `sandbox.limits.${key}`, `asked for ${asked}, given the ceiling ${ceiling}`, ceilingSource);
+      sources[`limits.${key}`] = ceilingSource;
+      return ceiling;
+    }
+    sources[`limits.${key}`] = repoFile;
+    return asked;
+  };
+  // Timeouts: the repository's figure (or its default), held to the rules' ceiling.
+  const timeout = (repoKey: string, asked: number, ceilingKey: "agent_minutes" | "inactivity_minutes" | "setup_minutes" | "test_minutes"): number => {
+    const ceiling = rules.sandbox.limits[ceilingKey];
+    const explicit = has(raw, repoKey.split("."));
+    if (asked <= ceiling) {
+      sources[`limits.${ceilingKey}`] = explicit ? repoFile : defaultSource;
+      return asked;
+    }
+    if (explicit) adjust(repoKey, asked, ceiling, `sandbox.limits.${ceilingKey}`, `asked for ${asked} minutes, given the ceiling ${ceiling}`);
+    sources[`limits.${ceilingKey}`] = orgSources[`sandbox.limits.${ceilingKey}`] ?? defaultSource;
+    return ceiling;
+  };
+  const limits = {
+    memory_mb: resource("memory_mb", operator.memoryMb, "BOSUN_SANDBOX_MEMORY_MB"),
+    cpus: resource("cpus", operator.cpus, "BOSUN_SANDBOX_CPUS"),
+    pids: resource("pids", operator.pids, "BOSUN_SANDBOX_PIDS"),
+    agent_minutes: timeout("agent.timeout_minutes", config.agent.timeout_minutes, "agent_minutes"),
+    inactivity_minutes: timeout("agent.inactivity_minutes", config.agent.inactivity_minutes, "inactivity_minutes"),
+    setup_minutes: timeout("setup.timeout_minutes", config.setup.timeout_minutes, "setup_minutes"),
+    test_minutes: timeout("test.timeout_minutes", config.test.timeout_minutes, "test_minutes"),
+  };
+
+  // Per phase: network, hosts, presets and secrets, each narrowed to what the rules allow.
+  const phasePolicies = {} as Record<Phase, PhasePolicy>;
+  for (const phase of phases) {
+    const allowed = rules.sandbox.phases[phase];
+    const choice = config.sandbox.phases?.[phase] ?? {};
+    const at = `sandbox.phases.${phase}`;
+    const given: PhasePolicy = structuredClone(allowed);
+    if (choice.network === "none") {
+      given.network = "none";
+      sources[`${at}.network`] = repoFile;
+    } else if (choice.network === "allowlist" && allowed.network === "none") {
+      adjust(`${at}.network`, "allowlist", "none", `${at}.network`, "asked for `allowlist`, given `none`: the org gives this phase no network");
+    }
+    if (choice.presets) {
+      const outside = choice.presets.filter((p) => !allowed.presets.includes(p));
+      given.presets = choice.presets.filter((p) => allowed.presets.includes(p));
+      sources[`${at}.presets`] = repoFile;
+      if (outside.length) adjust(`${at}.presets`, choice.presets, given.presets, `${at}.presets`, `${list(outside)} not given: outside the org's presets for ${phase} (${list(allowed.presets) || "none"})`);
+    }
+    if (choice.hosts) {
+      const allowedHosts = [...allowed.hosts, ...presetHosts(allowed.presets)];
+      const outside = choice.hosts.filter((h) => !entryWithin(h, allowedHosts));
+      given.hosts = choice.hosts.filter((h) => entryWithin(h, allowedHosts));
+      sources[`${at}.hosts`] = repoFile;
+      if (outside.length) adjust(`${at}.hosts`, choice.hosts, given.hosts, `${at}.hosts`, `${list(outside)} not given: outside the org's hosts and presets for ${phase}`);
+    }
+    if (choice.secrets) {
+      const outside = choice.secrets.filter((s) => !allowed.secrets.includes(s));
+      given.secrets = choice.secrets.filter((s) => allowed.secrets.includes(s));
+      sources[`${at}.secrets`] = repoFile;
+      if (outside.length) adjust(`${at}.secrets`, choice.secrets, given.secrets, `${at}.secrets`, `${list(outside)} not given: the org does not give ${outside.length === 1 ? "it" : "them"} to the ${phase} phase`);
+    }
+    phasePolicies[phase] = given;
+  }
+
+  sources["draft"] = has(raw, ["pull_request", "draft"]) ? repoFile : defaultSource;
+  return {
+    ok: true,
+    policy: { rules, runtime, image, agent, limits, phases: phasePolicies, draft: config.pull_request.draft },
+    sources,
+    adjustments,
+  };
+}
+
+/** The whole merge for one repository: org rules, then the repository's choices. */
+export function resolvePolicy(o: { org: OrgPolicy | null; policySource?: string; repo: string; config: RepoConfig; raw: unknown; operator: OperatorSettings; presetHosts?: (presets: string[]) => string[] }): Resolution & { matched?: number[] } {
+  const org = orgRulesFor(o.org, o.repo, o.policySource);
+  return { ...applyRepositoryChoices({ org, config: o.config, raw: o.raw, operator: o.operator, ...(o.presetHosts ? { presetHosts: o.presetHosts } : {}) }), matched: org.matched };
+}

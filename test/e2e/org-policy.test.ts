@@ -1,0 +1,213 @@
+// The org's policy end to end: per-repository overrides, ceilings a repository asks past (and the
+// answer it gets, naming the rule), disabled repositories and modes, `/bosun policy` with where
+// each value came from, and protected paths that keep the pull request a draft with a failing
+// check until `/bosun approve`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readTranscript } from "../../src/audit/transcript.ts";
+import { demoIssue } from "../fixtures/demo-repo.ts";
+import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
+import { waitForContainer } from "../helpers/docker.ts";
+import { seedDemoRepo } from "../helpers/seed.ts";
+
+const orgPolicy = [
+  "sandbox:",
+  "  limits:",
+  "    memory_mb: 256",
+  "    agent_minutes: 5",
+  "  phases:",
+  "    setup:",
+  "      presets: []",
+  "      hosts: [\"*.mirror.acme.test\"]",
+  "repositories:",
+  "  - match: \"legacy-*\"",
+  "    enabled: false",
+  "  - match: [ceilings]",
+  "    modes: [pull_request]",
+  "  - match: one-at-a-time",
+  "    concurrency:",
+  "      runs_per_repository: 1",
+  "",
+].join("\n");
+
+async function openIssue(w: BosunWorld, repo: string, o: { body?: string; label?: string } = {}): Promise<number> {
+  const maya = w.gh.as("maya");
+  const issue = await maya.rest.issues.create({ owner: "acme", repo, title: demoIssue.title, body: o.body ?? demoIssue.body });
+  await maya.rest.issues.addLabels({ owner: "acme", repo, issue_number: issue.data.number, labels: [o.label ?? "bosun"] });
+  return issue.data.number;
+}
+
+function botComments(w: BosunWorld, repo: string, issue: number): string[] {
+  return [...w.gh.repo(`acme/${repo}`).comments.values()].filter((c) => c.issueNumber === issue && c.user === "bosun[bot]").map((c) => c.body);
+}
+
+async function waitForReply(w: BosunWorld, repo: string, issue: number, n: number): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    await w.gh.hooks.settled();
+    const replies = botComments(w, repo, issue).filter((b) => b.includes("bosun:reply"));
+    if (replies.length >= n) return replies[n - 1] ?? "";
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no reply ${n} on acme/${repo}#${issue}`);
+}
+
+test("org policy", async (t) => {
+  const w = await startBosunWorld(t);
+  await seedDemoRepo(w.gh, "ceilings", {
+    files: {
+      ".github/bosun.yml": [
+        "agent:",
+        "  command: sleep 2; node /bosun/agents/patch-agent.mjs",
+        "  timeout_minutes: 600",
+        "sandbox:",
+        "  memory_mb: 4096",
+        "  phases:",
+        "    setup:",
+        "      hosts: [pkgs.mirror.acme.test, evil.test]",
+        "    agent:",
+        "      secrets: [DEPLOY_KEY]",
+        "test:",
+        "  command: npm test",
+        "",
+      ].join("\n"),
+    },
+  });
+  await seedDemoRepo(w.gh, "legacy-billing");
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy } });
+  const source = "acme/.github: .github/bosun.yml";
+
+  await t.test("asking past a ceiling gets the ceiling, and the issue says which rule", async () => {
+    const issue = await openIssue(w, "ceilings");
+    const running = await w.waitForRun({ repo: "acme/ceilings", issue, until: (r) => r.state === "running" });
+    const agent = await waitForContainer(running.id, "agent");
+    assert.equal(agent.HostConfig.Memory, 256 * 1024 * 1024, "the agent's container has the org's memory ceiling, not the 4096 MB asked for");
+    const run = await w.waitForRun({ repo: "acme/ceilings", issue });
+    assert.equal(run.state, "succeeded", run.outcome ?? "");
+    assert.equal(run.facts.policy?.limits.agent_minutes, 5);
+    assert.deepEqual(run.facts.policy?.phases.setup.hosts, ["pkgs.mirror.acme.test"]);
+    assert.deepEqual(run.facts.policy?.phases.agent.secrets, []);
+    const progress = botComments(w, "ceilings", issue).find((b) => b.includes("bosun:progress")) ?? "";
+    assert.match(progress, /\*\*Settings the org's policy answered differently\*\*/);
+    const expected = [
+      "`agent.timeout_minutes`: asked for 600 minutes, given the ceiling 5 (`sandbox.limits.agent_minutes`, acme/.github: .github/bosun.yml).",
+      "`sandbox.memory_mb`: asked for 4096, given the ceiling 256 (`sandbox.limits.memory_mb`, acme/.github: .github/bosun.yml).",
+      "`sandbox.phases.setup.hosts`: `evil.test` not given: outside the org's hosts and presets for setup (`sandbox.phases.setup.hosts`, acme/.github: .github/bosun.yml).",
+      "`sandbox.phases.agent.secrets`: `DEPLOY_KEY` not given: the org does not give it to the agent phase (`sandbox.phases.agent.secrets`, Bosun's default).",
+    ];
+    for (const line of expected) assert.ok(progress.includes(`- ${line}`), `the progress comment says: ${line}\n\n${progress}`);
+    const events = await readTranscript(w.bosun.pool, run.id);
+    const adjusted = events.filter((e) => e.kind === "policy_decision" && e.payload["decision"] === "adjusted").map((e) => e.payload["rule"]);
+    assert.deepEqual(adjusted, ["sandbox.limits.memory_mb", "sandbox.limits.agent_minutes", "sandbox.phases.setup.hosts", "sandbox.phases.agent.secrets"]);
+
+    await w.gh.as("maya").rest.issues.createComment({ owner: "acme", repo: "ceilings", issue_number: issue, body: "/bosun policy" });
+    const policy = await waitForReply(w, "ceilings", issue, 1);
+    assert.match(policy, /org policy: acme\/\.github: \.github\/bosun\.yml/);
+    assert.match(policy, new RegExp(`\\| limits\\.memory_mb \\| \`256\` \\| ${source.replaceAll(".", "\\.").replaceAll("/", "\\/")} \\|`));
+    assert.match(policy, /\| modes \| `pull_request` \| acme\/\.github: \.github\/bosun\.yml, repositories\[1\] \(ceilings\) \|/);
+    assert.match(policy, /\| agent \| `command: sleep 2; node \/bosun\/agents\/patch-agent\.mjs` \| \.github\/bosun\.yml \|/);
+    assert.match(policy, /Where the repository asked for more than the org allows:\n- `sandbox\.memory_mb`: asked for 4096, given the ceiling 256/);
+  });
+
+  await t.test("a mode the org does not allow here is refused, naming the override", async () => {
+    const issue = await openIssue(w, "ceilings", { label: "bosun:plan" });
+    const run = await w.waitForRun({ repo: "acme/ceilings", issue });
+    assert.equal(run.state, "refused");
+    assert.deepEqual(botComments(w, "ceilings", issue).map((b) => b.split("\n")[0]), [
+      "Bosun did not start: the org's policy does not let Bosun make plans in acme/ceilings (`modes` in the org's policy (acme/.github: .github/bosun.yml, repositories[1] (ceilings)): pull_request).",
+    ]);
+  });
+
+  await t.test("a repository the org does not enable is refused", async () => {
+    const issue = await openIssue(w, "legacy-billing");
+    const run = await w.waitForRun({ repo: "acme/legacy-billing", issue });
+    assert.equal(run.state, "refused");
+    assert.match(botComments(w, "legacy-billing", issue)[0] ?? "", /^Bosun did not start: the org's policy does not enable Bosun for acme\/legacy-billing \(`enabled` in the org's policy \(acme\/\.github: \.github\/bosun\.yml, repositories\[0\] \(legacy-\*\)\)\)\./);
+    assert.ok(!(await readTranscript(w.bosun.pool, run.id)).some((e) => e.kind === "prompt"), "no agent was given anything");
+  });
+
+  await t.test("a repository's concurrency limit makes the next run wait, and says so", async () => {
+    await seedDemoRepo(w.gh, "one-at-a-time", { files: { ".github/bosun.yml": "agent:\n  command: sleep 4; node /bosun/agents/patch-agent.mjs\n" } });
+    const first = await openIssue(w, "one-at-a-time");
+    await w.waitForRun({ repo: "acme/one-at-a-time", issue: first, until: (r) => r.state === "running" });
+    const second = await openIssue(w, "one-at-a-time");
+    const working = new Set(["preparing", "running", "verifying", "publishing"]);
+    let overlapped = false;
+    let sawWaiting = false;
+    for (;;) {
+      const runs = await w.bosun.store.list({ owner: "acme", repo: "one-at-a-time" });
+      if (runs.filter((r) => working.has(r.state)).length > 1) overlapped = true;
+      const progress = botComments(w, "one-at-a-time", second).find((b) => b.includes("bosun:progress")) ?? "";
+      if (progress.includes("**Waiting:** 1 run is working on acme/one-at-a-time already, the most the org's policy allows at once (`concurrency.runs_per_repository` in the org's policy (acme/.github: .github/bosun.yml, repositories[2] (one-at-a-time))); this one starts when one of them ends.")) sawWaiting = true;
+      if (runs.length === 2 && runs.every((r) => ["succeeded", "failed", "refused", "cancelled"].includes(r.state))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(overlapped, false, "never two runs of the repository working at once");
+    assert.equal(sawWaiting, true, "the waiting run's progress comment said why it waits");
+    const runs = await w.bosun.store.list({ owner: "acme", repo: "one-at-a-time" });
+    assert.deepEqual(runs.map((r) => r.state), ["succeeded", "succeeded"]);
+    const waited = runs.find((r) => r.issueNumber === second);
+    const events = await readTranscript(w.bosun.pool, waited?.id ?? "");
+    assert.equal(events.filter((e) => e.kind === "policy_decision" && e.payload["rule"] === "concurrency").length, 1, "the wait is recorded once, not at every look");
+    assert.equal(events.filter((e) => e.kind === "policy_decision" && e.payload["rule"] === "who may start work").length, 1, "a waiting run is not authorized again and again");
+    const progress = botComments(w, "one-at-a-time", second).find((b) => b.includes("bosun:progress")) ?? "";
+    assert.doesNotMatch(progress, /Waiting:/, "the finished run's comment no longer says it waits");
+  });
+
+  await t.test("a change to a workflow stays a draft with a failing check until /bosun approve", async () => {
+    await seedDemoRepo(w.gh, "guarded", { protect: true });
+    const workflow = ["name: ci", "on: push", "jobs:", "  test:", "    runs-on: ubuntu-latest", "    steps:", "      - run: npm test"];
+    // One patch (the bundled agent applies the issue's last diff block): the fix and a new workflow.
+    // (`git apply --recount` reads a hunk until a line that is not one, hence the `diff --git` header.)
+    const body = demoIssue.body.replace("```\n", [
+      "diff --git a/.github/workflows/ci.yml b/.github/workflows/ci.yml",
+      "new file mode 100644",
+      "--- /dev/null",
+      "+++ b/.github/workflows/ci.yml",
+      `@@ -0,0 +1,${workflow.length} @@`,
+      ...workflow.map((l) => `+${l}`),
+      "```",
+      "",
+    ].join("\n"));
+    const issue = await openIssue(w, "guarded", { body });
+    const run = await w.waitForRun({ repo: "acme/guarded", issue });
+    assert.equal(run.state, "succeeded", run.outcome ?? "");
+    assert.deepEqual(run.facts.protectedChanges, [".github/workflows/ci.yml"]);
+    assert.match(run.outcome ?? "", /is open as a draft: it changes protected paths \(`\.github\/workflows\/ci\.yml`\), so its `bosun` check fails until someone allowed comments `\/bosun approve` on it\./);
+    const repo = w.gh.repo("acme/guarded");
+    const pr = [...repo.issues.values()].find((i) => i.pull);
+    assert.ok(pr?.pull);
+    assert.equal(pr.pull.draft, true);
+    assert.match(pr.body ?? "", /This change touches paths the org's policy protects, so it stays a draft with a failing `bosun` check until someone allowed comments `\/bosun approve` here:\n- `\.github\/workflows\/ci\.yml`/);
+    const check = () => [...repo.checkRuns.values()].filter((c) => c.name === "bosun").sort((a, b) => b.id - a.id)[0];
+    assert.equal(check()?.conclusion, "failure");
+    assert.equal(check()?.output.title, "Changes protected paths; waiting for `/bosun approve`");
+    const events = await readTranscript(w.bosun.pool, run.id);
+    const publishToken = events.find((e) => e.kind === "token_minted" && e.payload["purpose"] === "publishWorkflows");
+    assert.deepEqual((publishToken?.payload["permissions"] as Record<string, string> | undefined)?.["workflows"], "write", "only the publishing token of a workflow change carries workflows: write");
+    assert.ok(!events.some((e) => e.kind === "token_minted" && e.payload["purpose"] !== "publishWorkflows" && (e.payload["permissions"] as Record<string, string>)["workflows"] !== undefined));
+
+    // Owen, a code owner, approves the review; the check still blocks the merge.
+    const owen = w.gh.as("owen");
+    await owen.rest.pulls.createReview({ owner: "acme", repo: "guarded", pull_number: pr.number, event: "APPROVE" });
+    await assert.rejects(owen.rest.pulls.merge({ owner: "acme", repo: "guarded", pull_number: pr.number }), /draft/);
+
+    // Tess (triage) may not approve; Maya (maintain) may.
+    await w.gh.as("tess").rest.issues.createComment({ owner: "acme", repo: "guarded", issue_number: pr.number, body: "/bosun approve" });
+    assert.match(await waitForReply(w, "guarded", pr.number, 1), /@tess Only people the org's policy lets start work can give Bosun commands/);
+    assert.equal(pr.pull.draft, true);
+    await w.gh.as("maya").rest.issues.createComment({ owner: "acme", repo: "guarded", issue_number: pr.number, body: "/bosun approve" });
+    const reply = await waitForReply(w, "guarded", pr.number, 2);
+    assert.match(reply, new RegExp(`@maya Approved the change to \`\\.github/workflows/ci\\.yml\` in ${(run.facts.commitSha ?? "").slice(0, 7)}\\. The \`bosun\` check passes now\\. The pull request is ready for review; it still needs an approving review from someone other than @maya\\.`));
+    assert.equal(pr.pull.draft, false, "the pull request left draft");
+    assert.equal(check()?.conclusion, "success");
+    assert.equal(check()?.output.title, "Tests passed; protected paths approved");
+    assert.ok(w.gh.hooks.deliveries.some((d) => d.event === "pull_request" && d.action === "ready_for_review"));
+    const after = await readTranscript(w.bosun.pool, run.id);
+    assert.ok(after.some((e) => e.kind === "review" && e.payload["author"] === "maya" && e.payload["decision"] === "approved" && e.payload["command"] === "/bosun approve"));
+    assert.ok(after.some((e) => e.kind === "policy_decision" && e.payload["author"] === "tess" && e.payload["decision"] === "refused"));
+
+    // Bosun never merges; now a person can.
+    const merged = await owen.rest.pulls.merge({ owner: "acme", repo: "guarded", pull_number: pr.number });
+    assert.equal(merged.data.merged, true);
+  });
+});

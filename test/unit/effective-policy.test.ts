@@ -1,0 +1,235 @@
+// The merge, table by table: Bosun's defaults, the org's top level (ceilings), per-repository
+// overrides, and the repository's own choices. Asking above a ceiling gets exactly the ceiling's
+// answer, and a message that names the rule and where it came from.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseOrgPolicy } from "../../src/config/org-policy.ts";
+import { parseRepoConfig } from "../../src/config/repo-config.ts";
+import { resolvePolicy, type OperatorSettings } from "../../src/policy/effective-policy.ts";
+
+const operator: OperatorSettings = { image: "bosun/agent-base:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
+const presetHosts = (presets: string[]): string[] => presets.flatMap((p) => ({ npm: ["registry.npm.test"], pypi: ["pypi.test", "files.pypi.test"] } as Record<string, string[]>)[p] ?? []);
+const policySource = "acme/.github: .github/bosun.yml";
+
+function resolve(orgYaml: string | null, repoYaml: string | null, repo = "app", op: Partial<OperatorSettings> = {}) {
+  const org = orgYaml === null ? null : parseOrgPolicy(orgYaml);
+  if (org && !org.ok) throw new Error(JSON.stringify(org.problems));
+  const cfg = parseRepoConfig(repoYaml);
+  if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
+  return resolvePolicy({ org: org?.policy ?? null, policySource, repo, config: cfg.config, raw: cfg.raw, operator: { ...operator, ...op }, presetHosts });
+}
+
+const orgWithOverrides = `
+sandbox:
+  images: [acme/rust:1]
+  limits: { agent_minutes: 60, memory_mb: 1024 }
+  phases:
+    setup: { presets: [npm], hosts: ["*.mirror.acme.test", "git.acme.test:8443"], secrets: [NPM_TOKEN] }
+    agent: { network: none, secrets: [] }
+repositories:
+  - match: "api-*"
+    sandbox:
+      limits: { agent_minutes: 120 }
+      phases:
+        agent: { network: allowlist, hosts: [model.acme.test], secrets: [MODEL_KEY] }
+  - match: [api-legacy, "*-frozen"]
+    enabled: false
+    modes: [plan]
+`;
+
+interface Case {
+  name: string;
+  org: string | null;
+  repoFile: string | null;
+  repo?: string;
+  op?: Partial<OperatorSettings>;
+  /** Dotted paths into the effective policy (or `sources.KEY`, `matched`) and their expected values. */
+  expect: Record<string, unknown>;
+  /** Each adjustment as "key ← rule", in order, with the message matching the regexp. */
+  adjustments?: [string, string, RegExp][];
+  refusal?: [string, RegExp];
+}
+
+const cases: Case[] = [
+  {
+    name: "no org policy, no repository file: Bosun's defaults",
+    org: null, repoFile: null,
+    expect: {
+      "rules.enabled": true, "rules.modes": ["plan", "pull_request"], "rules.who_may_start.min_permission": "write", "image": "bosun/agent-base:latest",
+      "agent.kind": "default", "runtime": "runc", "limits.agent_minutes": 30, "limits.memory_mb": 2048, "limits.cpus": 2,
+      "phases.setup.network": "allowlist", "phases.agent.network": "none", "rules.protected_paths": [".github/workflows/**", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/bosun.yml"],
+      "sources.limits.memory_mb": "the operator's BOSUN_SANDBOX_MEMORY_MB", "sources.require_protection_gate": "Bosun's default", "matched": [],
+    },
+  },
+  {
+    name: "the org's top level applies to every repository",
+    org: orgWithOverrides, repoFile: null, repo: "web",
+    expect: { "limits.memory_mb": 1024, "sources.limits.memory_mb": policySource, "phases.setup.presets": ["npm"], "phases.setup.secrets": ["NPM_TOKEN"], "phases.agent.network": "none", "matched": [] },
+  },
+  {
+    name: "a matching override wins key by key; the rest of the top level stays",
+    org: orgWithOverrides, repoFile: "agent:\n  timeout_minutes: 90\n", repo: "api-billing",
+    expect: {
+      "limits.agent_minutes": 90, "sources.limits.agent_minutes": ".github/bosun.yml", "limits.memory_mb": 1024,
+      "phases.agent.network": "allowlist", "phases.agent.hosts": ["model.acme.test"], "phases.agent.secrets": ["MODEL_KEY"],
+      "sources.sandbox.phases.agent.network": `${policySource}, repositories[0] (api-*)`, "phases.setup.presets": ["npm"], "matched": [0],
+    },
+  },
+  {
+    name: "later matches override earlier ones; a list of globs matches any",
+    org: orgWithOverrides, repoFile: null, repo: "api-legacy",
+    expect: { "rules.enabled": false, "rules.modes": ["plan"], "sources.enabled": `${policySource}, repositories[1] (api-legacy, *-frozen)`, "phases.agent.network": "allowlist", "matched": [0, 1] },
+  },
+  {
+    name: "globs are case-insensitive, like GitHub's names",
+    org: orgWithOverrides, repoFile: null, repo: "Billing-Frozen",
+    expect: { "rules.enabled": false, "matched": [1] },
+  },
+  {
+    name: "a limit above the ceiling gets the ceiling",
+    org: orgWithOverrides, repoFile: "agent:\n  timeout_minutes: 600\n", repo: "web",
+    expect: { "limits.agent_minutes": 60, "sources.limits.agent_minutes": policySource },
+    adjustments: [["agent.timeout_minutes", "sandbox.limits.agent_minutes", /^`agent\.timeout_minutes`: asked for 600 minutes, given the ceiling 60 \(`sandbox\.limits\.agent_minutes`, acme\/\.github: \.github\/bosun\.yml\)\.$/]],
+  },
+  {
+    name: "the same limit within an override's higher ceiling is given",
+    org: orgWithOverrides, repoFile: "agent:\n  timeout_minutes: 100\n", repo: "api-billing",
+    expect: { "limits.agent_minutes": 100 },
+    adjustments: [],
+  },
+  {
+    name: "memory above the org's ceiling gets the ceiling",
+    org: orgWithOverrides, repoFile: "sandbox:\n  memory_mb: 4096\n", repo: "web",
+    expect: { "limits.memory_mb": 1024 },
+    adjustments: [["sandbox.memory_mb", "sandbox.limits.memory_mb", /asked for 4096, given the ceiling 1024 \(`sandbox\.limits\.memory_mb`, acme/]],
+  },
+  {
+    name: "the org cannot raise the operator's ceiling",
+    org: "sandbox:\n  limits:\n    memory_mb: 8192\n", repoFile: "sandbox:\n  memory_mb: 8192\n",
+    expect: { "limits.memory_mb": 2048, "sources.limits.memory_mb": "the operator's BOSUN_SANDBOX_MEMORY_MB" },
+    adjustments: [
+      ["sandbox.limits.memory_mb", "sandbox.limits.memory_mb", /the org asks for 8192, above the operator's BOSUN_SANDBOX_MEMORY_MB of 2048, so 2048 holds/],
+      ["sandbox.memory_mb", "sandbox.limits.memory_mb", /asked for 8192, given the ceiling 2048 \(`sandbox\.limits\.memory_mb`, the operator's BOSUN_SANDBOX_MEMORY_MB\)/],
+    ],
+  },
+  {
+    name: "a limit below the ceiling is the repository's choice",
+    org: orgWithOverrides, repoFile: "sandbox:\n  memory_mb: 512\n  cpus: 0.5\n", repo: "web",
+    expect: { "limits.memory_mb": 512, "limits.cpus": 0.5, "sources.limits.cpus": ".github/bosun.yml" },
+    adjustments: [],
+  },
+  {
+    name: "a host outside the allowed ones is not given; one inside a wildcard or a preset is",
+    org: orgWithOverrides, repoFile: "sandbox:\n  phases:\n    setup:\n      hosts: [pkgs.mirror.acme.test, registry.npm.test, evil.test, 'git.acme.test:22', 'git.acme.test:8443']\n", repo: "web",
+    expect: { "phases.setup.hosts": ["pkgs.mirror.acme.test", "registry.npm.test", "git.acme.test:8443"], "phases.setup.presets": ["npm"] },
+    adjustments: [["sandbox.phases.setup.hosts", "sandbox.phases.setup.hosts", /^`sandbox\.phases\.setup\.hosts`: `evil\.test`, `git\.acme\.test:22` not given: outside the org's hosts and presets for setup \(`sandbox\.phases\.setup\.hosts`, acme/]],
+  },
+  {
+    name: "a wildcard wider than the org's is not given",
+    org: orgWithOverrides, repoFile: "sandbox:\n  phases:\n    setup:\n      hosts: ['*.acme.test']\n", repo: "web",
+    expect: { "phases.setup.hosts": [] },
+    adjustments: [["sandbox.phases.setup.hosts", "sandbox.phases.setup.hosts", /`\*\.acme\.test` not given/]],
+  },
+  {
+    name: "a preset the org does not allow is not given",
+    org: orgWithOverrides, repoFile: "sandbox:\n  phases:\n    setup:\n      presets: [npm, pypi]\n", repo: "web",
+    expect: { "phases.setup.presets": ["npm"] },
+    adjustments: [["sandbox.phases.setup.presets", "sandbox.phases.setup.presets", /`pypi` not given: outside the org's presets for setup \(`npm`\)/]],
+  },
+  {
+    name: "a secret the org does not give the phase is not given",
+    org: orgWithOverrides, repoFile: "sandbox:\n  phases:\n    setup:\n      secrets: [NPM_TOKEN, DEPLOY_KEY]\n    agent:\n      secrets: [NPM_TOKEN]\n", repo: "web",
+    expect: { "phases.setup.secrets": ["NPM_TOKEN"], "phases.agent.secrets": [] },
+    adjustments: [
+      ["sandbox.phases.setup.secrets", "sandbox.phases.setup.secrets", /`DEPLOY_KEY` not given: the org does not give it to the setup phase \(`sandbox\.phases\.setup\.secrets`, acme/],
+      ["sandbox.phases.agent.secrets", "sandbox.phases.agent.secrets", /`NPM_TOKEN` not given: the org does not give it to the agent phase \(`sandbox\.phases\.agent\.secrets`, acme/],
+    ],
+  },
+  {
+    name: "a repository may take less: no secrets, no network",
+    org: orgWithOverrides, repoFile: "sandbox:\n  phases:\n    setup:\n      network: none\n      secrets: []\n", repo: "web",
+    expect: { "phases.setup.network": "none", "phases.setup.secrets": [], "sources.sandbox.phases.setup.network": ".github/bosun.yml" },
+    adjustments: [],
+  },
+  {
+    name: "a network the org does not give is not given",
+    org: null, repoFile: "sandbox:\n  phases:\n    test:\n      network: allowlist\n",
+    expect: { "phases.test.network": "none" },
+    adjustments: [["sandbox.phases.test.network", "sandbox.phases.test.network", /asked for `allowlist`, given `none`: the org gives this phase no network \(`sandbox\.phases\.test\.network`, Bosun's default\)/]],
+  },
+  {
+    name: "each phase keeps its own rules",
+    org: "sandbox:\n  phases:\n    agent: { network: allowlist, hosts: [model.test] }\n    test: { network: none }\n", repoFile: null,
+    expect: { "phases.agent.network": "allowlist", "phases.agent.hosts": ["model.test"], "phases.test.network": "none", "phases.test.hosts": [] },
+  },
+  {
+    name: "an image the org allows",
+    org: orgWithOverrides, repoFile: "image: acme/rust:1\n", repo: "web",
+    expect: { image: "acme/rust:1", "sources.image": ".github/bosun.yml" },
+  },
+  {
+    name: "an image the org does not allow refuses the run, naming the rule",
+    org: orgWithOverrides, repoFile: "image: evil/miner:latest\n", repo: "web",
+    expect: {},
+    refusal: ["sandbox.images", /^`image`: `evil\/miner:latest` is not allowed \(`sandbox\.images`, acme\/\.github: \.github\/bosun\.yml\); allowed: `bosun\/agent-base:latest`, `acme\/rust:1`\./],
+  },
+  {
+    name: "a repository's own agent command when the org allows only the default agent",
+    org: "agents: [default]\n", repoFile: "agent:\n  command: ./my-agent\n",
+    expect: {},
+    refusal: ["agents", /the repository asks for its own agent command `\.\/my-agent`, which the org's `agents` does not allow/],
+  },
+  {
+    name: "gVisor: the org may require it; the operator's requirement holds whatever the org says",
+    org: "sandbox:\n  runtime: runsc\n", repoFile: null,
+    expect: { runtime: "runsc", "sources.runtime": policySource },
+  },
+  {
+    name: "gVisor: an org asking for runc cannot loosen the operator's runsc",
+    org: "sandbox:\n  runtime: runc\n", repoFile: null, op: { runtime: "runsc" },
+    expect: { runtime: "runsc", "sources.runtime": "the operator's BOSUN_RUNTIME" },
+  },
+  {
+    name: "budgets: an override can lift a top-level limit with null",
+    org: "budgets:\n  runs_per_day_per_repository: 5\n  runs_per_day_per_org: 50\nrepositories:\n  - match: app\n    budgets:\n      runs_per_day_per_repository: null\n", repoFile: null,
+    expect: { "rules.budgets.runs_per_day_per_repository": null, "rules.budgets.runs_per_day_per_org": 50 },
+  },
+  {
+    name: "who may start: an override changes one key and keeps the others",
+    org: "who_may_start:\n  min_permission: maintain\n  teams: [core]\nrepositories:\n  - match: app\n    who_may_start:\n      min_permission: write\n", repoFile: null,
+    expect: { "rules.who_may_start": { min_permission: "write", users: [], teams: ["core"] } },
+  },
+];
+
+function at(obj: unknown, path: string): unknown {
+  let v: unknown = obj;
+  for (const k of path.split(".")) v = (v as Record<string, unknown> | undefined)?.[k];
+  return v;
+}
+
+for (const c of cases) {
+  test(`policy merge: ${c.name}`, () => {
+    const r = resolve(c.org, c.repoFile, c.repo, c.op);
+    if (c.refusal) {
+      assert.ok(!r.ok, "the run is refused");
+      assert.equal(r.refusal.rule, c.refusal[0]);
+      assert.match(r.refusal.message, c.refusal[1]);
+      return;
+    }
+    assert.ok(r.ok, r.ok ? "" : r.refusal.message);
+    for (const [path, want] of Object.entries(c.expect)) {
+      const got: unknown = path === "matched" ? r.matched : path.startsWith("sources.") ? r.sources[path.slice("sources.".length)] : at(r.policy, path);
+      assert.deepEqual(got, want, path);
+    }
+    if (c.adjustments) {
+      assert.deepEqual(r.adjustments.map((a) => [a.key, a.rule]), c.adjustments.map(([k, rule]) => [k, rule]), r.adjustments.map((a) => a.message).join("\n"));
+      c.adjustments.forEach(([, , message], i) => assert.match(r.adjustments[i]?.message ?? "", message));
+    }
+  });
+}
+
+test("an override entry with an unknown key names its line", () => {
+  const r = parseOrgPolicy("repositories:\n  - match: app\n    sandbox:\n      imagez: [x]\n");
+  assert.ok(!r.ok);
+  assert.deepEqual(r.problems.map((p) => [p.line, p.key]), [[4, "repositories.0.sandbox.imagez"]]);
+});
