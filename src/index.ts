@@ -6,6 +6,7 @@ import { Redactor } from "./audit/redactor.ts";
 import { Transcript } from "./audit/transcript.ts";
 import type { Env } from "./config/env.ts";
 import { settleIndependentReview } from "./github/independent-review.ts";
+import { triggerLabelsOf } from "./config/trigger-labels.ts";
 import { TokenBroker } from "./github/tokens.ts";
 import type { CommandStore } from "./runs/command-store.ts";
 import { parseCommand } from "./runs/commands.ts";
@@ -20,24 +21,26 @@ export interface AppDeps {
   onRunQueued?: () => void;
 }
 
-/** Trigger labels until per-repository labels arrive with org policy. */
-export const triggerLabels = { run: "bosun", plan: "bosun:plan" } as const;
-
 export function bosunApp(deps: AppDeps) {
   return (app: Probot): void => {
     app.on("issues.labeled", async (context) => {
       const label = context.payload.label?.name;
-      if (label !== triggerLabels.run && label !== triggerLabels.plan) return;
       const { repository, issue, sender, installation } = context.payload;
-      if (!installation) return;
+      if (!label || !installation) return;
       if ("pull_request" in issue && issue.pull_request) return;
+      const triggers = await triggerLabelsOf({
+        app, apiUrl: deps.env.GITHUB_API_URL, log: context.log, installationId: installation.id, repoId: repository.id,
+        owner: repository.owner.login, repo: repository.name, defaultBranch: repository.default_branch,
+      });
+      const mode = label === triggers.pull_request ? "pull_request" : label === triggers.plan ? "plan" : null;
+      if (!mode) return;
       const result = await deps.store.createRunFromDelivery({ id: context.id, event: context.name, action: context.payload.action }, {
         installationId: installation.id,
         repoId: repository.id,
         owner: repository.owner.login,
         repo: repository.name,
         issueNumber: issue.number,
-        mode: label === triggerLabels.plan ? "plan" : "pull_request",
+        mode,
         requestedBy: sender.login,
         facts: { requesterId: sender.id, requesterType: sender.type, labelledAt: new Date().toISOString() },
       });

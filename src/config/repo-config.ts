@@ -18,7 +18,13 @@ const phaseChoice = z.strictObject({
   secrets: z.array(secretName).optional().describe("The secrets the phase needs, within the org's (default: all the org gives the phase)."),
 }).optional();
 
+export const defaultTriggerLabels = { pull_request: "bosun", plan: "bosun:plan" } as const;
+
 export const repoConfigSchema = z.strictObject({
+  trigger_labels: z.strictObject({
+    pull_request: z.string().min(1).max(50).default(defaultTriggerLabels.pull_request).describe("The issue label that asks Bosun for a pull request."),
+    plan: z.string().min(1).max(50).default(defaultTriggerLabels.plan).describe("The issue label that asks Bosun for a read-only plan."),
+  }).default({ ...defaultTriggerLabels }).describe("Read from the default branch when a label is added; while the file is broken, the defaults hold (and the run says what is wrong)."),
   agent: z.strictObject({
     command: z.string().min(1).optional().describe("The `command` adapter: a shell command run in the sandbox at /workspace (default: BOSUN_DEFAULT_AGENT_COMMAND)."),
     timeout_minutes: minutes.default(30).describe("Wall-clock limit for the agent."),

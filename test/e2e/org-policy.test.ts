@@ -125,6 +125,18 @@ test("org policy", async (t) => {
     assert.ok(!(await readTranscript(w.bosun.pool, run.id)).some((e) => e.kind === "prompt"), "no agent was given anything");
   });
 
+  await t.test("a repository's own trigger label starts runs; the default one then does not", async () => {
+    await seedDemoRepo(w.gh, "relabelled", { files: { ".github/bosun.yml": "trigger_labels:\n  pull_request: agent-please\ntest:\n  command: npm test\n" } });
+    const ignored = await openIssue(w, "relabelled");
+    await w.gh.hooks.settled();
+    assert.deepEqual(await w.bosun.store.list({ owner: "acme", repo: "relabelled" }), [], "`bosun` is not this repository's trigger");
+    const issue = await openIssue(w, "relabelled", { label: "agent-please" });
+    const run = await w.waitForRun({ repo: "acme/relabelled", issue });
+    assert.equal(run.state, "succeeded", run.outcome ?? "");
+    assert.equal(run.mode, "pull_request");
+    assert.deepEqual(botComments(w, "relabelled", ignored), []);
+  });
+
   await t.test("a repository's concurrency limit makes the next run wait, and says so", async () => {
     await seedDemoRepo(w.gh, "one-at-a-time", { files: { ".github/bosun.yml": "agent:\n  command: sleep 4; node /bosun/agents/patch-agent.mjs\n" } });
     const first = await openIssue(w, "one-at-a-time");

@@ -7,6 +7,7 @@ test("no file means every default", () => {
   const r = parseRepoConfig(null);
   assert.ok(r.ok);
   assert.deepEqual(r.config, {
+    trigger_labels: { pull_request: "bosun", plan: "bosun:plan" },
     agent: { timeout_minutes: 30, inactivity_minutes: 10 },
     setup: { command: null, timeout_minutes: 15 },
     test: { command: null, timeout_minutes: 15 },
