@@ -1,0 +1,105 @@
+// Bosun as separate processes (`src/main.ts`, as production runs it) on one offline GitHub and
+// one Postgres, so tests can kill them with SIGKILL, stop them with SIGTERM and run several
+// replicas at once.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import pg from "pg";
+import { sign } from "@octokit/webhooks-methods";
+import { RunStore } from "../../src/runs/store.ts";
+import { createTestDatabase } from "./database.ts";
+import { freePort } from "./bosun-world.ts";
+import { startCheckedGitHub, type CheckedGitHub } from "./offline-github.ts";
+import type { OfflineGitHub } from "../offline-github/server.ts";
+import type { Delivery } from "../offline-github/webhooks.ts";
+
+export interface BosunReplica {
+  name: string;
+  child: ChildProcess;
+  webhookUrl: string;
+  /** Everything it printed (pino JSON lines). */
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export interface BosunCluster {
+  gh: OfflineGitHub;
+  checked: CheckedGitHub;
+  pool: pg.Pool;
+  store: RunStore;
+  workDir: string;
+  /** Starts one more Bosun process; resolves once it listens. */
+  start(name: string, env?: Record<string, string>): Promise<BosunReplica>;
+  /** Sends a recorded delivery again, signed as GitHub signs it, to one replica (the delivery id stays). */
+  deliverAgain(d: Delivery, to: BosunReplica): Promise<number>;
+}
+
+export async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, ms = 120_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function startBosunCluster(t: TestContext, baseEnv: Record<string, string> = {}): Promise<BosunCluster> {
+  const checked = await startCheckedGitHub(null);
+  const { gh } = checked;
+  const db = await createTestDatabase();
+  const workDir = await mkdtemp(join(tmpdir(), "bosun-cluster-"));
+  const pool = new pg.Pool({ connectionString: db.url });
+  const replicas: BosunReplica[] = [];
+  t.after(async () => {
+    for (const r of replicas) r.child.kill("SIGKILL");
+    await Promise.all(replicas.map((r) => r.exited));
+    await pool.end();
+    await db.drop();
+    await rm(workDir, { recursive: true, force: true });
+    await checked.close();
+  });
+  return {
+    gh, checked, pool, store: new RunStore(pool), workDir,
+    async start(name, env = {}) {
+      const port = await freePort();
+      const child = spawn(process.execPath, ["src/main.ts"], {
+        env: {
+          ...process.env, APP_ID: String(gh.appId), PRIVATE_KEY: gh.privateKey, WEBHOOK_SECRET: gh.webhookSecret,
+          GITHUB_API_URL: gh.url, DATABASE_URL: db.url, PORT: String(port), HOST: "127.0.0.1", BOSUN_WORK_DIR: workDir,
+          BOSUN_LEASE_SECONDS: "3", BOSUN_REPLICA: name, LOG_LEVEL: "info", ...baseEnv, ...env,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        const onData = (d: Buffer): void => {
+          out += d.toString();
+          if (out.includes("Bosun is listening")) resolve();
+        };
+        child.stdout.on("data", onData);
+        child.stderr.on("data", onData);
+        void exited.then((code) => reject(new Error(`Bosun ${name} exited (${code}) before it listened:\n${out}`)));
+      });
+      const replica: BosunReplica = { name, child, webhookUrl: `http://127.0.0.1:${port}/api/github/webhooks`, output: () => out, exited };
+      replicas.push(replica);
+      return replica;
+    },
+    async deliverAgain(d, to) {
+      const body = JSON.stringify(d.payload);
+      const res = await fetch(to.webhookUrl, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json", "x-github-event": d.event, "x-github-delivery": d.guid,
+          "x-hub-signature-256": await sign(gh.webhookSecret, body), "user-agent": "GitHub-Hookshot/offline",
+        },
+        body,
+      });
+      await res.arrayBuffer();
+      return res.status;
+    },
+  };
+}
