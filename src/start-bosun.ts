@@ -1,5 +1,6 @@
 // Starts one Bosun process: migrations, the Probot server (webhooks), and the run worker.
 // Used by main.ts, the demo and the end-to-end tests alike, so they all run the same code.
+import { configureGitHubClients } from "./github/octokit.ts";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +59,9 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const workDir = env.BOSUN_WORK_DIR ?? join(tmpdir(), "bosun-work");
   await mkdir(workDir, { recursive: true });
 
+  const Octokit = configureGitHubClients({ writeMs: env.BOSUN_GITHUB_WRITE_INTERVAL_MS, notifyMs: env.BOSUN_GITHUB_NOTIFY_INTERVAL_MS });
   const ProbotWithDefaults = Probot.defaults({
+    Octokit,
     appId: o.appId,
     privateKey: o.privateKey,
     secret: o.webhookSecret,

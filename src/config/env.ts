@@ -28,6 +28,9 @@ const envSchema = z.object({
   BOSUN_REPLICA: z.string().optional(),
   /** Where runs keep their host-side scratch (clones, archives); removed when a run ends. */
   BOSUN_WORK_DIR: z.string().optional(),
+  /** Spacing of GitHub writes in this process (GitHub's guidance: a second); notifying writes (comments, pull requests) get their own. */
+  BOSUN_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
+  BOSUN_GITHUB_NOTIFY_INTERVAL_MS: z.coerce.number().int().min(0).default(3000),
   /** Public URL of this Bosun, for links to a run from comments and check runs. */
   BOSUN_PUBLIC_URL: z.string().optional(),
 });

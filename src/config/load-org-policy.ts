@@ -1,7 +1,7 @@
 // Reads the org policy from the org's `.github` repository with a token scoped to that one
 // repository and `contents: read`, revoked straight after.
 import { RequestError } from "@octokit/request-error";
-import { ProbotOctokit } from "probot";
+import { GitHubOctokit } from "../github/octokit.ts";
 import type { Probot } from "probot";
 import type { Logger } from "pino";
 import type { Redactor } from "../audit/redactor.ts";
@@ -33,7 +33,7 @@ export async function loadOrgPolicy(o: PolicyReader): Promise<LoadedPolicy> {
     }
     throw e;
   }
-  const octokit = new ProbotOctokit({ auth: { token }, baseUrl: o.apiUrl, log: o.log.child({ name: "octokit", purpose: "policy" }) });
+  const octokit = new (GitHubOctokit())({ auth: { token }, baseUrl: o.apiUrl, log: o.log.child({ name: "octokit", purpose: "policy" }) });
   try {
     const text = await readRawFile(octokit, { owner: run.owner, repo: orgPolicyRepo, path: orgPolicyPath });
     const parsed = parseOrgPolicy(text, `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}`);

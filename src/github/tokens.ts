@@ -1,7 +1,8 @@
 // Task-scoped identity: every token Bosun uses is minted for one repository with the least
 // permissions its purpose needs, recorded in the transcript (never the value), and revoked.
 import type { Probot } from "probot";
-import { ProbotOctokit } from "probot";
+import type { ProbotOctokit } from "probot";
+import { GitHubOctokit } from "./octokit.ts";
 import type { Logger } from "pino";
 import type { Redactor } from "../audit/redactor.ts";
 import type { Transcript } from "../audit/transcript.ts";
@@ -78,7 +79,7 @@ export class TokenBroker {
       purpose,
       token: res.data.token,
       expiresAt: new Date(res.data.expires_at),
-      octokit: new ProbotOctokit({ auth: { token: res.data.token }, baseUrl: this.#apiUrl, log: this.#log.child({ name: "octokit", purpose }) }),
+      octokit: new (GitHubOctokit())({ auth: { token: res.data.token }, baseUrl: this.#apiUrl, log: this.#log.child({ name: "octokit", purpose }) }),
     };
     this.#live.set(purpose, scoped);
     await this.#transcript?.append("token_minted", {

@@ -19,6 +19,11 @@ function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** GitHub down or limiting Bosun (what Octokit's plugins retried and gave up on), rather than a refusal. */
+function githubUnavailable(e: unknown): boolean {
+  return e instanceof RequestError && (e.status >= 500 || e.status === 429 || (e.status === 403 && /rate limit/i.test(e.message)));
+}
+
 export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
   const ctx = new RunContext(deps, claimed);
   try {
@@ -56,7 +61,9 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
     }
     const failure = e instanceof StepFailure
       ? e
-      : new StepFailure({ outcome: "Bosun hit an error it could not recover from. An operator can find the details in Bosun's log.", title: "Error", detail: ctx.redactor.text(describeError(e)) });
+      : githubUnavailable(e)
+        ? new StepFailure({ outcome: "GitHub kept failing after Bosun retried, so the run stopped. Comment `/bosun retry` to start it again.", title: "GitHub's answer", detail: ctx.redactor.text(describeError(e)) })
+        : new StepFailure({ outcome: "Bosun hit an error it could not recover from. An operator can find the details in Bosun's log.", title: "Error", detail: ctx.redactor.text(describeError(e)) });
     if (!(e instanceof StepFailure)) ctx.log.error({ err: e, state: ctx.run.state }, "run failed with an error");
     await ctx.transcript.append("error", { state: ctx.run.state, message: failure.outcome, detail: failure.detail }).catch(() => undefined);
     try {

@@ -69,7 +69,8 @@ export async function startBosunCluster(t: TestContext, baseEnv: Record<string, 
         env: {
           ...process.env, APP_ID: String(gh.appId), PRIVATE_KEY: gh.privateKey, WEBHOOK_SECRET: gh.webhookSecret,
           GITHUB_API_URL: gh.url, DATABASE_URL: db.url, PORT: String(port), HOST: "127.0.0.1", BOSUN_WORK_DIR: workDir,
-          BOSUN_LEASE_SECONDS: "3", BOSUN_REPLICA: name, LOG_LEVEL: "info", ...baseEnv, ...env,
+          BOSUN_LEASE_SECONDS: "3", BOSUN_REPLICA: name, LOG_LEVEL: "info",
+          BOSUN_GITHUB_WRITE_INTERVAL_MS: "10", BOSUN_GITHUB_NOTIFY_INTERVAL_MS: "10", ...baseEnv, ...env,
         },
         stdio: ["ignore", "pipe", "pipe"],
       });

@@ -45,6 +45,10 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
     HOST: "127.0.0.1",
     BOSUN_WORK_DIR: workDir,
     BOSUN_CONCURRENCY: "2",
+    // The offline GitHub has no secondary limits: writes need not wait a second each (the demo
+    // test runs with the production spacing).
+    BOSUN_GITHUB_WRITE_INTERVAL_MS: "10",
+    BOSUN_GITHUB_NOTIFY_INTERVAL_MS: "10",
     ...envOverrides,
   });
   const log = o.logStream ? pino({ level: "debug" }, o.logStream as pino.DestinationStream) : pino({ level: process.env["LOG_LEVEL"] ?? "warn" });
