@@ -56,6 +56,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const store = new RunStore(pool);
   const commands = new CommandStore(pool);
   const sandbox = o.sandbox ?? new DockerSandbox();
+  sandbox.instance = await store.instanceId();
   const workDir = env.BOSUN_WORK_DIR ?? join(tmpdir(), "bosun-work");
   await mkdir(workDir, { recursive: true });
 

@@ -27,10 +27,12 @@ function githubUnavailable(e: unknown): boolean {
 export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
   const ctx = new RunContext(deps, claimed);
   try {
-    // Containers of this run can only be a previous owner's (a crash, a lost lease): they go.
-    const stale = await deps.sandbox.removeContainers(claimed.id).catch(() => 0);
-    // So are egress sockets whose proxy died with that owner.
-    for (const f of await readdir(ctx.dir).catch(() => [])) if (/^egress-.*\.sock$/.test(f)) await rm(join(ctx.dir, f), { force: true });
+    // Containers of this run can only be a previous owner's (a crash, a lost lease): they go, but
+    // for an agent still at work, which the agent step takes over, with its egress folder.
+    const working = claimed.state === "running" ? await deps.sandbox.findRunning(claimed.id, "agent").catch(() => null) : null;
+    const stale = await deps.sandbox.removeContainers(claimed.id, { keep: working ? [working.id] : [] }).catch(() => 0);
+    const keepDir = working ? `egress-agent-${working.epoch}` : null;
+    for (const f of await readdir(ctx.dir).catch(() => [])) if (/^egress-/.test(f) && f !== keepDir) await rm(join(ctx.dir, f), { recursive: true, force: true });
     if (stale > 0) {
       ctx.log.warn({ containers: stale }, "removed containers a previous owner of this run left behind");
       await ctx.transcript.append("error", { message: `removed ${stale} container(s) left by an earlier attempt`, attempt: claimed.attempt });

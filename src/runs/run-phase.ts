@@ -23,7 +23,7 @@ const proxyEnv: Record<string, string> = {
 // The forwarder gives the command an ordinary proxy on the container's loopback.
 const forwarderScript = [
   `command -v socat >/dev/null 2>&1 || { echo "bosun: this image has no socat, which the network allowlist needs inside the sandbox" >&2; exit ${noForwarder}; }`,
-  `socat TCP-LISTEN:${proxyPort},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:/bosun/egress.sock 2>/dev/null &`,
+  `socat TCP-LISTEN:${proxyPort},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:/bosun/egress/sock 2>/dev/null &`,
   `i=0; while [ $i -lt 50 ] && ! socat -u /dev/null TCP:127.0.0.1:${proxyPort} 2>/dev/null; do sleep 0.1; i=$((i+1)); done`,
   'sh -c "$BOSUN_PHASE_COMMAND"; status=$?; kill $! 2>/dev/null; exit $status',
 ].join("\n");
@@ -38,8 +38,48 @@ export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<RunSpec
   try {
     return await runPhaseContainer(ctx, phase, spec);
   } finally {
-    const seconds = (Date.now() - started.getTime()) / 1000;
-    await ctx.deps.store.recordSandboxTime(ctx.run, phase, started, seconds).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record sandbox time"));
+    await recordTime(ctx, phase, started);
+  }
+}
+
+async function recordTime(ctx: RunContext, phase: Phase, started: Date): Promise<void> {
+  const seconds = (Date.now() - started.getTime()) / 1000;
+  await ctx.deps.store.recordSandboxTime(ctx.run, phase, started, seconds).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record sandbox time"));
+}
+
+/** Where a phase's egress socket lives on the host: a folder, bound in whole, so a new owner can put a fresh socket where a re-attached container looks. */
+export function egressDir(ctx: RunContext, phase: Phase, epoch: number): string {
+  return join(ctx.dir, `egress-${phase}-${epoch}`);
+}
+
+/**
+ * The phase's network around `body`: nothing for `none`; for `allowlist`, a recording egress proxy
+ * listening in the phase's socket folder for the container's epoch, closed when `body` ends.
+ */
+async function withPhaseNetwork<T>(ctx: RunContext, phase: Phase, epoch: number, body: (bind: string | null) => Promise<T>): Promise<T> {
+  const policy = phasePolicy(ctx, phase);
+  if (policy.network === "none") return body(null);
+  const dir = egressDir(ctx, phase, epoch);
+  await mkdir(dir, { recursive: true });
+  const socketPath = join(dir, "sock");
+  // A socket a dead owner left: the proxy below takes its place for the container that still uses it.
+  await rm(socketPath, { force: true });
+  let pending = Promise.resolve();
+  const record = (kind: "network" | "dependency_install", payload: Record<string, unknown>): void => {
+    pending = pending.then(() => ctx.transcript.append(kind, { phase, ...payload })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record a network event"));
+  };
+  const proxy = await startEgressProxy({
+    socketPath,
+    rule: { hosts: policy.hosts, presets: policy.presets, addresses: policy.addresses },
+    onEvent: (e) => record("network", { ...e }),
+    onDependency: (d) => record("dependency_install", { ...d }),
+  });
+  try {
+    return await body(`${dir}:/bosun/egress`);
+  } finally {
+    await proxy.close();
+    await pending;
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -54,34 +94,34 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSp
   for (const value of Object.values(secrets)) ctx.redactor.add(value);
   if (Object.keys(secrets).length) await ctx.transcript.append("policy_decision", { rule: "secrets", phase, given: Object.keys(secrets) });
   const base = { ...spec, ...ctx.sandboxSettings, env: { ...spec.env, ...secrets } };
-  if (policy.network === "none") return ctx.deps.sandbox.run(base);
-
-  await mkdir(ctx.dir, { recursive: true });
-  const socketPath = join(ctx.dir, `egress-${phase}-${ctx.run.epoch}.sock`);
-  let pending = Promise.resolve();
-  const record = (kind: "network" | "dependency_install", payload: Record<string, unknown>): void => {
-    pending = pending.then(() => ctx.transcript.append(kind, { phase, ...payload })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record a network event"));
-  };
-  const proxy = await startEgressProxy({
-    socketPath,
-    rule: { hosts: policy.hosts, presets: policy.presets, addresses: policy.addresses },
-    onEvent: (e) => record("network", { ...e }),
-    onDependency: (d) => record("dependency_install", { ...d }),
-  });
-  try {
+  return withPhaseNetwork(ctx, phase, spec.attempt, async (bind) => {
+    if (!bind) return ctx.deps.sandbox.run(base);
     const outcome = await ctx.deps.sandbox.run({
       ...base,
       command: forwarderScript,
       env: { ...base.env, ...proxyEnv, BOSUN_PHASE_COMMAND: spec.command },
-      binds: [`${socketPath}:/bosun/egress.sock`],
+      binds: [bind],
     });
     if (outcome.exitCode === noForwarder) {
       throw new StepFailure({ outcome: `The image \`${spec.image}\` has no \`socat\`, which the ${phase} phase's network allowlist needs inside the sandbox. Use an image built from Bosun's agent base.` });
     }
     return outcome;
+  });
+}
+
+/**
+ * Takes over a phase's container that an earlier owner of the run started and that still runs:
+ * a fresh proxy where its egress socket was, its output from the start, its exit.
+ */
+export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine">): Promise<RunOutcome> {
+  for (const name of phasePolicy(ctx, phase).secrets) {
+    const value = process.env[`BOSUN_SECRET_${name}`];
+    if (value) ctx.redactor.add(value);
+  }
+  try {
+    return await withPhaseNetwork(ctx, phase, container.epoch, () => ctx.deps.sandbox.reattach(container.id, spec));
   } finally {
-    await proxy.close();
-    await pending;
-    await rm(socketPath, { force: true });
+    // The earlier owner recorded nothing for this container: its time counts from its start.
+    await recordTime(ctx, phase, container.startedAt);
   }
 }

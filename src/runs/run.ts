@@ -38,6 +38,8 @@ export interface RunFacts {
   policyAdjustments?: import("../policy/effective-policy.ts").Adjustment[];
   /** Fixed author/committer time, so recomputing the commit after a restart gives the same sha. */
   commitDate?: string;
+  /** An agent container an owner re-attached to after a crash: which container, by which epoch. */
+  adoptedAgent?: { containerId: string; startedBy: number; by: number };
   agentExitCode?: number;
   agentTimedOut?: boolean;
   agentOutputTail?: string;

@@ -235,6 +235,14 @@ export class RunStore {
     return Number(r.rows[0]?.n ?? 0);
   }
 
+  /** This deployment's id, made by the migrations. */
+  async instanceId(): Promise<string> {
+    const r = await this.pool.query<{ id: string }>("SELECT id FROM bosun_instance");
+    const id = r.rows[0]?.id;
+    if (!id) throw new Error("[bosun/db] bosun_instance is empty; the migrations did not run");
+    return id;
+  }
+
   /** Records one sandbox container's time; it counts whoever holds the run's lease now. */
   async recordSandboxTime(run: Pick<Run, "id" | "repoId" | "owner">, phase: string, startedAt: Date, seconds: number): Promise<void> {
     await this.pool.query("INSERT INTO sandbox_usage (run_id, repo_id, owner, phase, started_at, seconds) VALUES ($1, $2, $3, $4, $5, $6)", [run.id, run.repoId, run.owner, phase, startedAt, Math.max(0, seconds)]);

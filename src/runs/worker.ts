@@ -8,6 +8,7 @@ import { executeRun } from "./execute-run.ts";
 import { handleCommand } from "./handle-command.ts";
 import { LeaseLostError } from "./store.ts";
 import type { RunDeps } from "./run-context.ts";
+import type { Run } from "./run.ts";
 
 export interface WorkerOptions {
   concurrency: number;
@@ -79,7 +80,8 @@ export class Worker {
             this.#deps.log.warn({ err: e, run: run.id }, "could not renew a lease");
             // Someone else owns the run now (or it was cancelled): stop this owner's sandboxes, so
             // two agents never work on it at once; the step then stops at its next fenced write.
-            if (e instanceof LeaseLostError) void this.#deps.sandbox.removeContainers(run.id, run.epoch).catch(() => undefined);
+            // A container the new owner adopted (re-attached to) is the new owner's now.
+            if (e instanceof LeaseLostError) void this.#removeOwnContainers(run).catch(() => undefined);
           });
         }, Math.floor(this.#leaseMs / 3));
         try {
@@ -91,6 +93,12 @@ export class Worker {
         }
       }).catch((e: unknown) => this.#deps.log.error({ err: e, run: run.id }, "a run stopped with an error; its lease lapses and another claim picks it up"));
     }
+  }
+
+  async #removeOwnContainers(run: Run): Promise<void> {
+    const now = await this.#deps.store.get(run.id);
+    const adopted = now?.facts.adoptedAgent;
+    await this.#deps.sandbox.removeContainers(run.id, { epoch: run.epoch, keep: adopted && adopted.by !== run.epoch ? [adopted.containerId] : [] });
   }
 
   /** Resolves when nothing is running or queued in this process. */

@@ -10,6 +10,8 @@ import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
 
 export const runLabel = "bosun.run";
+/** The deployment (database) a container or volume belongs to; the start-up sweep keeps to its own. */
+export const instanceLabel = "bosun.instance";
 
 export class DockerUnavailableError extends Error {}
 
@@ -35,7 +37,7 @@ export interface RunSpec {
   env?: Record<string, string>;
   /** volume name → mount path; a path ending in `:ro` is mounted read-only */
   volumes: Record<string, string>;
-  /** Host paths bound in: only the egress proxy's socket, `/host/path:/bosun/egress.sock`. */
+  /** Host paths bound in: only the egress proxy's socket folder, `/host/path:/bosun/egress`. */
   binds?: string[];
   /** Files written into the container before it starts (into mounted volumes). */
   files?: { path: string; content: string }[];
@@ -68,9 +70,15 @@ const maxLineBytes = 64 * 1024;
 
 export class DockerSandbox {
   readonly docker: Docker;
+  /** Set once Bosun knows its deployment's id (from Postgres); labels everything made after. */
+  instance: string | null = null;
 
   constructor(docker: Docker = new Docker()) {
     this.docker = docker;
+  }
+
+  #labels(runId: string, more: Record<string, string>): Record<string, string> {
+    return { [runLabel]: runId, ...(this.instance ? { [instanceLabel]: this.instance } : {}), ...more };
   }
 
   /** Throws a message a maintainer understands when the Docker engine cannot be reached. */
@@ -91,18 +99,22 @@ export class DockerSandbox {
     }
   }
 
+  volumeName(runId: string, role: string): string {
+    return `bosun-${runId}-${role}`;
+  }
+
   async createVolume(runId: string, role: string): Promise<string> {
-    const name = `bosun-${runId}-${role}`;
+    const name = this.volumeName(runId, role);
     try {
       await this.docker.getVolume(name).inspect();
     } catch {
-      await this.docker.createVolume({ Name: name, Labels: { [runLabel]: runId, "bosun.role": role } });
+      await this.docker.createVolume({ Name: name, Labels: this.#labels(runId, { "bosun.role": role }) });
     }
     return name;
   }
 
   async removeVolume(runId: string, role: string): Promise<void> {
-    await this.docker.getVolume(`bosun-${runId}-${role}`).remove({ force: true }).catch((e: { statusCode?: number }) => {
+    await this.docker.getVolume(this.volumeName(runId, role)).remove({ force: true }).catch((e: { statusCode?: number }) => {
       if (e.statusCode !== 404) throw e;
     });
   }
@@ -113,7 +125,7 @@ export class DockerSandbox {
    */
   async seedVolume(o: { runId: string; image: string; volume: string; mountPath: string; hostDir: string; exclude?: string[]; as?: string }): Promise<void> {
     const c = await this.docker.createContainer({
-      Image: o.image, Cmd: ["true"], User: "1000:1000", Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
+      Image: o.image, Cmd: ["true"], User: "1000:1000", Labels: this.#labels(o.runId, { "bosun.role": "copy" }),
       HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}`] },
     });
     try {
@@ -131,7 +143,7 @@ export class DockerSandbox {
    */
   async readFile(o: { runId: string; image: string; volume: string; mountPath: string; path: string; maxBytes?: number }): Promise<{ content: string; truncated: boolean } | null> {
     const c = await this.docker.createContainer({
-      Image: o.image, Cmd: ["true"], Labels: { [runLabel]: o.runId, "bosun.role": "copy" },
+      Image: o.image, Cmd: ["true"], Labels: this.#labels(o.runId, { "bosun.role": "copy" }),
       HostConfig: { NetworkMode: "none", Binds: [`${o.volume}:${o.mountPath}:ro`] },
     });
     try {
@@ -164,7 +176,7 @@ export class DockerSandbox {
       User: "1000:1000",
       WorkingDir: "/workspace",
       Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: { [runLabel]: spec.runId, "bosun.role": spec.role, "bosun.epoch": String(spec.attempt) },
+      Labels: this.#labels(spec.runId, { "bosun.role": spec.role, "bosun.epoch": String(spec.attempt) }),
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {
@@ -193,60 +205,8 @@ export class DockerSandbox {
       }
       for (const [dir, entries] of byDir) await container.putArchive(await tarOf(entries), { path: dir });
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      // dockerode's modem is untyped; demuxStream splits Docker's multiplexed attach stream.
-      (container.modem as { demuxStream(s: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }).demuxStream(stream, stdout, stderr);
-      let tail = "";
-      let lastOutput = Date.now();
-      const keep = (s: string): void => {
-        lastOutput = Date.now();
-        tail = (tail + s).slice(-tailBytes);
-      };
-      let partial = "";
-      const captured: Buffer[] = [];
-      let capturedBytes = 0;
-      let captureOverflow = false;
-      stdout.on("data", (d: Buffer) => {
-        if (spec.captureStdoutBytes !== undefined && !captureOverflow) {
-          capturedBytes += d.length;
-          if (capturedBytes > spec.captureStdoutBytes) captureOverflow = true;
-          else captured.push(d);
-        }
-        const s = d.toString("utf8");
-        keep(s);
-        if (!spec.onStdoutLine) return;
-        partial += s;
-        const lines = partial.split("\n");
-        partial = lines.pop() ?? "";
-        if (partial.length > maxLineBytes) {
-          lines.push(partial.slice(0, maxLineBytes));
-          partial = "";
-        }
-        for (const line of lines) spec.onStdoutLine(line.slice(0, maxLineBytes));
-      });
-      stderr.on("data", (d: Buffer) => keep(d.toString("utf8")));
       await container.start();
-      let timedOut = false;
-      let inactive = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        container.kill().catch(() => undefined);
-      }, spec.timeoutMs);
-      const watchdog = spec.inactivityMs
-        ? setInterval(() => {
-          if (Date.now() - lastOutput < (spec.inactivityMs ?? 0)) return;
-          inactive = true;
-          container.kill().catch(() => undefined);
-        }, Math.min(1000, spec.inactivityMs))
-        : null;
-      const result = (await container.wait()) as { StatusCode: number };
-      clearTimeout(timer);
-      if (watchdog) clearInterval(watchdog);
-      await new Promise((r) => setTimeout(r, 50)); // let the attach stream flush its last bytes
-      if (partial) spec.onStdoutLine?.(partial);
-      const stdoutText = spec.captureStdoutBytes === undefined || captureOverflow ? null : Buffer.concat(captured).toString("utf8");
-      return { exitCode: result.StatusCode, timedOut, inactive, outputTail: tail, containerId: container.id, stdout: stdoutText };
+      return await this.#follow(container, stream, spec, spec.timeoutMs);
     } finally {
       await container.remove({ force: true }).catch(() => undefined);
     }
@@ -260,22 +220,107 @@ export class DockerSandbox {
     }
   }
 
-  /** Removes a run's containers (a previous owner's, after a crash), keeping its volumes. */
-  async removeContainers(runId: string, epoch?: number): Promise<number> {
-    const label = [`${runLabel}=${runId}`, ...(epoch !== undefined ? [`bosun.epoch=${epoch}`] : [])];
-    const containers = await this.docker.listContainers({ all: true, filters: { label } });
+  /**
+   * Follows a container's output to its exit: lines to `onStdoutLine`, a tail of both streams, and
+   * the wall-clock and inactivity limits (the wall clock counted from `timeoutMs` now).
+   */
+  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<RunSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs">, timeoutMs: number): Promise<RunOutcome> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    // dockerode's modem is untyped; demuxStream splits Docker's multiplexed attach or logs stream.
+    (container.modem as { demuxStream(s: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }).demuxStream(stream, stdout, stderr);
+    let tail = "";
+    let lastOutput = Date.now();
+    const keep = (s: string): void => {
+      lastOutput = Date.now();
+      tail = (tail + s).slice(-tailBytes);
+    };
+    let partial = "";
+    const captured: Buffer[] = [];
+    let capturedBytes = 0;
+    let captureOverflow = false;
+    stdout.on("data", (d: Buffer) => {
+      if (spec.captureStdoutBytes !== undefined && !captureOverflow) {
+        capturedBytes += d.length;
+        if (capturedBytes > spec.captureStdoutBytes) captureOverflow = true;
+        else captured.push(d);
+      }
+      const s = d.toString("utf8");
+      keep(s);
+      if (!spec.onStdoutLine) return;
+      partial += s;
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      if (partial.length > maxLineBytes) {
+        lines.push(partial.slice(0, maxLineBytes));
+        partial = "";
+      }
+      for (const line of lines) spec.onStdoutLine(line.slice(0, maxLineBytes));
+    });
+    stderr.on("data", (d: Buffer) => keep(d.toString("utf8")));
+    let timedOut = false;
+    let inactive = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      container.kill().catch(() => undefined);
+    }, Math.max(0, timeoutMs));
+    const watchdog = spec.inactivityMs
+      ? setInterval(() => {
+        if (Date.now() - lastOutput < (spec.inactivityMs ?? 0)) return;
+        inactive = true;
+        container.kill().catch(() => undefined);
+      }, Math.min(1000, spec.inactivityMs))
+      : null;
+    const result = (await container.wait()) as { StatusCode: number };
+    clearTimeout(timer);
+    if (watchdog) clearInterval(watchdog);
+    await new Promise((r) => setTimeout(r, 50)); // let the stream flush its last bytes
+    if (partial) spec.onStdoutLine?.(partial);
+    const stdoutText = spec.captureStdoutBytes === undefined || captureOverflow ? null : Buffer.concat(captured).toString("utf8");
+    return { exitCode: result.StatusCode, timedOut, inactive, outputTail: tail, containerId: container.id, stdout: stdoutText };
+  }
+
+  /** A still-running container of the run in this role (an earlier owner's, after a crash), or null. */
+  async findRunning(runId: string, role: RunSpec["role"]): Promise<{ id: string; epoch: number; startedAt: Date } | null> {
+    const [c] = await this.docker.listContainers({ filters: { label: [`${runLabel}=${runId}`, `bosun.role=${role}`], status: ["running"] } });
+    if (!c) return null;
+    const info = await this.docker.getContainer(c.Id).inspect();
+    return { id: c.Id, epoch: Number(c.Labels["bosun.epoch"] ?? 0), startedAt: new Date(info.State.StartedAt) };
+  }
+
+  /**
+   * Takes over a running container: its output from the first line (Docker keeps it), its exit,
+   * and the same limits as `run`, counted from when it started. Removes it afterwards.
+   */
+  async reattach(containerId: string, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine">): Promise<RunOutcome> {
+    const container = this.docker.getContainer(containerId);
+    try {
+      const info = await container.inspect();
+      const stream = (await container.logs({ follow: true, stdout: true, stderr: true }));
+      const elapsed = Date.now() - new Date(info.State.StartedAt).getTime();
+      return await this.#follow(container, stream, spec, spec.timeoutMs - elapsed);
+    } finally {
+      await container.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Removes a run's containers (a previous owner's, after a crash), keeping its volumes and any listed in `keep`. */
+  async removeContainers(runId: string, o: { epoch?: number; keep?: string[] } = {}): Promise<number> {
+    const label = [`${runLabel}=${runId}`, ...(o.epoch !== undefined ? [`bosun.epoch=${o.epoch}`] : [])];
+    const containers = (await this.docker.listContainers({ all: true, filters: { label } })).filter((c) => !(o.keep ?? []).includes(c.Id));
     for (const c of containers) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     return containers.length;
   }
 
-  /** Run ids that have containers or volumes on this Docker host. */
+  /** Run ids of this deployment that have containers or volumes on this Docker host. */
   async runIdsPresent(): Promise<Set<string>> {
     const ids = new Set<string>();
-    for (const c of await this.docker.listContainers({ all: true, filters: { label: [runLabel] } })) {
+    const mine = this.instance ? [runLabel, `${instanceLabel}=${this.instance}`] : [runLabel];
+    for (const c of await this.docker.listContainers({ all: true, filters: { label: mine } })) {
       const id = c.Labels[runLabel];
       if (id) ids.add(id);
     }
-    const { Volumes } = await this.docker.listVolumes({ filters: { label: [runLabel] } });
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: mine } });
     for (const v of Volumes ?? []) {
       const id = v.Labels?.[runLabel];
       if (id) ids.add(id);

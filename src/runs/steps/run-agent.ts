@@ -3,7 +3,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
-import { phasePolicy, runPhase } from "../run-phase.ts";
+import { readTranscript } from "../../audit/transcript.ts";
+import type { RunOutcome } from "../../sandbox/docker-sandbox.ts";
+import { phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
 import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
@@ -22,6 +24,18 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   const config = run.facts.config;
   const { limits, agent } = ctx.policy;
   if (!task || !config) throw new Error("[bosun/runs] the run reached the agent step without a task");
+  // An agent an earlier owner started and that still works: take it over rather than start again.
+  const working = await deps.sandbox.findRunning(run.id, "agent");
+  if (working) {
+    await ctx.update({ facts: { adoptedAgent: { containerId: working.id, startedBy: working.epoch, by: run.epoch } } });
+    // Its output is replayed from the first line; what the earlier owner recorded is not recorded twice.
+    const seen = (await readTranscript(deps.pool, run.id)).filter((e) => e.payload["source"] === "agent" && e.payload["attempt"] === working.epoch).length;
+    await ctx.transcript.append("command", { phase: "agent", reattached: true, container_started_by_attempt: working.epoch, started_at: working.startedAt.toISOString(), events_already_recorded: seen });
+    const events = agentEvents(ctx, working.epoch, seen);
+    const outcome = await reattachPhase(ctx, "agent", working, { timeoutMs: limits.agent_minutes * 60_000, inactivityMs: limits.inactivity_minutes * 60_000, onStdoutLine: events.onLine });
+    await events.settled();
+    return finishAgent(ctx, outcome, deps.sandbox.volumeName(run.id, "bosun"));
+  }
   // A fresh workspace for every attempt: a repeated step must not start from a killed agent's half-done edits.
   const checkout = await ensureCheckout(ctx);
   await deps.sandbox.removeVolume(run.id, "workspace");
@@ -48,11 +62,7 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   }
   const command = agent.command;
   await ctx.transcript.append("command", { phase: "agent", command, image: ctx.image, network: phasePolicy(ctx, "agent").network });
-  // Events are appended in order; the chain keeps them so without blocking the output stream.
-  // Each is marked as the agent's own account, so it cannot pass for one of Bosun's, and a
-  // chatty agent's output is capped.
-  let pending = Promise.resolve();
-  let recorded = 0;
+  const events = agentEvents(ctx, run.epoch, 0);
   const outcome = await runPhase(ctx, "agent", {
     runId: run.id, role: "agent", attempt: run.epoch, image: ctx.image, command,
     env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json" },
@@ -60,18 +70,41 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     files,
     timeoutMs: limits.agent_minutes * 60_000,
     inactivityMs: limits.inactivity_minutes * 60_000,
-    onStdoutLine: (line) => {
+    onStdoutLine: events.onLine,
+  });
+  await events.settled();
+  return finishAgent(ctx, outcome, bosunVolume);
+}
+
+/**
+ * The agent's stdout as transcript events, appended in order (the chain keeps them so without
+ * blocking the output stream), each marked as the agent's own account (so it cannot pass for one
+ * of Bosun's) with the attempt whose container printed it, capped for a chatty agent. `skip`
+ * passes over lines an earlier owner recorded already (a re-attached container replays them).
+ */
+function agentEvents(ctx: RunContext, attempt: number, skip: number): { onLine: (line: string) => void; settled: () => Promise<void> } {
+  let pending = Promise.resolve();
+  let seen = 0;
+  return {
+    onLine: (line) => {
       const parsed = parseAgentLine(line);
       if (!parsed) return;
-      recorded++;
-      if (recorded > maxAgentEvents) {
-        if (recorded === maxAgentEvents + 1) pending = pending.then(() => ctx.transcript.append("error", { phase: "agent", message: `the agent printed more than ${maxAgentEvents} events; the rest are not recorded` }));
+      seen++;
+      if (seen <= skip) return;
+      if (seen > maxAgentEvents) {
+        if (seen === maxAgentEvents + 1) pending = pending.then(() => ctx.transcript.append("error", { phase: "agent", message: `the agent printed more than ${maxAgentEvents} events; the rest are not recorded` }));
         return;
       }
-      pending = pending.then(() => ctx.transcript.append(parsed.kind, { ...parsed.payload, source: "agent" })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
+      pending = pending.then(() => ctx.transcript.append(parsed.kind, { ...parsed.payload, source: "agent", attempt })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
     },
-  });
-  await pending;
+    settled: () => pending,
+  };
+}
+
+/** After the agent's container ended (started here or taken over): its outcome, then its result file. */
+async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: string): Promise<void> {
+  const { run, deps } = ctx;
+  const { limits } = ctx.policy;
   const tail = ctx.redactor.text(lastLines(outcome.outputTail));
   await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
   await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
