@@ -17,7 +17,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    bosun.log.info({ signal }, "draining: no new runs are claimed; runs in progress finish");
+    bosun.log.info({ signal }, "draining: no new runs are claimed; steps in progress finish, agents at work are handed over to the next owner");
     bosun.close().then(() => process.exit(0), (e: unknown) => {
       bosun.log.error({ err: e }, "shutdown failed");
       process.exit(1);

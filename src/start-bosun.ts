@@ -1,7 +1,6 @@
 // Starts one Bosun process: migrations, the Probot server (webhooks), and the run worker.
 // Used by main.ts, the demo and the end-to-end tests alike, so they all run the same code.
-import { configureGitHubClients } from "./github/octokit.ts";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,10 +9,11 @@ import { pino, type Logger } from "pino";
 import { Probot, Server } from "probot";
 import type { Env } from "./config/env.ts";
 import { migrate } from "./db/migrate.ts";
+import { configureGitHubClients } from "./github/octokit.ts";
 import { bosunApp } from "./index.ts";
-import { isTerminal } from "./runs/run.ts";
 import { CommandStore } from "./runs/command-store.ts";
 import { RunStore } from "./runs/store.ts";
+import { sweepLeftovers } from "./runs/sweep.ts";
 import { Worker } from "./runs/worker.ts";
 import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
 
@@ -77,8 +77,8 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
     bosunApp({ store, commands, pool, env, onRunQueued: () => worker?.poke() })(probot);
   });
   if (!app) throw new Error("[bosun] the Probot app did not load");
-  worker = new Worker({ app, appId: Number(o.appId), pool, store, commands, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000 });
-  await removeOrphans({ store, sandbox, workDir, log });
+  worker = new Worker({ app, appId: Number(o.appId), pool, store, commands, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000, sweepMs: env.BOSUN_SWEEP_SECONDS * 1000 });
+  await sweepLeftovers({ store, sandbox, workDir, log });
   const http = await server.start();
   await worker.start();
   const addr = http.address();
@@ -108,25 +108,4 @@ function redactUrl(u: string): string {
   }
 }
 
-/**
- * At start-up: containers, volumes and scratch folders of runs that have ended (or that this
- * database does not know) are what a crash left behind, and go. Live runs keep theirs: another
- * replica may be working on them, and whoever claims them next removes stale containers first.
- */
-async function removeOrphans(o: { store: RunStore; sandbox: DockerSandbox; workDir: string; log: Logger }): Promise<void> {
-  let ids: Set<string>;
-  try {
-    ids = await o.sandbox.runIdsPresent();
-  } catch (e) {
-    o.log.warn({ err: e }, "could not look for leftover sandboxes: Docker is not reachable");
-    ids = new Set();
-  }
-  for (const entry of await readdir(o.workDir).catch(() => [])) ids.add(entry);
-  for (const id of ids) {
-    const run = /^[0-9a-f-]{36}$/.test(id) ? await o.store.get(id) : null;
-    if (run && !isTerminal(run.state)) continue;
-    const removed = await o.sandbox.cleanup(id).catch(() => ({ containers: 0, volumes: 0 }));
-    await rm(join(o.workDir, id), { recursive: true, force: true });
-    o.log.info({ run: id, ...removed }, "removed what an ended run left behind");
-  }
-}
+

@@ -22,6 +22,8 @@ const envSchema = z.object({
   BOSUN_SANDBOX_PIDS: z.coerce.number().int().min(16).default(512),
   /** How long a claim on a run lasts without a heartbeat; another replica takes over after it. */
   BOSUN_LEASE_SECONDS: z.coerce.number().positive().default(30),
+  /** How often ended runs' leftovers (containers, volumes, scratch) are swept, besides at start-up. */
+  BOSUN_SWEEP_SECONDS: z.coerce.number().positive().default(60),
   /** How many runs one process works on at once. */
   BOSUN_CONCURRENCY: z.coerce.number().int().min(1).default(2),
   /** A name for this replica in leases and logs. */

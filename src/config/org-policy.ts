@@ -55,6 +55,7 @@ const rulesShape = {
     runs_per_repository: atOnce.describe("Runs of one repository that may work at once (past authorization); more wait in the queue. None means no limit."),
   }).optional(),
   sandbox: z.strictObject({
+    docker_outage_wait_minutes: z.number().min(0).max(24 * 60).optional().describe("When Bosun loses its Docker engine mid-run, how long the run waits for it to come back (and then resumes, taking a still-running agent over) before it fails; 0 fails at once."),
     runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor; a host without it refuses runs rather than fall back (default: the operator's BOSUN_RUNTIME, which the policy cannot loosen)."),
     images: z.array(z.string().min(1)).optional().describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE."),
     limits: z.strictObject({
@@ -116,6 +117,7 @@ export interface ResolvedRules {
   };
   concurrency: { runs_per_repository: number | null; runs_per_org: number | null };
   sandbox: {
+    docker_outage_wait_minutes: number;
     runtime: "runc" | "runsc" | null;
     images: string[];
     limits: { memory_mb: number | null; cpus: number | null; pids: number | null; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
@@ -139,6 +141,7 @@ export const bosunDefaults: ResolvedRules = {
   budgets: { runs_per_day_per_repository: null, sandbox_minutes_per_day_per_repository: null, runs_per_day_per_org: null, sandbox_minutes_per_day_per_org: null },
   concurrency: { runs_per_repository: null, runs_per_org: null },
   sandbox: {
+    docker_outage_wait_minutes: 10,
     runtime: null,
     images: [],
     limits: { memory_mb: null, cpus: null, pids: null, agent_minutes: 240, inactivity_minutes: 30, setup_minutes: 60, test_minutes: 60 },

@@ -1,6 +1,6 @@
 // The run's one progress comment on the issue, edited in place from queueing to outcome.
 // A hidden marker names the run, so a restarted worker finds the comment instead of adding one.
-import type { Run, RunState } from "../runs/run.ts";
+import { isTerminal, type Run, type RunState } from "../runs/run.ts";
 import { fence } from "./markdown.ts";
 import type { GitHubClient } from "./tokens.ts";
 
@@ -59,7 +59,7 @@ export function renderProgress(run: Run, now: Date = new Date()): string {
   if (steps.length > 0) {
     lines.push("", "**Steps**", ...steps.map((s) => `- ${s.name}`));
   }
-  if (run.state === "queued" && f.waiting) lines.push("", `**Waiting:** ${f.waiting}`);
+  if (f.waiting && !isTerminal(run.state)) lines.push("", `**Waiting:** ${f.waiting}`);
   const adjusted = f.policyAdjustments ?? [];
   if (adjusted.length > 0) {
     lines.push("", "**Settings the org's policy answered differently**", ...adjusted.map((x) => `- ${x.message}`));

@@ -6,7 +6,8 @@ import { RequestError } from "@octokit/request-error";
 import { isTerminal } from "./run.ts";
 import type { Run } from "./run.ts";
 import { RunContext, type RunDeps } from "./run-context.ts";
-import { RunDeferred, StepFailure } from "./step-failure.ts";
+import { isDockerConnectionError } from "../sandbox/docker-sandbox.ts";
+import { RunDeferred, RunHandedOver, StepFailure } from "./step-failure.ts";
 import { LeaseLostError } from "./store.ts";
 import { authorize } from "./steps/authorize.ts";
 import { prepare } from "./steps/prepare.ts";
@@ -18,6 +19,38 @@ function describeError(e: unknown): string {
   if (e instanceof RequestError) return `GitHub answered ${e.status} to ${e.request.method} ${e.request.url.replace(/^https?:\/\/[^/]+/, "")}: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * Bosun lost its Docker engine mid-run: the run waits for it (the policy's
+ * `sandbox.docker_outage_wait_minutes`), saying so on the issue, and resumes when it is back;
+ * past the wait it fails. Returns "waiting", or the failure to report.
+ */
+async function waitForDocker(ctx: RunContext, e: unknown): Promise<"waiting" | StepFailure> {
+  const since = ctx.run.facts.dockerLostSince ?? new Date().toISOString();
+  const limit = ctx.run.facts.policy?.rules.sandbox.docker_outage_wait_minutes ?? 0;
+  const minutes = (Date.now() - Date.parse(since)) / 60_000;
+  const detail = ctx.redactor.text(describeError(e));
+  if (minutes >= limit) {
+    return new StepFailure({
+      outcome: limit === 0
+        ? "Bosun lost contact with its Docker engine, so the run stopped (the org's policy does not wait for Docker: `sandbox.docker_outage_wait_minutes` is 0). Comment `/bosun retry` once Docker is back."
+        : `Bosun's Docker engine has been unreachable for ${Math.round(minutes)} minutes, longer than the ${limit} the org's policy waits (\`sandbox.docker_outage_wait_minutes\`), so the run stopped. Comment \`/bosun retry\` once Docker is back.`,
+      title: "Docker", detail,
+    });
+  }
+  if (!ctx.run.facts.dockerLostSince) {
+    const waiting = `Bosun lost contact with its Docker engine at ${since.slice(11, 16)} UTC; the run resumes when it is back, waiting up to ${limit} minute${limit === 1 ? "" : "s"} (\`sandbox.docker_outage_wait_minutes\`). An agent that was working is taken over, not started again.`;
+    await ctx.transcript.append("error", { message: "lost contact with the Docker engine; the run waits for it", state: ctx.run.state, detail, wait_minutes: limit });
+    await ctx.update({ facts: { dockerLostSince: since, waiting } });
+    await ctx.reportProgressOrNote();
+  }
+  await ctx.deps.store.defer(ctx.run, dockerRetryMs);
+  ctx.log.warn({ err: e }, "lost contact with Docker; the run waits for it");
+  return "waiting";
+}
+
+/** How long a run waiting for Docker stays out of the queue before it looks again. */
+const dockerRetryMs = 5_000;
 
 /** GitHub down or limiting Bosun (what Octokit's plugins retried and gave up on), rather than a refusal. */
 function githubUnavailable(e: unknown): boolean {
@@ -37,6 +70,12 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
       ctx.log.warn({ containers: stale }, "removed containers a previous owner of this run left behind");
       await ctx.transcript.append("error", { message: `removed ${stale} container(s) left by an earlier attempt`, attempt: claimed.attempt });
     }
+    if (claimed.facts.dockerLostSince) {
+      await deps.sandbox.ping();
+      await ctx.transcript.append("error", { message: "Docker is reachable again; the run resumes", lost_since: claimed.facts.dockerLostSince });
+      await ctx.update({ facts: { dockerLostSince: null, waiting: null } });
+      await ctx.reportProgressOrNote();
+    }
     while (!isTerminal(ctx.run.state) && ctx.run.state !== "awaiting_approval") {
       const before = ctx.run.state;
       switch (ctx.run.state) {
@@ -49,7 +88,13 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
       }
       if (ctx.run.state === before) throw new Error(`[bosun/runs] step for ${before} did not move the run`);
     }
-  } catch (e) {
+  } catch (caught) {
+    let e = caught;
+    if (e instanceof RunHandedOver) {
+      await deps.store.handOver(ctx.run).catch((err: unknown) => ctx.log.warn({ err }, "could not hand the run over; its lease lapses instead"));
+      ctx.log.info("handed the run over: its agent keeps working for the next owner");
+      return ctx.run;
+    }
     if (e instanceof RunDeferred) {
       ctx.log.info({ reason: e.message }, "run deferred; it waits in the queue");
       return ctx.run;
@@ -60,6 +105,11 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
       if (now && isTerminal(now.state)) ctx.run = now;
       ctx.log.warn({ state: now?.state }, "lost the lease; this worker stops working on the run");
       return ctx.run;
+    }
+    if (!(e instanceof StepFailure) && (isDockerConnectionError(e) || !(await deps.sandbox.ping().then(() => true, () => false)))) {
+      const waited = await waitForDocker(ctx, e);
+      if (waited === "waiting") return ctx.run;
+      e = waited;
     }
     const failure = e instanceof StepFailure
       ? e

@@ -32,6 +32,8 @@ export interface RunDeps {
   workDir: string;
   /** Agents that ship with Bosun, copied into /bosun/agents of each agent container. */
   bundledAgentsDir: string;
+  /** Aborts when this process drains (SIGTERM): agent steps hand their container over rather than wait for it. */
+  handOver?: AbortSignal;
 }
 
 export class RunContext {

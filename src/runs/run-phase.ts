@@ -56,7 +56,7 @@ export function egressDir(ctx: RunContext, phase: Phase, epoch: number): string 
  * The phase's network around `body`: nothing for `none`; for `allowlist`, a recording egress proxy
  * listening in the phase's socket folder for the container's epoch, closed when `body` ends.
  */
-async function withPhaseNetwork<T>(ctx: RunContext, phase: Phase, epoch: number, body: (bind: string | null) => Promise<T>): Promise<T> {
+async function withPhaseNetwork<T extends RunOutcome>(ctx: RunContext, phase: Phase, epoch: number, body: (bind: string | null) => Promise<T>): Promise<T> {
   const policy = phasePolicy(ctx, phase);
   if (policy.network === "none") return body(null);
   const dir = egressDir(ctx, phase, epoch);
@@ -74,12 +74,16 @@ async function withPhaseNetwork<T>(ctx: RunContext, phase: Phase, epoch: number,
     onEvent: (e) => record("network", { ...e }),
     onDependency: (d) => record("dependency_install", { ...d }),
   });
+  let outcome: T | null = null;
   try {
-    return await body(`${dir}:/bosun/egress`);
+    outcome = await body(`${dir}:/bosun/egress`);
+    return outcome;
   } finally {
     await proxy.close();
     await pending;
-    await rm(dir, { recursive: true, force: true });
+    // A container handed over (or lost with Docker) keeps its folder: the next owner's proxy listens
+    // in the same one. The run's scratch folder goes when the run ends.
+    if (outcome && !outcome.handedOver) await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -113,7 +117,7 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSp
  * Takes over a phase's container that an earlier owner of the run started and that still runs:
  * a fresh proxy where its egress socket was, its output from the start, its exit.
  */
-export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine">): Promise<RunOutcome> {
+export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
   for (const name of phasePolicy(ctx, phase).secrets) {
     const value = process.env[`BOSUN_SECRET_${name}`];
     if (value) ctx.redactor.add(value);
@@ -121,7 +125,9 @@ export async function reattachPhase(ctx: RunContext, phase: Phase, container: { 
   try {
     return await withPhaseNetwork(ctx, phase, container.epoch, () => ctx.deps.sandbox.reattach(container.id, spec));
   } finally {
-    // The earlier owner recorded nothing for this container: its time counts from its start.
-    await recordTime(ctx, phase, container.startedAt);
+    // A crashed owner recorded nothing for this container: its time counts from its start; a
+    // draining one recorded up to its hand-over.
+    const handedOverAt = ctx.run.facts.agentHandedOverAt ? new Date(ctx.run.facts.agentHandedOverAt) : null;
+    await recordTime(ctx, phase, handedOverAt && handedOverAt > container.startedAt ? handedOverAt : container.startedAt);
   }
 }

@@ -40,6 +40,8 @@ export interface RunFacts {
   commitDate?: string;
   /** An agent container an owner re-attached to after a crash: which container, by which epoch. */
   adoptedAgent?: { containerId: string; startedBy: number; by: number };
+  /** When a draining owner stopped following the agent (its sandbox time up to then is counted). */
+  agentHandedOverAt?: string;
   agentExitCode?: number;
   agentTimedOut?: boolean;
   agentOutputTail?: string;
@@ -59,8 +61,10 @@ export interface RunFacts {
   planCommentId?: number;
   reviewersRequested?: string[];
   steps?: { name: string; at: string }[];
-  /** Why a queued run waits (the policy's concurrency limit); null once it moves on. */
+  /** Why a run waits (the policy's concurrency limit, a Docker outage); null once it moves on. */
   waiting?: string | null;
+  /** When Bosun lost contact with its Docker engine during this run; null once it is back. */
+  dockerLostSince?: string | null;
   failure?: { title: string; detail: string };
 }
 

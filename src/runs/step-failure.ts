@@ -7,6 +7,13 @@ export class RunDeferred extends Error {
   }
 }
 
+/** This process is draining: the run's still-running agent is left for another owner to take over. */
+export class RunHandedOver extends Error {
+  constructor() {
+    super("handed over while draining");
+  }
+}
+
 export class StepFailure extends Error {
   readonly title: string;
   readonly detail: string;

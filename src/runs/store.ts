@@ -212,6 +212,11 @@ export class RunStore {
     }
   }
 
+  /** Gives a run up at once (a draining process): any replica may claim it now; this owner's writes stop counting. */
+  async handOver(run: Run): Promise<void> {
+    await this.pool.query("UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, epoch = epoch + 1, updated_at = now() WHERE id = $1 AND epoch = $2", [run.id, run.epoch]);
+  }
+
   /**
    * Hands a claimed run back to the queue for `ms`: no replica claims it before then. The epoch
    * moves on, so this owner's later writes and lease release do nothing; the attempt is not counted.

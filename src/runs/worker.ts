@@ -7,11 +7,14 @@ import type { PoolClient } from "pg";
 import { executeRun } from "./execute-run.ts";
 import { handleCommand } from "./handle-command.ts";
 import { LeaseLostError } from "./store.ts";
+import { sweepLeftovers } from "./sweep.ts";
 import type { RunDeps } from "./run-context.ts";
 import type { Run } from "./run.ts";
 
 export interface WorkerOptions {
   concurrency: number;
+  /** How often leftovers of ended runs are swept (what an outage kept Bosun from removing). */
+  sweepMs?: number;
   leaseMs?: number;
   pollMs?: number;
   replica?: string;
@@ -24,15 +27,22 @@ export class Worker {
   readonly #pollMs: number;
   readonly replica: string;
   #timer: NodeJS.Timeout | null = null;
+  #sweeper: NodeJS.Timeout | null = null;
+  #sweeping: Promise<void> | null = null;
+  readonly #sweepMs: number;
   #listener: PoolClient | null = null;
   #stopping = false;
   #claiming: Promise<void> | null = null;
 
+  /** Aborted on stop: agents in progress are handed over instead of waited for. */
+  readonly #draining = new AbortController();
+
   constructor(deps: RunDeps, o: WorkerOptions) {
-    this.#deps = deps;
+    this.#deps = { ...deps, handOver: this.#draining.signal };
     this.#queue = new PQueue({ concurrency: o.concurrency });
     this.#leaseMs = o.leaseMs ?? 30_000;
     this.#pollMs = o.pollMs ?? 2_000;
+    this.#sweepMs = o.sweepMs ?? 60_000;
     this.replica = o.replica ?? `${hostname()}:${process.pid}`;
   }
 
@@ -41,6 +51,11 @@ export class Worker {
     this.#listener.on("notification", () => this.poke());
     await this.#listener.query("LISTEN bosun_runs");
     this.#timer = setInterval(() => this.poke(), this.#pollMs);
+    this.#sweeper = setInterval(() => {
+      if (this.#sweeping || this.#stopping) return;
+      const { store, sandbox, workDir, log } = this.#deps;
+      this.#sweeping = sweepLeftovers({ store, sandbox, workDir, log }).catch((e: unknown) => log.warn({ err: e }, "sweeping leftovers failed")).finally(() => (this.#sweeping = null));
+    }, this.#sweepMs);
     this.poke();
   }
 
@@ -109,7 +124,11 @@ export class Worker {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    await this.#sweeping;
     await this.#claiming;
+    // Steps that end soon finish; an agent, which may work for hours, is left running for another replica.
+    this.#draining.abort();
     await this.#commandsRunning;
     await this.#queue.onIdle();
     if (this.#listener) {

@@ -15,6 +15,16 @@ export const instanceLabel = "bosun.instance";
 
 export class DockerUnavailableError extends Error {}
 
+/** An error of the connection to the Docker engine (gone, restarting, cut), rather than one Docker answered with. */
+export function isDockerConnectionError(e: unknown): boolean {
+  if (e instanceof DockerUnavailableError) return true;
+  const err = e as { code?: unknown; syscall?: unknown; message?: unknown } | null;
+  const code = typeof err?.code === "string" ? err.code : "";
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(code)) return true;
+  if (code === "ENOENT" && err?.syscall === "connect") return true;
+  return typeof err?.message === "string" && /socket hang up/.test(err.message);
+}
+
 export interface SandboxLimits {
   memoryBytes: number;
   nanoCpus: number;
@@ -48,11 +58,15 @@ export interface RunSpec {
   runtime?: SandboxRuntime;
   limits?: SandboxLimits;
   onStdoutLine?: (line: string) => void;
+  /** Stop following (and leave the container running, for another owner to take over) when this aborts. */
+  handOver?: AbortSignal;
   /** Keep all of stdout (up to this many bytes) and return it. */
   captureStdoutBytes?: number;
 }
 
 export interface RunOutcome {
+  /** Following stopped on `handOver`; the container still runs and was not removed. */
+  handedOver?: boolean;
   exitCode: number;
   timedOut: boolean;
   /** The last lines of combined output, for comments and the transcript. */
@@ -195,6 +209,7 @@ export class DockerSandbox {
         Runtime: runtime,
       },
     });
+    let outcome: RunOutcome | null = null;
     try {
       // The root filesystem is read-only, so files go straight into their top-level (volume) directory.
       const byDir = new Map<string, { name: string; content: string }[]>();
@@ -206,9 +221,10 @@ export class DockerSandbox {
       for (const [dir, entries] of byDir) await container.putArchive(await tarOf(entries), { path: dir });
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
       await container.start();
-      return await this.#follow(container, stream, spec, spec.timeoutMs);
+      outcome = await this.#follow(container, stream, spec, spec.timeoutMs);
+      return outcome;
     } finally {
-      await container.remove({ force: true }).catch(() => undefined);
+      if (!outcome?.handedOver) await container.remove({ force: true }).catch(() => undefined);
     }
   }
 
@@ -224,9 +240,11 @@ export class DockerSandbox {
    * Follows a container's output to its exit: lines to `onStdoutLine`, a tail of both streams, and
    * the wall-clock and inactivity limits (the wall clock counted from `timeoutMs` now).
    */
-  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<RunSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs">, timeoutMs: number): Promise<RunOutcome> {
+  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<RunSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs" | "handOver">, timeoutMs: number): Promise<RunOutcome> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
+    // A connection to Docker that breaks shows in wait() below; an unheard stream error would end the process.
+    stream.on("error", () => undefined);
     // dockerode's modem is untyped; demuxStream splits Docker's multiplexed attach or logs stream.
     (container.modem as { demuxStream(s: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void }).demuxStream(stream, stdout, stderr);
     let tail = "";
@@ -271,9 +289,29 @@ export class DockerSandbox {
         container.kill().catch(() => undefined);
       }, Math.min(1000, spec.inactivityMs))
       : null;
-    const result = (await container.wait()) as { StatusCode: number };
+    const handOver = spec.handOver;
+    const handedOver = new Promise<null>((resolve) => {
+      if (handOver?.aborted) resolve(null);
+      handOver?.addEventListener("abort", () => resolve(null), { once: true });
+    });
+    // When the output stream closes, either the container ended (wait() answers) or the connection
+    // to Docker broke, which a pending wait() may never report: look, and say so.
+    const lost = new Promise<never>((_, reject) => {
+      const look = (): void => {
+        container.inspect().then((info) => {
+          if (info.State.Running) reject(new DockerUnavailableError("the connection to Docker broke while following the container"));
+        }, reject);
+      };
+      stream.on("close", look);
+      stream.on("error", look);
+    });
+    const result = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, handedOver, lost]);
     clearTimeout(timer);
     if (watchdog) clearInterval(watchdog);
+    if (result === null) {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      return { handedOver: true, exitCode: -1, timedOut: false, inactive: false, outputTail: tail, containerId: container.id, stdout: null };
+    }
     await new Promise((r) => setTimeout(r, 50)); // let the stream flush its last bytes
     if (partial) spec.onStdoutLine?.(partial);
     const stdoutText = spec.captureStdoutBytes === undefined || captureOverflow ? null : Buffer.concat(captured).toString("utf8");
@@ -292,15 +330,17 @@ export class DockerSandbox {
    * Takes over a running container: its output from the first line (Docker keeps it), its exit,
    * and the same limits as `run`, counted from when it started. Removes it afterwards.
    */
-  async reattach(containerId: string, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine">): Promise<RunOutcome> {
+  async reattach(containerId: string, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
     const container = this.docker.getContainer(containerId);
+    let outcome: RunOutcome | null = null;
     try {
       const info = await container.inspect();
-      const stream = (await container.logs({ follow: true, stdout: true, stderr: true }));
+      const stream = await container.logs({ follow: true, stdout: true, stderr: true });
       const elapsed = Date.now() - new Date(info.State.StartedAt).getTime();
-      return await this.#follow(container, stream, spec, spec.timeoutMs - elapsed);
+      outcome = await this.#follow(container, stream, spec, spec.timeoutMs - elapsed);
+      return outcome;
     } finally {
-      await container.remove({ force: true }).catch(() => undefined);
+      if (!outcome?.handedOver) await container.remove({ force: true }).catch(() => undefined);
     }
   }
 

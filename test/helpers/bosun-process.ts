@@ -10,7 +10,7 @@ import pg from "pg";
 import { sign } from "@octokit/webhooks-methods";
 import { RunStore } from "../../src/runs/store.ts";
 import { createTestDatabase } from "./database.ts";
-import { freePort } from "./bosun-world.ts";
+import { freePort, removeDeploymentSandboxes } from "./bosun-world.ts";
 import { startCheckedGitHub, type CheckedGitHub } from "./offline-github.ts";
 import type { OfflineGitHub } from "../offline-github/server.ts";
 import type { Delivery } from "../offline-github/webhooks.ts";
@@ -56,6 +56,7 @@ export async function startBosunCluster(t: TestContext, baseEnv: Record<string, 
   t.after(async () => {
     for (const r of replicas) r.child.kill("SIGKILL");
     await Promise.all(replicas.map((r) => r.exited));
+    await removeDeploymentSandboxes((await pool.query<{ id: string }>("SELECT id FROM bosun_instance").catch(() => ({ rows: [] }))).rows[0]?.id ?? null);
     await pool.end();
     await db.drop();
     await rm(workDir, { recursive: true, force: true });

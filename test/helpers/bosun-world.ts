@@ -5,11 +5,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import Docker from "dockerode";
 import { pino } from "pino";
 import { readEnv } from "../../src/config/env.ts";
 import type { Run } from "../../src/runs/run.ts";
 import { isTerminal } from "../../src/runs/run.ts";
-import type { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
+import { instanceLabel, type DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
 import { startBosun, type BosunProcess } from "../../src/start-bosun.ts";
 import type { OfflineGitHub } from "../offline-github/server.ts";
 import { createTestDatabase } from "./database.ts";
@@ -57,6 +58,8 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
   // Bosun stops before its GitHub goes away; the schema check of everything GitHub said comes last.
   t.after(async () => {
     await bosun.close();
+    // Closing hands agents still at work over to a next owner, which a test world never has.
+    await removeDeploymentSandboxes(await bosun.store.instanceId().catch(() => null));
     await db.drop();
     await rm(workDir, { recursive: true, force: true });
     await checked.close();
@@ -82,4 +85,14 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
       }
     },
   };
+}
+
+/** Removes every container and volume a test deployment left on the Docker host. */
+export async function removeDeploymentSandboxes(instance: string | null): Promise<void> {
+  if (!instance) return;
+  const docker = new Docker();
+  const label = [`${instanceLabel}=${instance}`];
+  for (const c of await docker.listContainers({ all: true, filters: { label } }).catch(() => [])) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  const { Volumes } = await docker.listVolumes({ filters: { label } }).catch(() => ({ Volumes: [] }));
+  for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove({ force: true }).catch(() => undefined);
 }

@@ -3,7 +3,7 @@
 import { buildTask } from "../../agents/task.ts";
 import { runGit } from "../../github/git.ts";
 import { hasWriteAccess } from "../../policy/who-may-start.ts";
-import { DockerUnavailableError, RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
+import { RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout } from "./checkout.ts";
@@ -71,7 +71,6 @@ export async function prepare(ctx: RunContext): Promise<void> {
     const { runtime } = ctx.sandboxSettings;
     if (runtime !== "runc") await sandbox.requireRuntime(runtime);
   } catch (e) {
-    if (e instanceof DockerUnavailableError) throw new StepFailure({ outcome: "Bosun could not reach its Docker engine, so the agent did not start. An operator needs to look at the Docker host.", title: "Docker", detail: e.message });
     if (e instanceof RuntimeUnavailableError) {
       throw new StepFailure({ outcome: "This run must use the gVisor runtime (runsc), which the Docker host does not offer, so the agent did not start. Bosun does not fall back to runc; an operator must install and register runsc.", title: "Docker runtimes", detail: e.message });
     }

@@ -8,7 +8,7 @@ import type { RunOutcome } from "../../sandbox/docker-sandbox.ts";
 import { phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
 import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
-import { StepFailure } from "../step-failure.ts";
+import { RunHandedOver, StepFailure } from "../step-failure.ts";
 
 export interface AgentResult { summary?: string; title?: string }
 
@@ -29,10 +29,10 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   if (working) {
     await ctx.update({ facts: { adoptedAgent: { containerId: working.id, startedBy: working.epoch, by: run.epoch } } });
     // Its output is replayed from the first line; what the earlier owner recorded is not recorded twice.
-    const seen = (await readTranscript(deps.pool, run.id)).filter((e) => e.payload["source"] === "agent" && e.payload["attempt"] === working.epoch).length;
+    const seen = (await readTranscript(deps.pool, run.id)).filter((e) => e.payload["source"] === "agent" && e.payload["bosun_attempt"] === working.epoch).length;
     await ctx.transcript.append("command", { phase: "agent", reattached: true, container_started_by_attempt: working.epoch, started_at: working.startedAt.toISOString(), events_already_recorded: seen });
     const events = agentEvents(ctx, working.epoch, seen);
-    const outcome = await reattachPhase(ctx, "agent", working, { timeoutMs: limits.agent_minutes * 60_000, inactivityMs: limits.inactivity_minutes * 60_000, onStdoutLine: events.onLine });
+    const outcome = await reattachPhase(ctx, "agent", working, { timeoutMs: limits.agent_minutes * 60_000, inactivityMs: limits.inactivity_minutes * 60_000, onStdoutLine: events.onLine, ...(deps.handOver ? { handOver: deps.handOver } : {}) });
     await events.settled();
     return finishAgent(ctx, outcome, deps.sandbox.volumeName(run.id, "bosun"));
   }
@@ -71,6 +71,7 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     timeoutMs: limits.agent_minutes * 60_000,
     inactivityMs: limits.inactivity_minutes * 60_000,
     onStdoutLine: events.onLine,
+    ...(deps.handOver ? { handOver: deps.handOver } : {}),
   });
   await events.settled();
   return finishAgent(ctx, outcome, bosunVolume);
@@ -79,7 +80,7 @@ export async function runAgent(ctx: RunContext): Promise<void> {
 /**
  * The agent's stdout as transcript events, appended in order (the chain keeps them so without
  * blocking the output stream), each marked as the agent's own account (so it cannot pass for one
- * of Bosun's) with the attempt whose container printed it, capped for a chatty agent. `skip`
+ * of Bosun's) with the attempt whose container printed it (`bosun_attempt`, which overrides a field of that name the agent printed), capped for a chatty agent. `skip`
  * passes over lines an earlier owner recorded already (a re-attached container replays them).
  */
 function agentEvents(ctx: RunContext, attempt: number, skip: number): { onLine: (line: string) => void; settled: () => Promise<void> } {
@@ -95,7 +96,7 @@ function agentEvents(ctx: RunContext, attempt: number, skip: number): { onLine: 
         if (seen === maxAgentEvents + 1) pending = pending.then(() => ctx.transcript.append("error", { phase: "agent", message: `the agent printed more than ${maxAgentEvents} events; the rest are not recorded` }));
         return;
       }
-      pending = pending.then(() => ctx.transcript.append(parsed.kind, { ...parsed.payload, source: "agent", attempt })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
+      pending = pending.then(() => ctx.transcript.append(parsed.kind, { ...parsed.payload, source: "agent", bosun_attempt: attempt })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
     },
     settled: () => pending,
   };
@@ -105,6 +106,11 @@ function agentEvents(ctx: RunContext, attempt: number, skip: number): { onLine: 
 async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: string): Promise<void> {
   const { run, deps } = ctx;
   const { limits } = ctx.policy;
+  if (outcome.handedOver) {
+    await ctx.update({ facts: { agentHandedOverAt: new Date().toISOString() } });
+    await ctx.transcript.append("command", { phase: "agent", handed_over: true, container: outcome.containerId, reason: "this Bosun process is shutting down; another takes the agent over" });
+    throw new RunHandedOver();
+  }
   const tail = ctx.redactor.text(lastLines(outcome.outputTail));
   await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
   await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
