@@ -1,6 +1,7 @@
 // The Probot app: webhook handlers only record what happened and return (GitHub gives a
 // delivery ten seconds); the worker does the work.
 import type { Probot } from "probot";
+import { webhookDeliveries, webhookHandling } from "./ops/metrics.ts";
 import type { Pool } from "pg";
 import { Redactor } from "./audit/redactor.ts";
 import { Transcript } from "./audit/transcript.ts";
@@ -21,9 +22,25 @@ export interface AppDeps {
   onRunQueued?: () => void;
 }
 
+/** A handler whose time (what GitHub waits for before the delivery is acknowledged) goes to /metrics. */
+function timed<C>(event: string, handler: (context: C) => Promise<void>): (context: C) => Promise<void> {
+  return async (context) => {
+    const end = webhookHandling.startTimer({ event });
+    try {
+      await handler(context);
+    } finally {
+      end();
+    }
+  };
+}
+
 export function bosunApp(deps: AppDeps) {
   return (app: Probot): void => {
-    app.on("issues.labeled", async (context) => {
+    // Every verified delivery is counted, whatever Bosun does with it.
+    app.onAny((context) => {
+      webhookDeliveries.inc({ event: context.name });
+    });
+    app.on("issues.labeled", timed("issues", async (context) => {
       const label = context.payload.label?.name;
       const { repository, issue, sender, installation } = context.payload;
       if (!label || !installation) return;
@@ -51,9 +68,9 @@ export function bosunApp(deps: AppDeps) {
       const { run, created } = result;
       context.log.info({ run: run.id, created }, created ? "run queued" : "issue already has an active run");
       if (created) deps.onRunQueued?.();
-    });
+    }));
 
-    app.on("issue_comment.created", async (context) => {
+    app.on("issue_comment.created", timed("issue_comment", async (context) => {
       const { comment, issue, repository, installation } = context.payload;
       const parsed = parseCommand(comment.body);
       // Bosun's own comments and other bots' are never commands.
@@ -66,10 +83,10 @@ export function bosunApp(deps: AppDeps) {
       });
       context.log.info({ command: parsed.verb, recorded }, recorded ? "command recorded" : "redelivered command ignored");
       if (recorded) deps.onRunQueued?.();
-    });
+    }));
 
     // A dismissed approval must stop counting, so dismissals settle the check as submissions do.
-    app.on(["pull_request_review.submitted", "pull_request_review.dismissed"], async (context) => {
+    app.on(["pull_request_review.submitted", "pull_request_review.dismissed"], timed("pull_request_review", async (context) => {
       // Settling the check is idempotent, so a redelivery simply settles it again.
       const { repository, pull_request: pr, installation } = context.payload;
       if (!installation || !pr.head.ref.startsWith("bosun/")) return;
@@ -92,6 +109,6 @@ export function bosunApp(deps: AppDeps) {
       } finally {
         await tokens.revokeAll();
       }
-    });
+    }));
   };
 }

@@ -14,6 +14,8 @@ import { bosunApp } from "./index.ts";
 import { CommandStore } from "./runs/command-store.ts";
 import { RunStore } from "./runs/store.ts";
 import { sweepLeftovers } from "./runs/sweep.ts";
+import { operationsHandler } from "./ops/http.ts";
+import { readRunGaugesFrom } from "./ops/metrics.ts";
 import { Worker } from "./runs/worker.ts";
 import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
 
@@ -72,6 +74,8 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const server = new Server({ Probot: ProbotWithDefaults, port: env.PORT, host: env.HOST, log: log.child({ name: "server" }), enableStaticFiles: false });
   let worker: Worker | null = null;
   let app: Probot | null = null;
+  readRunGaugesFrom(pool);
+  server.addHandler(operationsHandler({ pool, sandbox }));
   await server.load((probot) => {
     app = probot;
     bosunApp({ store, commands, pool, env, onRunQueued: () => worker?.poke() })(probot);

@@ -6,6 +6,7 @@
 // limits, so tests shorten the spacing; retries after a secondary rate limit work the same.
 import Bottleneck from "bottleneck";
 import { ProbotOctokit } from "probot";
+import { githubRateRemaining, githubRequests } from "../ops/metrics.ts";
 
 export interface WriteSpacing { writeMs: number; notifyMs: number }
 
@@ -24,6 +25,19 @@ function retryAFewTimes(what: string) {
   };
 }
 
+/** Every request to GitHub counted by method and status, and the rate limit GitHub reports, for /metrics. */
+function countRequests(octokit: Parameters<Parameters<typeof ProbotOctokit.plugin>[0]>[0]): void {
+  octokit.hook.after("request", (res, options) => {
+    githubRequests.inc({ method: options.method, status: String(res.status) });
+    const remaining = res.headers["x-ratelimit-remaining"];
+    if (remaining !== undefined) githubRateRemaining.set({ resource: String(res.headers["x-ratelimit-resource"] ?? "core") }, Number(remaining));
+  });
+  octokit.hook.error("request", (error, options) => {
+    githubRequests.inc({ method: options.method, status: String((error as { status?: number }).status ?? 0) });
+    throw error;
+  });
+}
+
 let current: { spacing: WriteSpacing; Octokit: typeof ProbotOctokit } | null = null;
 
 /** Sets this process's spacing (once, at start; a later call with other figures replaces it). */
@@ -33,7 +47,7 @@ export function configureGitHubClients(spacing: WriteSpacing): typeof ProbotOcto
   const notifications = new Bottleneck.Group({ id: "bosun-notifications", maxConcurrent: 1, minTime: spacing.notifyMs });
   // A function, so it also applies under Probot's own defaults (the app-level client that mints
   // tokens), whose throttle options would otherwise replace these whole.
-  const Octokit = ProbotOctokit.defaults((options: Options = {}) => {
+  const Octokit = ProbotOctokit.plugin(countRequests).defaults((options: Options = {}) => {
     // Octokit types `throttle` as `any`; it is the throttling plugin's options object.
     const throttle = (options.throttle ?? {}) as Record<string, unknown>;
     return { ...options, throttle: { ...throttle, write, notifications, onSecondaryRateLimit: retryAFewTimes("secondary rate limit"), onRateLimit: retryAFewTimes("rate limit") } };

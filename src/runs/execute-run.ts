@@ -7,6 +7,7 @@ import { isTerminal } from "./run.ts";
 import type { Run } from "./run.ts";
 import { RunContext, type RunDeps } from "./run-context.ts";
 import { isDockerConnectionError } from "../sandbox/docker-sandbox.ts";
+import { runDuration, runsFinished, stepDuration } from "../ops/metrics.ts";
 import { RunDeferred, RunHandedOver, StepFailure } from "./step-failure.ts";
 import { LeaseLostError } from "./store.ts";
 import { authorize } from "./steps/authorize.ts";
@@ -52,6 +53,9 @@ async function waitForDocker(ctx: RunContext, e: unknown): Promise<"waiting" | S
 /** How long a run waiting for Docker stays out of the queue before it looks again. */
 const dockerRetryMs = 5_000;
 
+/** The step each state runs, as the metrics name it. */
+const stepNames: Partial<Record<string, string>> = { queued: "authorize", preparing: "prepare", running: "agent", verifying: "verify", publishing: "publish" };
+
 /** GitHub down or limiting Bosun (what Octokit's plugins retried and gave up on), rather than a refusal. */
 function githubUnavailable(e: unknown): boolean {
   return e instanceof RequestError && (e.status >= 500 || e.status === 429 || (e.status === 403 && /rate limit/i.test(e.message)));
@@ -78,6 +82,7 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
     }
     while (!isTerminal(ctx.run.state) && ctx.run.state !== "awaiting_approval") {
       const before = ctx.run.state;
+      const endStep = stepDuration.startTimer({ step: stepNames[before] ?? before });
       switch (ctx.run.state) {
         case "queued": await authorize(ctx); break;
         case "preparing": await prepare(ctx); break;
@@ -86,6 +91,7 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
         case "publishing": await publish(ctx); break;
         default: throw new Error(`[bosun/runs] no step for state ${ctx.run.state}`);
       }
+      endStep();
       if (ctx.run.state === before) throw new Error(`[bosun/runs] step for ${before} did not move the run`);
     }
   } catch (caught) {
@@ -130,6 +136,8 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
   } finally {
     await ctx.tokens.revokeAll();
     if (isTerminal(ctx.run.state)) {
+      runsFinished.inc({ outcome: ctx.run.state });
+      runDuration.observe({ outcome: ctx.run.state }, (Date.now() - ctx.run.createdAt.getTime()) / 1000);
       await deps.sandbox.cleanup(ctx.run.id).catch((e: unknown) => ctx.log.warn({ err: e }, "could not remove the run's containers and volumes"));
       await rm(ctx.dir, { recursive: true, force: true });
     }

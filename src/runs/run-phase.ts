@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy.ts";
 import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
 import { startEgressProxy } from "../sandbox/egress-proxy.ts";
+import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";
 import type { RunContext } from "./run-context.ts";
 import { StepFailure } from "./step-failure.ts";
 
@@ -44,6 +45,7 @@ export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<RunSpec
 
 async function recordTime(ctx: RunContext, phase: Phase, started: Date): Promise<void> {
   const seconds = (Date.now() - started.getTime()) / 1000;
+  sandboxSeconds.inc({ phase }, seconds);
   await ctx.deps.store.recordSandboxTime(ctx.run, phase, started, seconds).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record sandbox time"));
 }
 
@@ -71,7 +73,10 @@ async function withPhaseNetwork<T extends RunOutcome>(ctx: RunContext, phase: Ph
   const proxy = await startEgressProxy({
     socketPath,
     rule: { hosts: policy.hosts, presets: policy.presets, addresses: policy.addresses },
-    onEvent: (e) => record("network", { ...e }),
+    onEvent: (e) => {
+      proxyDecisions.inc({ phase, decision: e.allowed ? "allowed" : "refused" });
+      record("network", { ...e });
+    },
     onDependency: (d) => record("dependency_install", { ...d }),
   });
   let outcome: T | null = null;

@@ -305,14 +305,25 @@ export class DockerSandbox {
       stream.on("close", look);
       stream.on("error", look);
     });
-    const result = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, handedOver, lost]);
-    clearTimeout(timer);
-    if (watchdog) clearInterval(watchdog);
+    // The stream is ours to close whatever happens: a connection Docker (or a broken link) only
+    // half-closed would otherwise stay open.
+    const closeStream = (): void => (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    let result: { StatusCode: number } | null;
+    try {
+      result = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, handedOver, lost]);
+    } catch (e) {
+      closeStream();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      if (watchdog) clearInterval(watchdog);
+    }
     if (result === null) {
-      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      closeStream();
       return { handedOver: true, exitCode: -1, timedOut: false, inactive: false, outputTail: tail, containerId: container.id, stdout: null };
     }
     await new Promise((r) => setTimeout(r, 50)); // let the stream flush its last bytes
+    closeStream();
     if (partial) spec.onStdoutLine?.(partial);
     const stdoutText = spec.captureStdoutBytes === undefined || captureOverflow ? null : Buffer.concat(captured).toString("utf8");
     return { exitCode: result.StatusCode, timedOut, inactive, outputTail: tail, containerId: container.id, stdout: stdoutText };

@@ -1,0 +1,39 @@
+// Operations endpoints next to the webhook route: /healthz (the process answers), /readyz
+// (Postgres and Docker answer, within two seconds each) and /metrics (Prometheus).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Pool } from "pg";
+import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
+import { registry, renderMetrics } from "./metrics.ts";
+
+async function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function operationsHandler(o: { pool: Pool; sandbox: DockerSandbox }) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const path = (req.url ?? "").split("?")[0];
+    if (req.method !== "GET") return false;
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
+      return true;
+    }
+    if (path === "/readyz") {
+      const check = async (p: Promise<unknown>): Promise<string> => within(2000, p).then(() => "ok", (e: unknown) => `unreachable: ${e instanceof Error ? e.message : String(e)}`);
+      const [postgres, docker] = await Promise.all([check(o.pool.query("SELECT 1")), check(o.sandbox.ping())]);
+      const ready = postgres === "ok" && docker === "ok";
+      res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ status: ready ? "ready" : "not ready", postgres, docker }));
+      return true;
+    }
+    if (path === "/metrics") {
+      const body = await renderMetrics();
+      res.writeHead(200, { "content-type": registry.contentType }).end(body);
+      return true;
+    }
+    return false;
+  };
+}
