@@ -1,6 +1,7 @@
 // JSON Schemas for editors (completion and checking of .github/bosun.yml), generated from the
 // same zod schemas Bosun validates with. `npm run schemas` writes them; a test keeps them current.
 import { z } from "zod";
+import { eventJsonSchema } from "../audit/event-schema.ts";
 import { bosunDefaults, orgPolicySchema } from "./org-policy.ts";
 import { repoConfigSchema } from "./repo-config.ts";
 
@@ -21,6 +22,13 @@ export function renderSchema(file: keyof typeof schemaFiles): string {
 }
 
 interface JsonSchemaNode { type?: string | string[]; properties?: Record<string, JsonSchemaNode>; default?: unknown; description?: string; anyOf?: JsonSchemaNode[] }
+
+export const eventSchemaFile = "schema/bosun.event.schema.json";
+
+/** The transcript events' JSON Schema file, from the same zod schema the tests validate with. */
+export function renderEventSchema(): string {
+  return JSON.stringify(eventJsonSchema(), null, 2) + "\n";
+}
 
 /** The README's reference table for a settings file: one row per setting, from the schema itself. */
 export function referenceTable(file: keyof typeof schemaFiles): string {

@@ -9,7 +9,9 @@ import type { TestContext } from "node:test";
 import pg from "pg";
 import { sign } from "@octokit/webhooks-methods";
 import { RunStore } from "../../src/runs/store.ts";
+import assert from "node:assert/strict";
 import { createTestDatabase } from "./database.ts";
+import { transcriptProblems } from "./transcript-check.ts";
 import { freePort, removeDeploymentSandboxes } from "./bosun-world.ts";
 import { startCheckedGitHub, type CheckedGitHub } from "./offline-github.ts";
 import type { OfflineGitHub } from "../offline-github/server.ts";
@@ -57,10 +59,12 @@ export async function startBosunCluster(t: TestContext, baseEnv: Record<string, 
     for (const r of replicas) r.child.kill("SIGKILL");
     await Promise.all(replicas.map((r) => r.exited));
     await removeDeploymentSandboxes((await pool.query<{ id: string }>("SELECT id FROM bosun_instance").catch(() => ({ rows: [] }))).rows[0]?.id ?? null);
+    const problems = await transcriptProblems(pool);
     await pool.end();
     await db.drop();
     await rm(workDir, { recursive: true, force: true });
     await checked.close();
+    assert.deepEqual(problems, [], "every transcript event matches schema/bosun.event.schema.json");
   });
   return {
     gh, checked, pool, store: new RunStore(pool), workDir,

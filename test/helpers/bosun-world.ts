@@ -13,7 +13,9 @@ import { isTerminal } from "../../src/runs/run.ts";
 import { instanceLabel, type DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
 import { startBosun, type BosunProcess } from "../../src/start-bosun.ts";
 import type { OfflineGitHub } from "../offline-github/server.ts";
+import assert from "node:assert/strict";
 import { createTestDatabase } from "./database.ts";
+import { transcriptProblems } from "./transcript-check.ts";
 import { startCheckedGitHub } from "./offline-github.ts";
 
 export function freePort(): Promise<number> {
@@ -57,12 +59,14 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
   gh.setWebhookUrl(bosun.webhookUrl);
   // Bosun stops before its GitHub goes away; the schema check of everything GitHub said comes last.
   t.after(async () => {
+    const problems = await transcriptProblems(bosun.pool);
     await bosun.close();
     // Closing hands agents still at work over to a next owner, which a test world never has.
     await removeDeploymentSandboxes(await bosun.store.instanceId().catch(() => null));
     await db.drop();
     await rm(workDir, { recursive: true, force: true });
     await checked.close();
+    assert.deepEqual(problems, [], "every transcript event matches schema/bosun.event.schema.json");
   });
   return {
     gh,

@@ -3,12 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { readmeReferences, referenceTable, renderSchema, schemaFiles, withReference } from "../../src/config/json-schemas.ts";
+import { eventSchemaFile, readmeReferences, referenceTable, renderEventSchema, renderSchema, schemaFiles, withReference } from "../../src/config/json-schemas.ts";
 
 test("the published JSON Schemas are current", async () => {
   for (const file of Object.keys(schemaFiles) as (keyof typeof schemaFiles)[]) {
     assert.equal(await readFile(file, "utf8"), renderSchema(file), `${file} is stale: run npm run schemas`);
   }
+  assert.equal(await readFile(eventSchemaFile, "utf8"), renderEventSchema(), `${eventSchemaFile} is stale: run npm run schemas`);
 });
 
 test("the README's configuration reference is current and covers every setting", async () => {
