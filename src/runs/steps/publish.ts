@@ -2,6 +2,7 @@
 // post the check runs, request reviewers from CODEOWNERS, and apply the protection gate.
 import { checkNames, upsertCheckRun } from "../../github/check-runs.ts";
 import { pushBranch, remoteBranchSha, runGit } from "../../github/git.ts";
+import { summarizeRun } from "../../audit/summary.ts";
 import { readTranscript } from "../../audit/transcript.ts";
 import { branchName, renderPullRequestBody, upsertPullRequest, type NetworkSummary } from "../../github/pull-request.ts";
 import { ownersOfFiles } from "../../policy/codeowners.ts";
@@ -102,14 +103,5 @@ export async function publish(ctx: RunContext): Promise<void> {
 
 /** Hosts each phase reached and was refused, from the run's `network` events. */
 async function networkSummary(ctx: Ctx): Promise<NetworkSummary[]> {
-  const byPhase = new Map<string, { reached: Set<string>; refused: Set<string> }>();
-  for (const e of await readTranscript(ctx.deps.pool, ctx.run.id)) {
-    if (e.kind !== "network") continue;
-    const phase = typeof e.payload["phase"] === "string" ? e.payload["phase"] : "?";
-    const entry = byPhase.get(phase) ?? { reached: new Set<string>(), refused: new Set<string>() };
-    byPhase.set(phase, entry);
-    const host = `${e.payload["host"] as string}:${e.payload["port"] as number}`;
-    (e.payload["allowed"] === true ? entry.reached : entry.refused).add(host);
-  }
-  return [...byPhase].map(([phase, v]) => ({ phase, reached: [...v.reached].sort(), refused: [...v.refused].sort() }));
+  return summarizeRun(ctx.run, await readTranscript(ctx.deps.pool, ctx.run.id)).network;
 }

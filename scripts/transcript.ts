@@ -1,0 +1,28 @@
+// `npm run transcript -- <run id> [--summary]`: a run's transcript as JSONL (one event per line,
+// in order, as stored: redacted), or its summary as JSON, from the Postgres in DATABASE_URL.
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { summarizeRun } from "../src/audit/summary.ts";
+import { readTranscript, toJsonl } from "../src/audit/transcript.ts";
+import { readEnv } from "../src/config/env.ts";
+import { RunStore } from "../src/runs/store.ts";
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { summary: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+const runId = positionals[0];
+if (values.help || !runId) {
+  console.error("usage: npm run transcript -- <run id> [--summary]\n  JSONL of the run's events, or with --summary the run's summary as JSON (DATABASE_URL names the database)");
+  process.exit(values.help ? 0 : 2);
+}
+const pool = new pg.Pool({ connectionString: readEnv().DATABASE_URL });
+try {
+  const run = /^[0-9a-f-]{36}$/i.test(runId) ? await new RunStore(pool).get(runId) : null;
+  if (!run) {
+    console.error(`no run ${runId} in this database`);
+    process.exitCode = 1;
+  } else {
+    const events = await readTranscript(pool, run.id);
+    process.stdout.write(values.summary ? JSON.stringify(summarizeRun(run, events), null, 2) + "\n" : toJsonl(events));
+  }
+} finally {
+  await pool.end();
+}
