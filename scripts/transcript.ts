@@ -21,7 +21,10 @@ try {
     process.exitCode = 1;
   } else {
     const events = await readTranscript(pool, run.id);
-    process.stdout.write(values.summary ? JSON.stringify(summarizeRun(run, events), null, 2) + "\n" : toJsonl(events));
+    // A run past its retention keeps only its summary: the events are gone.
+    if (run.facts.transcriptReducedAt && !values.summary) console.error(`the events of run ${run.id} were reduced to its summary on ${run.facts.transcriptReducedAt} (retention); use --summary`);
+    const summary = run.facts.retainedSummary ?? summarizeRun(run, events);
+    process.stdout.write(values.summary ? JSON.stringify(summary, null, 2) + "\n" : toJsonl(events));
   }
 } finally {
   await pool.end();

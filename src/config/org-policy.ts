@@ -51,6 +51,9 @@ const rulesShape = {
     runs_per_day_per_repository: perDay.describe("Runs one repository may start per day (UTC); none means no limit."),
     sandbox_minutes_per_day_per_repository: perDay.describe("Sandbox minutes (setup, agent, tests) one repository may use per day (UTC); none means no limit."),
   }).optional(),
+  retention: z.strictObject({
+    transcript_days: z.number().positive().nullable().optional().describe("Days after a run ends that its events are kept; then they are reduced to the run's summary (states, tokens, hosts, tests, pull request). None keeps them."),
+  }).optional(),
   concurrency: z.strictObject({
     runs_per_repository: atOnce.describe("Runs of one repository that may work at once (past authorization); more wait in the queue. None means no limit."),
   }).optional(),
@@ -116,6 +119,7 @@ export interface ResolvedRules {
     runs_per_day_per_org: number | null; sandbox_minutes_per_day_per_org: number | null;
   };
   concurrency: { runs_per_repository: number | null; runs_per_org: number | null };
+  retention: { transcript_days: number | null };
   sandbox: {
     docker_outage_wait_minutes: number;
     runtime: "runc" | "runsc" | null;
@@ -140,6 +144,7 @@ export const bosunDefaults: ResolvedRules = {
   protected_paths: [".github/workflows/**", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/bosun.yml"],
   budgets: { runs_per_day_per_repository: null, sandbox_minutes_per_day_per_repository: null, runs_per_day_per_org: null, sandbox_minutes_per_day_per_org: null },
   concurrency: { runs_per_repository: null, runs_per_org: null },
+  retention: { transcript_days: null },
   sandbox: {
     docker_outage_wait_minutes: 10,
     runtime: null,

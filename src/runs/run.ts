@@ -66,6 +66,9 @@ export interface RunFacts {
   /** When Bosun lost contact with its Docker engine during this run; null once it is back. */
   dockerLostSince?: string | null;
   failure?: { title: string; detail: string };
+  /** Kept when the policy's retention reduced the run's events to their summary. */
+  retainedSummary?: import("../audit/summary.ts").RunSummary;
+  transcriptReducedAt?: string;
 }
 
 export interface Run {

@@ -240,6 +240,21 @@ export class RunStore {
     return Number(r.rows[0]?.n ?? 0);
   }
 
+  /**
+   * Runs whose events the policy in force when they ran keeps no longer: ended more than
+   * `retention.transcript_days` ago, events not yet reduced.
+   */
+  async runsPastRetention(limit = 100): Promise<Run[]> {
+    const r = await this.pool.query<RunRow>(
+      `SELECT * FROM runs WHERE state IN (${terminalSql}) AND facts->>'transcriptReducedAt' IS NULL
+         AND jsonb_typeof(facts->'policy'->'rules'->'retention'->'transcript_days') = 'number'
+         AND state_changed_at < now() - make_interval(secs => (facts->'policy'->'rules'->'retention'->>'transcript_days')::double precision * 86400)
+       ORDER BY state_changed_at LIMIT $1`,
+      [limit],
+    );
+    return r.rows.map(toRun);
+  }
+
   /** This deployment's id, made by the migrations. */
   async instanceId(): Promise<string> {
     const r = await this.pool.query<{ id: string }>("SELECT id FROM bosun_instance");

@@ -5,7 +5,10 @@
 // Docker outage kept Bosun from removing goes once Docker is back.
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import type { Pool } from "pg";
 import type { Logger } from "pino";
+import { summarizeRun } from "../audit/summary.ts";
+import { readTranscript } from "../audit/transcript.ts";
 import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
 import { isTerminal } from "./run.ts";
 import type { RunStore } from "./store.ts";
@@ -26,4 +29,30 @@ export async function sweepLeftovers(o: { store: RunStore; sandbox: DockerSandbo
     await rm(join(o.workDir, id), { recursive: true, force: true });
     o.log.info({ run: id, ...removed }, "removed what an ended run left behind");
   }
+}
+
+/**
+ * Retention: a run the policy keeps no longer has its events replaced by its summary (kept on the
+ * run), in one transaction, so an export after that gives the summary and nothing half-deleted.
+ */
+export async function applyRetention(o: { store: RunStore; pool: Pool; log: Logger }): Promise<number> {
+  let reduced = 0;
+  for (const run of await o.store.runsPastRetention()) {
+    const summary = summarizeRun(run, await readTranscript(o.pool, run.id));
+    const client = await o.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const n = await client.query("DELETE FROM run_events WHERE run_id = $1", [run.id]);
+      await client.query("UPDATE runs SET facts = facts || $2::jsonb WHERE id = $1", [run.id, JSON.stringify({ retainedSummary: summary, transcriptReducedAt: new Date().toISOString() })]);
+      await client.query("COMMIT");
+      o.log.info({ run: run.id, events: n.rowCount }, "reduced an ended run's transcript to its summary (retention)");
+      reduced++;
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      o.log.warn({ err: e, run: run.id }, "could not apply retention to a run");
+    } finally {
+      client.release();
+    }
+  }
+  return reduced;
 }

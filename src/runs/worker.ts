@@ -7,7 +7,7 @@ import type { PoolClient } from "pg";
 import { executeRun } from "./execute-run.ts";
 import { handleCommand } from "./handle-command.ts";
 import { LeaseLostError } from "./store.ts";
-import { sweepLeftovers } from "./sweep.ts";
+import { applyRetention, sweepLeftovers } from "./sweep.ts";
 import type { RunDeps } from "./run-context.ts";
 import type { Run } from "./run.ts";
 
@@ -54,7 +54,11 @@ export class Worker {
     this.#sweeper = setInterval(() => {
       if (this.#sweeping || this.#stopping) return;
       const { store, sandbox, workDir, log } = this.#deps;
-      this.#sweeping = sweepLeftovers({ store, sandbox, workDir, log }).catch((e: unknown) => log.warn({ err: e }, "sweeping leftovers failed")).finally(() => (this.#sweeping = null));
+      const { pool } = this.#deps;
+      this.#sweeping = sweepLeftovers({ store, sandbox, workDir, log })
+        .then(() => applyRetention({ store, pool, log }))
+        .then(() => undefined, (e: unknown) => log.warn({ err: e }, "sweeping leftovers or applying retention failed"))
+        .finally(() => (this.#sweeping = null));
     }, this.#sweepMs);
     this.poke();
   }

@@ -54,3 +54,32 @@ test("a run's transcript as JSONL and its summary, from the command line", async
   assert.equal(missing?.code, 1);
   assert.match(missing?.stderr ?? "", /no run 00000000-0000-4000-8000-000000000000 in this database/);
 });
+
+test("retention: an ended run's events are reduced to its summary, which the export still gives", async (t) => {
+  const w = await startBosunWorld(t, { BOSUN_SWEEP_SECONDS: "1" });
+  await seedDemoRepo(w.gh, "brief");
+  // About two seconds.
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "retention:\n  transcript_days: 0.00002\n" } });
+  const maya = w.gh.as("maya");
+  const issue = await maya.rest.issues.create({ owner: "acme", repo: "brief", title: demoIssue.title, body: demoIssue.body });
+  await maya.rest.issues.addLabels({ owner: "acme", repo: "brief", issue_number: issue.data.number, labels: ["bosun"] });
+  const done = await w.waitForRun({ repo: "acme/brief", issue: issue.data.number });
+  assert.equal(done.state, "succeeded", done.outcome ?? "");
+  assert.ok((await readTranscript(w.bosun.pool, done.id)).length > 10, "the events are there at first");
+
+  let reduced = done;
+  for (let i = 0; i < 100 && !reduced.facts.transcriptReducedAt; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    reduced = (await w.bosun.store.get(done.id)) ?? done;
+  }
+  assert.ok(reduced.facts.transcriptReducedAt, "the scheduled job reduced the run");
+  assert.deepEqual(await readTranscript(w.bosun.pool, done.id), [], "its events are gone");
+  assert.deepEqual(reduced.facts.retainedSummary?.states.map((s) => s.to), ["queued", "preparing", "running", "verifying", "publishing", "succeeded"]);
+
+  const env = { ...process.env, DATABASE_URL: (w.bosun.pool as unknown as { options: { connectionString: string } }).options.connectionString };
+  const summary = JSON.parse((await run(process.execPath, ["scripts/transcript.ts", done.id, "--summary"], { env })).stdout) as RunSummary;
+  assert.equal(summary.pull_request?.number, done.prNumber, "the export gives the kept summary");
+  const jsonl = await run(process.execPath, ["scripts/transcript.ts", done.id], { env });
+  assert.equal(jsonl.stdout, "");
+  assert.match(jsonl.stderr, /were reduced to its summary on .* \(retention\); use --summary/);
+});
