@@ -59,7 +59,7 @@ export function bosunApp(deps: AppDeps) {
         issueNumber: issue.number,
         mode,
         requestedBy: sender.login,
-        facts: { requesterId: sender.id, requesterType: sender.type, labelledAt: new Date().toISOString() },
+        facts: { requesterId: sender.id, requesterType: sender.type, labelledAt: new Date().toISOString(), deliveryId: context.id },
       });
       if (result.duplicate) {
         context.log.info({ delivery: context.id }, "redelivered webhook ignored");

@@ -47,7 +47,7 @@ export class RunContext {
   constructor(deps: RunDeps, run: Run) {
     this.deps = deps;
     this.run = run;
-    this.log = deps.log.child({ run: run.id, repo: `${run.owner}/${run.repo}`, issue: run.issueNumber });
+    this.log = deps.log.child({ run: run.id, repo: `${run.owner}/${run.repo}`, issue: run.issueNumber, ...(run.facts.deliveryId ? { delivery: run.facts.deliveryId } : {}) });
     this.transcript = new Transcript(deps.pool, run.id, this.redactor);
     this.learnSecrets();
     this.tokens = new TokenBroker({

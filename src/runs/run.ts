@@ -24,6 +24,8 @@ export interface RunFacts {
   approval?: { by: string; at: string; title: string; body: string | null };
   /** When the trigger label was added: comments after it are not part of the task. */
   labelledAt?: string;
+  /** The webhook delivery that asked for the run (none for `/bosun retry`): on every log line of the run. */
+  deliveryId?: string;
   issueTitle?: string;
   defaultBranch?: string;
   cloneUrl?: string;

@@ -43,7 +43,8 @@ test("SIGTERM hands a working agent over to another replica and exits without wa
   }, 240_000);
   assert.equal(done.state, "succeeded", `${done.outcome ?? ""} ${done.lastError ?? ""}`);
   assert.equal(done.facts.adoptedAgent?.containerId, agent.Id, "replica B took the same container over");
-  assert.match(b.output(), new RegExp(`"run":"${run.id}".*"msg":"run state changed"`));
+  const delivery = gh.hooks.deliveries.find((d) => d.event === "issues" && d.action === "labeled")?.guid ?? "";
+  assert.match(b.output(), new RegExp(`"run":"${run.id}"[^\n]*"delivery":"${delivery}"[^\n]*"msg":"run state changed"`), "B's log lines carry the run and the delivery that asked for it");
 
   const events = await readTranscript(pool, run.id);
   const said = events.filter((e) => e.kind === "model_message" && e.payload["source"] === "agent").map((e) => e.payload["text"]);
