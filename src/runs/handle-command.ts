@@ -2,7 +2,7 @@
 // only from people with write access; every command and refusal is in the run's transcript.
 import { Redactor } from "../audit/redactor.ts";
 import { Transcript } from "../audit/transcript.ts";
-import { loadOrgPolicy } from "../config/load-org-policy.ts";
+import { loadOrgPolicy, type LoadedPolicy } from "../config/load-org-policy.ts";
 import type { ResolvedRules } from "../config/org-policy.ts";
 import { applyRepositoryChoices, operatorSettings, orgRulesFor } from "../policy/effective-policy.ts";
 import { describeEffectivePolicy } from "../policy/describe-policy.ts";
@@ -28,11 +28,19 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
     app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, transcript, redactor,
     target: { installationId: cmd.installationId, repoId: cmd.repoId, repoFullName: `${cmd.owner}/${cmd.repo}` },
   });
+  // Read at most once per command: who may give it, and `/bosun policy`'s answer, use the same file.
+  let org: Promise<LoadedPolicy> | null = null;
+  const orgPolicy = (): Promise<LoadedPolicy> => (org ??= loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() }));
   try {
     const { octokit } = await tokens.get("report");
     const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: cmd.owner, repo: cmd.repo, username: cmd.author });
     const role = perm.data.role_name;
-    const rules = run?.facts.policy?.rules ?? (await loadRulesOrDefaults(deps, cmd));
+    // A command on an issue without a run: a broken policy falls back to Bosun's defaults (write access or more).
+    let rules: ResolvedRules | undefined = run?.facts.policy?.rules;
+    if (!rules) {
+      const loaded = await orgPolicy();
+      rules = orgRulesFor(loaded.ok ? loaded.policy : null, cmd.repo).rules;
+    }
     const may = await mayStartWork({
       rules, login: cmd.author, accountType: cmd.authorType, role, repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner,
       isTeamMember: async (slug) => teamChecker((await tokens.get("membership")).octokit, cmd.owner, cmd.author)(slug),
@@ -43,7 +51,7 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
       decision = "refused";
       reply = `Only people the org's policy lets start work can give Bosun commands: ${may.reason}`;
     } else {
-      ({ reply, decision } = await carryOut(deps, cmd, run, octokit, tokens, role));
+      ({ reply, decision } = await carryOut(deps, cmd, run, octokit, tokens, role, orgPolicy));
     }
     // An approval of issue text is a review decision; everything else, refusals included, a policy decision.
     await transcript?.append(decision === "approved" ? "review" : "policy_decision", { rule: "commands", command: `/bosun ${cmd.verb}${cmd.args ? ` ${cmd.args}` : ""}`, author: cmd.author, role, decision, reply });
@@ -58,7 +66,7 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
   }
 }
 
-async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octokit: GitHubClient, tokens: TokenBroker, role: string): Promise<{ reply: string; decision: string }> {
+async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octokit: GitHubClient, tokens: TokenBroker, role: string, orgPolicy: () => Promise<LoadedPolicy>): Promise<{ reply: string; decision: string }> {
   const active = run && !isTerminal(run.state) ? run : null;
   switch (cmd.verb) {
     case "status":
@@ -91,16 +99,10 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       return next ? { decision: "retried", reply: `Started run \`${next.id}\` again, at your request.` } : { decision: "nothing to do", reply: "Another run on this issue has just started." };
     }
     case "policy":
-      return { decision: "answered", reply: await describePolicy(deps, cmd, (await tokens.get("fetch")).octokit) };
+      return { decision: "answered", reply: await describePolicy(deps, cmd, (await tokens.get("fetch")).octokit, await orgPolicy()) };
     default:
       return { decision: "unknown command", reply: `Bosun does not know \`${`/bosun ${cmd.args}`.trim()}\`. Commands:\n${commandHelp}` };
   }
-}
-
-/** The org's rules for a command on an issue without a run; a broken policy falls back to Bosun's defaults (write access or more). */
-async function loadRulesOrDefaults(deps: RunDeps, cmd: StoredCommand): Promise<ResolvedRules> {
-  const loaded = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() });
-  return orgRulesFor(loaded.ok ? loaded.policy : null, cmd.repo).rules;
 }
 
 /** `/bosun approve` on Bosun's pull request: the change to protected paths in its commit is approved. */
@@ -134,8 +136,7 @@ async function refreshProgress(deps: RunDeps, octokit: GitHubClient, run: Run): 
   await upsertProgressComment(octokit, deps.appId, run, renderProgress(run)).catch((e: unknown) => deps.log.warn({ err: e }, "could not update the progress comment"));
 }
 
-async function describePolicy(deps: RunDeps, cmd: StoredCommand, octokit: GitHubClient): Promise<string> {
-  const org = await loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() });
+async function describePolicy(deps: RunDeps, cmd: StoredCommand, octokit: GitHubClient, org: LoadedPolicy): Promise<string> {
   if (!org.ok) return describeEffectivePolicy({ policySource: "the org's .github repository", orgProblems: org.problems });
   // An answer to a question: a file that cannot be read is reported as defaults, not as a failure.
   const repoText = await readRawFile(octokit, { owner: cmd.owner, repo: cmd.repo, path: repoConfigPath }).catch(() => null);

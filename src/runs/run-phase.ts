@@ -123,10 +123,7 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSp
  * a fresh proxy where its egress socket was, its output from the start, its exit.
  */
 export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
-  for (const name of phasePolicy(ctx, phase).secrets) {
-    const value = process.env[`BOSUN_SECRET_${name}`];
-    if (value) ctx.redactor.add(value);
-  }
+  // Its secrets are redacted already: the run's context learns every phase's secrets when it is made.
   try {
     return await withPhaseNetwork(ctx, phase, container.epoch, () => ctx.deps.sandbox.reattach(container.id, spec));
   } finally {

@@ -23,6 +23,11 @@ async function loadRules(ctx: RunContext): Promise<RulesForRepository> {
   return org;
 }
 
+/** "`key` in the org's policy (where its value came from)", for messages that name the rule. */
+function ruleAt(sources: Sources, key: string): string {
+  return `\`${key}\` in the org's policy (${sources[key] ?? defaultSource})`;
+}
+
 /** A message with the figures when a daily budget is spent; null when there is room. */
 async function budgetSpent(ctx: RunContext, budgets: ResolvedRules["budgets"], sources: Sources): Promise<string | null> {
   const { run, deps } = ctx;
@@ -34,7 +39,7 @@ async function budgetSpent(ctx: RunContext, budgets: ResolvedRules["budgets"], s
     ["sandbox_minutes_per_day_per_repository", budgets.sandbox_minutes_per_day_per_repository, () => deps.store.sandboxMinutesToday({ repoId: run.repoId }), ctx.repoFullName],
     ["sandbox_minutes_per_day_per_org", budgets.sandbox_minutes_per_day_per_org, () => deps.store.sandboxMinutesToday({ owner: run.owner }), `the ${run.owner} org`],
   ];
-  const raise = (key: string): string => `it renews at midnight UTC, or an org admin can raise \`budgets.${key}\` in the org's policy (${sources[`budgets.${key}`] ?? defaultSource}).`;
+  const raise = (key: string): string => `it renews at midnight UTC, or an org admin can raise ${ruleAt(sources, `budgets.${key}`)}.`;
   for (const [kind, list] of [["runs", checks], ["minutes", minutes]] as const) {
     for (const [key, limit, count, what] of list) {
       if (limit === null) continue;
@@ -94,15 +99,14 @@ export async function authorize(ctx: RunContext): Promise<void> {
   const { octokit } = await ctx.tokens.get("fetch");
   const org = await loadRules(ctx);
   const { rules, sources } = org;
-  const ruleAt = (key: string): string => `\`${key}\` in the org's policy (${sources[key] ?? defaultSource})`;
   if (!rules.enabled) {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "enabled", source: sources["enabled"] });
-    return refuse(ctx, `the org's policy does not enable Bosun for ${ctx.repoFullName} (${ruleAt("enabled")}).`, "");
+    return refuse(ctx, `the org's policy does not enable Bosun for ${ctx.repoFullName} (${ruleAt(sources, "enabled")}).`, "");
   }
   if (!rules.modes.includes(run.mode)) {
     const what = run.mode === "plan" ? "plans" : "pull requests";
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "modes", mode: run.mode, allowed: rules.modes, source: sources["modes"] });
-    return refuse(ctx, `the org's policy does not let Bosun make ${what} in ${ctx.repoFullName} (${ruleAt("modes")}: ${rules.modes.join(", ") || "none"}).`, "");
+    return refuse(ctx, `the org's policy does not let Bosun make ${what} in ${ctx.repoFullName} (${ruleAt(sources, "modes")}: ${rules.modes.join(", ") || "none"}).`, "");
   }
   const role = run.facts.requesterType === "Bot" ? "none"
     : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: run.requestedBy })).data.role_name;
@@ -140,10 +144,9 @@ export async function authorize(ctx: RunContext): Promise<void> {
 
 /** Moves on to preparing when the policy's concurrency limits leave room; otherwise the run waits in the queue. */
 async function startWhenRoom(ctx: RunContext, rules: ResolvedRules, sources: Sources): Promise<void> {
-  const ruleAt = (key: string): string => `\`${key}\` in the org's policy (${sources[key] ?? defaultSource})`;
   const { runs_per_repository: perRepository, runs_per_org: perOrg } = rules.concurrency;
   if (perRepository === null && perOrg === null) return ctx.moveTo("preparing");
   await ctx.moveToIfRoom("preparing", { perRepository, perOrg }, (busy) => perRepository !== null && busy.repository >= perRepository
-    ? `${busy.repository} run${busy.repository === 1 ? " is" : "s are"} working on ${ctx.repoFullName} already, the most the org's policy allows at once (${ruleAt("concurrency.runs_per_repository")}); this one starts when one of them ends.`
-    : `${busy.org} runs are working in the ${ctx.run.owner} org already, the most the org's policy allows at once (${ruleAt("concurrency.runs_per_org")}); this one starts when one of them ends.`);
+    ? `${busy.repository} run${busy.repository === 1 ? " is" : "s are"} working on ${ctx.repoFullName} already, the most the org's policy allows at once (${ruleAt(sources, "concurrency.runs_per_repository")}); this one starts when one of them ends.`
+    : `${busy.org} runs are working in the ${ctx.run.owner} org already, the most the org's policy allows at once (${ruleAt(sources, "concurrency.runs_per_org")}); this one starts when one of them ends.`);
 }
