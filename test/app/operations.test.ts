@@ -4,9 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import Docker from "dockerode";
 import { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
-import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 /** A sample's value from Prometheus text, or null when the series is absent. */
 function sample(text: string, series: string): number | null {
@@ -25,10 +24,7 @@ test("health, readiness and metrics", async (t) => {
   assert.deepEqual(await ready.json(), { status: "ready", postgres: "ok", docker: "ok" });
 
   await seedDemoRepo(w.gh, "watched");
-  const maya = w.gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo: "watched", title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo: "watched", issue_number: issue.data.number, labels: ["bosun"] });
-  const run = await w.waitForRun({ repo: "acme/watched", issue: issue.data.number });
+  const run = await w.waitForRun({ repo: "acme/watched", issue: await labelDemoIssue(w.gh, "watched") });
   assert.equal(run.state, "succeeded", run.outcome ?? "");
 
   const res = await fetch(`${base}/metrics`);

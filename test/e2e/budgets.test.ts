@@ -3,16 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readTranscript } from "../../src/audit/transcript.ts";
-import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
-async function label(w: BosunWorld, repo: string): Promise<number> {
-  const maya = w.gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo, title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo, issue_number: issue.data.number, labels: ["bosun"] });
-  return issue.data.number;
-}
 
 function refusalOn(w: BosunWorld, repo: string, issue: number): string {
   return [...w.gh.repo(`acme/${repo}`).comments.values()].find((c) => c.issueNumber === issue && c.user === "bosun[bot]")?.body ?? "";
@@ -38,9 +31,9 @@ test("daily budgets", async (t) => {
   });
 
   await t.test("runs per day per repository", async () => {
-    const first = await w.waitForRun({ repo: "acme/budgeted", issue: await label(w, "budgeted") });
+    const first = await w.waitForRun({ repo: "acme/budgeted", issue: await labelDemoIssue(w.gh, "budgeted") });
     assert.equal(first.state, "succeeded", first.outcome ?? "");
-    const second = await label(w, "budgeted");
+    const second = await labelDemoIssue(w.gh, "budgeted");
     const refused = await w.waitForRun({ repo: "acme/budgeted", issue: second });
     assert.equal(refused.state, "refused");
     assert.match(refusalOn(w, "budgeted", second), /Bosun did not start: the daily budget of 1 run for acme\/budgeted is spent \(1 started today, UTC\); it renews at midnight UTC, or an org admin can raise `budgets\.runs_per_day_per_repository` in the org's policy \(acme\/\.github: \.github\/bosun\.yml\)\./);
@@ -50,11 +43,11 @@ test("daily budgets", async (t) => {
   });
 
   await t.test("sandbox minutes per day, lifted run limit, from a per-repository override", async () => {
-    const first = await w.waitForRun({ repo: "acme/metered", issue: await label(w, "metered") });
+    const first = await w.waitForRun({ repo: "acme/metered", issue: await labelDemoIssue(w.gh, "metered") });
     assert.equal(first.state, "succeeded", first.outcome ?? "");
     const usage = await w.bosun.pool.query<{ phase: string }>("SELECT phase FROM sandbox_usage WHERE run_id = $1 ORDER BY id", [first.id]);
     assert.deepEqual(usage.rows.map((r) => r.phase), ["agent", "test"], "the agent's and the tests' containers were counted");
-    const second = await label(w, "metered");
+    const second = await labelDemoIssue(w.gh, "metered");
     const refused = await w.waitForRun({ repo: "acme/metered", issue: second });
     assert.equal(refused.state, "refused");
     assert.match(refusalOn(w, "metered", second), /Bosun did not start: the daily budget of 0\.001 sandbox minutes for acme\/metered is spent \(\d+\.\d\d used today, UTC\); it renews at midnight UTC, or an org admin can raise `budgets\.sandbox_minutes_per_day_per_repository` in the org's policy \(acme\/\.github: \.github\/bosun\.yml, repositories\[0\] \(metered\)\)\./);

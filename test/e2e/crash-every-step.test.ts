@@ -5,9 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { isTerminal, type RunState } from "../../src/runs/run.ts";
-import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunCluster, until } from "../helpers/bosun-process.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 /**
  * Where to kill: as the run enters each state (`queued` once a replica has claimed it, so inside
@@ -34,9 +33,7 @@ test("SIGKILL at each step of a run, then a restart: the run completes once", as
       const first = await c.start(`first-${state}`);
       st.after(() => first.child.kill("SIGKILL"));
       gh.setWebhookUrl(first.webhookUrl);
-      const maya = gh.as("maya");
-      const issue = (await maya.rest.issues.create({ owner: "acme", repo: name, title: demoIssue.title, body: demoIssue.body })).data.number;
-      await maya.rest.issues.addLabels({ owner: "acme", repo: name, issue_number: issue, labels: ["bosun"] });
+      const issue = await labelDemoIssue(gh, name);
 
       const repo = gh.repo(`acme/${name}`);
       const pushed = (): boolean => execFileSync("git", ["for-each-ref", "refs/heads/bosun/"], { cwd: gh.world.git.path("acme", name) }).toString().trim() !== "";

@@ -11,9 +11,8 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { isTerminal } from "../../src/runs/run.ts";
-import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunCluster, until } from "../helpers/bosun-process.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 const docker = new Docker();
 
@@ -31,9 +30,7 @@ test("a run survives SIGKILL of Bosun mid-agent: the agent is taken over, not st
 
   const first = await c.start("first");
   gh.setWebhookUrl(first.webhookUrl);
-  const maya = gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo: "crashy", title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo: "crashy", issue_number: issue.data.number, labels: ["bosun"] });
+  await labelDemoIssue(gh, "crashy");
 
   const run = await until("the run", async () => (await store.list({ owner: "acme", repo: "crashy" }))[0]);
   const agent = await until("the agent container", async () => (await docker.listContainers({ filters: { label: [`bosun.run=${run.id}`, "bosun.role=agent"] } }))[0]);

@@ -7,21 +7,14 @@ import assert from "node:assert/strict";
 import Docker from "dockerode";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
-import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
 import { docker, leftovers, startDockerProxy } from "../helpers/docker.ts";
 import { until } from "../helpers/bosun-process.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 const say = (text: string): string => `echo '${JSON.stringify({ type: "model_message", text })}'`;
 const slowAgent = [say("before the outage"), "sleep 15", say("after the outage"), "node /bosun/agents/patch-agent.mjs"].join("; ");
 
-async function label(w: BosunWorld, repo: string): Promise<number> {
-  const maya = w.gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo, title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo, issue_number: issue.data.number, labels: ["bosun"] });
-  return issue.data.number;
-}
 
 const progressOf = (w: BosunWorld, repo: string): string => [...w.gh.repo(`acme/${repo}`).comments.values()].find((c) => c.body.includes("bosun:progress"))?.body ?? "";
 
@@ -30,7 +23,7 @@ test("Docker unreachable from the start: the run fails clearly (policy: do not w
   const w = await startBosunWorld(t, {}, { sandbox: unreachable });
   await seedDemoRepo(w.gh, "nodocker");
   await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "sandbox:\n  docker_outage_wait_minutes: 0\n" } });
-  const run = await w.waitForRun({ repo: "acme/nodocker", issue: await label(w, "nodocker") });
+  const run = await w.waitForRun({ repo: "acme/nodocker", issue: await labelDemoIssue(w.gh, "nodocker") });
   assert.equal(run.state, "failed");
   assert.match(progressOf(w, "nodocker"), /Bosun lost contact with its Docker engine, so the run stopped \(the org's policy does not wait for Docker: `sandbox\.docker_outage_wait_minutes` is 0\)\. Comment `\/bosun retry` once Docker is back\./);
   assert.match(progressOf(w, "nodocker"), /Docker is not reachable \(.*\): connect ENOENT \/nonexistent\/docker\.sock/);
@@ -46,7 +39,7 @@ test("Docker lost mid-run", async (t) => {
   await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "sandbox:\n  docker_outage_wait_minutes: 2\nrepositories:\n  - match: outage-fail\n    sandbox:\n      docker_outage_wait_minutes: 0\n" } });
 
   await t.test("the run waits, says so, and resumes when Docker is back, taking the agent over", async () => {
-    const issue = await label(w, "outage-wait");
+    const issue = await labelDemoIssue(w.gh, "outage-wait");
     const running = await w.waitForRun({ repo: "acme/outage-wait", issue, until: (r) => r.state === "running" });
     await until("the agent's first words", async () => (await readTranscript(w.bosun.pool, running.id)).some((e) => e.payload["text"] === "before the outage"));
     const [agent] = await docker.listContainers({ filters: { label: [`bosun.run=${running.id}`, "bosun.role=agent"] } });
@@ -70,7 +63,7 @@ test("Docker lost mid-run", async (t) => {
   });
 
   await t.test("with a policy that does not wait, the run fails at once, and nothing is left once Docker is back", async () => {
-    const issue = await label(w, "outage-fail");
+    const issue = await labelDemoIssue(w.gh, "outage-fail");
     const running = await w.waitForRun({ repo: "acme/outage-fail", issue, until: (r) => r.state === "running" });
     await until("the agent's first words", async () => (await readTranscript(w.bosun.pool, running.id)).some((e) => e.payload["text"] === "before the outage"));
     await proxy.cut();

@@ -6,9 +6,8 @@ import assert from "node:assert/strict";
 import Docker from "dockerode";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { isTerminal } from "../../src/runs/run.ts";
-import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunCluster, until } from "../helpers/bosun-process.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 const docker = new Docker();
 const say = (text: string): string => `echo '${JSON.stringify({ type: "model_message", text })}'`;
@@ -21,9 +20,7 @@ test("SIGTERM hands a working agent over to another replica and exits without wa
 
   const a = await c.start("replica-a");
   gh.setWebhookUrl(a.webhookUrl);
-  const maya = gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo: "deployed", title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo: "deployed", issue_number: issue.data.number, labels: ["bosun"] });
+  await labelDemoIssue(gh, "deployed");
   const run = await until("the run", async () => (await store.list({ owner: "acme", repo: "deployed" }))[0]);
   const agent = await until("the agent container", async () => (await docker.listContainers({ filters: { label: [`bosun.run=${run.id}`, "bosun.role=agent"] } }))[0]);
   await until("the agent's first words", async () => (await readTranscript(pool, run.id)).some((e) => e.payload["text"] === "before the deploy"));

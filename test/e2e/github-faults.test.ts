@@ -3,16 +3,9 @@
 // keeps failing fails its run with a message that says what GitHub answered, rather than hanging.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoIssue } from "../fixtures/demo-repo.ts";
-import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { startBosunWorld } from "../helpers/bosun-world.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
-async function labelIssue(w: BosunWorld, repo: string): Promise<number> {
-  const maya = w.gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo, title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo, issue_number: issue.data.number, labels: ["bosun"] });
-  return issue.data.number;
-}
 
 test("GitHub faults", async (t) => {
   const w = await startBosunWorld(t);
@@ -21,7 +14,7 @@ test("GitHub faults", async (t) => {
     const repos = ["flaky-1", "flaky-2", "flaky-3"];
     for (const r of repos) await seedDemoRepo(w.gh, r, { protect: true });
     const issues: number[] = [];
-    for (const r of repos) issues.push(await labelIssue(w, r));
+    for (const r of repos) issues.push(await labelDemoIssue(w.gh, r));
     // Faults begin now, with Bosun's calls (the people's calls above have no retries of their own).
     const before = w.gh.requests.length;
     w.gh.setFaults({ serverErrors: { rate: 0.1, status: 502 }, secondaryRateLimit: { count: 4, retryAfterSeconds: 1 }, seed: 11 });
@@ -48,7 +41,7 @@ test("GitHub faults", async (t) => {
     await seedDemoRepo(w.gh, "broken-pulls");
     w.gh.setFaults({ serverErrors: { rate: 1, status: 502 }, match: /^POST \/repos\/acme\/broken-pulls\/pulls$/ });
     t.after(() => w.gh.setFaults({}));
-    const issue = await labelIssue(w, "broken-pulls");
+    const issue = await labelDemoIssue(w.gh, "broken-pulls");
     const run = await w.waitForRun({ repo: "acme/broken-pulls", issue });
     w.gh.setFaults({});
     assert.equal(run.state, "failed");

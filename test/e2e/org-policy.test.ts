@@ -8,7 +8,7 @@ import { readTranscript } from "../../src/audit/transcript.ts";
 import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
 import { waitForContainer } from "../helpers/docker.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 const orgPolicy = [
   "sandbox:",
@@ -29,13 +29,6 @@ const orgPolicy = [
   "      runs_per_repository: 1",
   "",
 ].join("\n");
-
-async function openIssue(w: BosunWorld, repo: string, o: { body?: string; label?: string } = {}): Promise<number> {
-  const maya = w.gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo, title: demoIssue.title, body: o.body ?? demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo, issue_number: issue.data.number, labels: [o.label ?? "bosun"] });
-  return issue.data.number;
-}
 
 function botComments(w: BosunWorld, repo: string, issue: number): string[] {
   return [...w.gh.repo(`acme/${repo}`).comments.values()].filter((c) => c.issueNumber === issue && c.user === "bosun[bot]").map((c) => c.body);
@@ -77,7 +70,7 @@ test("org policy", async (t) => {
   const source = "acme/.github: .github/bosun.yml";
 
   await t.test("asking past a ceiling gets the ceiling, and the issue says which rule", async () => {
-    const issue = await openIssue(w, "ceilings");
+    const issue = await labelDemoIssue(w.gh, "ceilings");
     const running = await w.waitForRun({ repo: "acme/ceilings", issue, until: (r) => r.state === "running" });
     const agent = await waitForContainer(running.id, "agent");
     assert.equal(agent.HostConfig.Memory, 256 * 1024 * 1024, "the agent's container has the org's memory ceiling, not the 4096 MB asked for");
@@ -109,7 +102,7 @@ test("org policy", async (t) => {
   });
 
   await t.test("a mode the org does not allow here is refused, naming the override", async () => {
-    const issue = await openIssue(w, "ceilings", { label: "bosun:plan" });
+    const issue = await labelDemoIssue(w.gh, "ceilings", { label: "bosun:plan" });
     const run = await w.waitForRun({ repo: "acme/ceilings", issue });
     assert.equal(run.state, "refused");
     assert.deepEqual(botComments(w, "ceilings", issue).map((b) => b.split("\n")[0]), [
@@ -118,7 +111,7 @@ test("org policy", async (t) => {
   });
 
   await t.test("a repository the org does not enable is refused", async () => {
-    const issue = await openIssue(w, "legacy-billing");
+    const issue = await labelDemoIssue(w.gh, "legacy-billing");
     const run = await w.waitForRun({ repo: "acme/legacy-billing", issue });
     assert.equal(run.state, "refused");
     assert.match(botComments(w, "legacy-billing", issue)[0] ?? "", /^Bosun did not start: the org's policy does not enable Bosun for acme\/legacy-billing \(`enabled` in the org's policy \(acme\/\.github: \.github\/bosun\.yml, repositories\[0\] \(legacy-\*\)\)\)\./);
@@ -127,10 +120,10 @@ test("org policy", async (t) => {
 
   await t.test("a repository's own trigger label starts runs; the default one then does not", async () => {
     await seedDemoRepo(w.gh, "relabelled", { files: { ".github/bosun.yml": "trigger_labels:\n  pull_request: agent-please\ntest:\n  command: npm test\n" } });
-    const ignored = await openIssue(w, "relabelled");
+    const ignored = await labelDemoIssue(w.gh, "relabelled");
     await w.gh.hooks.settled();
     assert.deepEqual(await w.bosun.store.list({ owner: "acme", repo: "relabelled" }), [], "`bosun` is not this repository's trigger");
-    const issue = await openIssue(w, "relabelled", { label: "agent-please" });
+    const issue = await labelDemoIssue(w.gh, "relabelled", { label: "agent-please" });
     const run = await w.waitForRun({ repo: "acme/relabelled", issue });
     assert.equal(run.state, "succeeded", run.outcome ?? "");
     assert.equal(run.mode, "pull_request");
@@ -139,9 +132,9 @@ test("org policy", async (t) => {
 
   await t.test("a repository's concurrency limit makes the next run wait, and says so", async () => {
     await seedDemoRepo(w.gh, "one-at-a-time", { files: { ".github/bosun.yml": "agent:\n  command: sleep 4; node /bosun/agents/patch-agent.mjs\n" } });
-    const first = await openIssue(w, "one-at-a-time");
+    const first = await labelDemoIssue(w.gh, "one-at-a-time");
     await w.waitForRun({ repo: "acme/one-at-a-time", issue: first, until: (r) => r.state === "running" });
-    const second = await openIssue(w, "one-at-a-time");
+    const second = await labelDemoIssue(w.gh, "one-at-a-time");
     const working = new Set(["preparing", "running", "verifying", "publishing"]);
     let overlapped = false;
     let sawWaiting = false;
@@ -180,7 +173,7 @@ test("org policy", async (t) => {
       "```",
       "",
     ].join("\n"));
-    const issue = await openIssue(w, "guarded", { body });
+    const issue = await labelDemoIssue(w.gh, "guarded", { body });
     const run = await w.waitForRun({ repo: "acme/guarded", issue });
     assert.equal(run.state, "succeeded", run.outcome ?? "");
     assert.deepEqual(run.facts.protectedChanges, [".github/workflows/ci.yml"]);

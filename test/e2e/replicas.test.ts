@@ -8,7 +8,7 @@ import { readTranscript } from "../../src/audit/transcript.ts";
 import { isTerminal } from "../../src/runs/run.ts";
 import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunCluster, until } from "../helpers/bosun-process.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 const repos = ["alpha", "bravo", "charlie", "delta"];
 const perRepo = 10;
@@ -34,13 +34,10 @@ test("two replicas, 40 issues, each webhook three times: every run once", async 
     }
   })();
 
-  const maya = gh.as("maya");
   const issues: { repo: string; number: number }[] = [];
   for (let i = 0; i < perRepo; i++) {
     for (const repo of repos) {
-      const issue = await maya.rest.issues.create({ owner: "acme", repo, title: `${demoIssue.title} (${i})`, body: demoIssue.body });
-      await maya.rest.issues.addLabels({ owner: "acme", repo, issue_number: issue.data.number, labels: ["bosun"] });
-      issues.push({ repo, number: issue.data.number });
+      issues.push({ repo, number: await labelDemoIssue(gh, repo, { title: `${demoIssue.title} (${i})` }) });
     }
   }
   await gh.hooks.settled();

@@ -7,9 +7,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import type { RunSummary } from "../../src/audit/summary.ts";
-import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
-import { seedDemoRepo } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 const run = promisify(execFile);
 const probe = `node -e 'require("http").get({host:"127.0.0.1",port:3128,path:"http://evil.bosun.test/",headers:{host:"evil.bosun.test"}}, r => r.resume()).on("error", () => {})'`;
@@ -18,10 +17,7 @@ test("a run's transcript as JSONL and its summary, from the command line", async
   const w = await startBosunWorld(t);
   await seedDemoRepo(w.gh, "audited", { protect: true, files: { ".github/bosun.yml": `agent:\n  command: ${JSON.stringify(`${probe}; sleep 1; node /bosun/agents/patch-agent.mjs`)}\ntest:\n  command: npm test\n` } });
   await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "sandbox:\n  phases:\n    agent:\n      network: allowlist\n      hosts: []\n" } });
-  const maya = w.gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo: "audited", title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo: "audited", issue_number: issue.data.number, labels: ["bosun"] });
-  const done = await w.waitForRun({ repo: "acme/audited", issue: issue.data.number });
+  const done = await w.waitForRun({ repo: "acme/audited", issue: await labelDemoIssue(w.gh, "audited") });
   assert.equal(done.state, "succeeded", done.outcome ?? "");
 
   const env = { ...process.env, DATABASE_URL: (w.bosun.pool as unknown as { options: { connectionString: string } }).options.connectionString };
@@ -60,10 +56,7 @@ test("retention: an ended run's events are reduced to its summary, which the exp
   await seedDemoRepo(w.gh, "brief");
   // About two seconds.
   await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "retention:\n  transcript_days: 0.00002\n" } });
-  const maya = w.gh.as("maya");
-  const issue = await maya.rest.issues.create({ owner: "acme", repo: "brief", title: demoIssue.title, body: demoIssue.body });
-  await maya.rest.issues.addLabels({ owner: "acme", repo: "brief", issue_number: issue.data.number, labels: ["bosun"] });
-  const done = await w.waitForRun({ repo: "acme/brief", issue: issue.data.number });
+  const done = await w.waitForRun({ repo: "acme/brief", issue: await labelDemoIssue(w.gh, "brief") });
   assert.equal(done.state, "succeeded", done.outcome ?? "");
   assert.ok((await readTranscript(w.bosun.pool, done.id)).length > 10, "the events are there at first");
 

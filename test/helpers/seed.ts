@@ -1,6 +1,6 @@
 // The people and repository most end-to-end tests start from.
 import type { OfflineGitHub } from "../offline-github/server.ts";
-import { demoRepoFiles } from "../fixtures/demo-repo.ts";
+import { demoIssue, demoRepoFiles } from "../fixtures/demo-repo.ts";
 
 /** acme/<name>: maya (maintainer, asks for work), owen (code owner, writer), tess (triage only). */
 export async function seedDemoRepo(gh: OfflineGitHub, name: string, o: { files?: Record<string, string | null>; protect?: boolean; public?: boolean } = {}): Promise<void> {
@@ -22,4 +22,12 @@ export async function seedDemoRepo(gh: OfflineGitHub, name: string, o: { files?:
       enforceAdmins: true,
     });
   }
+}
+
+/** Opens an issue as @maya (the demo's bug unless told otherwise), labels it for Bosun, and returns its number. */
+export async function labelDemoIssue(gh: OfflineGitHub, repo: string, o: { title?: string; body?: string; label?: string } = {}): Promise<number> {
+  const maya = gh.as("maya");
+  const issue = await maya.rest.issues.create({ owner: "acme", repo, title: o.title ?? demoIssue.title, body: o.body ?? demoIssue.body });
+  await maya.rest.issues.addLabels({ owner: "acme", repo, issue_number: issue.data.number, labels: [o.label ?? "bosun"] });
+  return issue.data.number;
 }
