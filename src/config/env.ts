@@ -33,8 +33,15 @@ const envSchema = z.object({
   /** Spacing of GitHub writes in this process (GitHub's guidance: a second); notifying writes (comments, pull requests) get their own. */
   BOSUN_GITHUB_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   BOSUN_GITHUB_NOTIFY_INTERVAL_MS: z.coerce.number().int().min(0).default(3000),
-  /** Public URL of this Bosun, for links to a run from comments and check runs. */
-  BOSUN_PUBLIC_URL: z.string().optional(),
+  /** Public URL of this Bosun (the dashboard's address): links to runs, the sign-in callback, Secure cookies when https. */
+  BOSUN_PUBLIC_URL: z.string().url().optional(),
+  /** GitHub's web root, where people sign in (GitHub Enterprise Server or the offline GitHub set it). */
+  GITHUB_URL: z.string().url().default("https://github.com"),
+  /** The GitHub App's client id and secret: the dashboard's "Sign in with GitHub". */
+  GITHUB_CLIENT_ID: z.string().optional(),
+  GITHUB_CLIENT_SECRET: z.string().optional(),
+  /** Seals dashboard users' GitHub tokens in Postgres; derived from the app's private key when unset. */
+  BOSUN_SESSION_SECRET: z.string().min(32).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

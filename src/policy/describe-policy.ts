@@ -5,17 +5,16 @@ import { defaultSource, type Adjustment, type EffectivePolicy, type Sources } fr
 const scalar = (v: unknown): string => (typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : JSON.stringify(v));
 const code = (v: unknown): string => (Array.isArray(v) ? (v.length ? v.map((x) => `\`${scalar(x)}\``).join(", ") : "none") : v === null ? "no limit" : `\`${scalar(v)}\``);
 
-export function describeEffectivePolicy(o: {
+export interface PolicyDescription {
   policySource: string; orgProblems?: ConfigProblem[]; repoProblems?: ConfigProblem[];
   resolved?: { policy: EffectivePolicy; sources: Sources; adjustments: Adjustment[] }; refusal?: Adjustment;
   commands?: { setup: string | null; test: string | null };
-}): string {
-  const lines = [`The settings in force for this repository (org policy: ${o.policySource}):`, ""];
-  if (o.orgProblems) return [...lines, `The org's policy is **not valid**, so no run starts until an org admin fixes it:`, describeProblems(o.orgProblems)].join("\n");
-  if (o.repoProblems) lines.push(`\`.github/bosun.yml\` is **not valid**, so no run starts until it is fixed:`, describeProblems(o.repoProblems), "");
-  if (o.refusal) lines.push(`**No run starts:** ${o.refusal.message}`, "");
-  if (!o.resolved) return lines.join("\n");
-  const { policy: p, sources: s, adjustments } = o.resolved;
+}
+
+/** Every setting in force with its value as text and where it came from: `/bosun policy` and the dashboard. */
+export function policyRows(o: PolicyDescription): { setting: string; value: string; from: string }[] {
+  if (!o.resolved) return [];
+  const { policy: p, sources: s } = o.resolved;
   const r = p.rules;
   const rows: [string, unknown, string | undefined][] = [
     ["enabled", r.enabled, s["enabled"]],
@@ -43,8 +42,18 @@ export function describeEffectivePolicy(o: {
     ["base branch protection gate required", r.require_protection_gate, s["require_protection_gate"]],
     ["pull requests always drafts", p.draft, s["draft"]],
   ];
+  return rows.map(([setting, v, from]) => ({ setting, value: code(v), from: from ?? defaultSource }));
+}
+
+export function describeEffectivePolicy(o: PolicyDescription): string {
+  const lines = [`The settings in force for this repository (org policy: ${o.policySource}):`, ""];
+  if (o.orgProblems) return [...lines, `The org's policy is **not valid**, so no run starts until an org admin fixes it:`, describeProblems(o.orgProblems)].join("\n");
+  if (o.repoProblems) lines.push(`\`.github/bosun.yml\` is **not valid**, so no run starts until it is fixed:`, describeProblems(o.repoProblems), "");
+  if (o.refusal) lines.push(`**No run starts:** ${o.refusal.message}`, "");
+  if (!o.resolved) return lines.join("\n");
   lines.push("| setting | value | from |", "| --- | --- | --- |");
-  for (const [k, v, from] of rows) lines.push(`| ${k} | ${code(v).replaceAll("|", "\\|")} | ${from ?? defaultSource} |`);
+  for (const row of policyRows(o)) lines.push(`| ${row.setting} | ${row.value.replaceAll("|", "\\|")} | ${row.from} |`);
+  const { adjustments } = o.resolved;
   if (adjustments.length) lines.push("", "Where the repository asked for more than the org allows:", ...adjustments.map((a) => `- ${a.message}`));
   return lines.join("\n");
 }

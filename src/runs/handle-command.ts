@@ -4,11 +4,12 @@ import { Redactor } from "../audit/redactor.ts";
 import { Transcript } from "../audit/transcript.ts";
 import { loadOrgPolicy, type LoadedPolicy } from "../config/load-org-policy.ts";
 import type { ResolvedRules } from "../config/org-policy.ts";
-import { applyRepositoryChoices, operatorSettings, orgRulesFor } from "../policy/effective-policy.ts";
+import { operatorSettings, orgRulesFor } from "../policy/effective-policy.ts";
+import { policyForRepository } from "../policy/policy-for-repository.ts";
 import { describeEffectivePolicy } from "../policy/describe-policy.ts";
 import { readRawFile } from "../github/read-file.ts";
 import { hasWriteAccess, mayStartWork, teamChecker } from "../policy/who-may-start.ts";
-import { parseRepoConfig, repoConfigPath, type RepoConfig } from "../config/repo-config.ts";
+import { repoConfigPath } from "../config/repo-config.ts";
 import { findMarkedComment, renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker, type GitHubClient } from "../github/tokens.ts";
 import { checkNames, upsertCheckRun } from "../github/check-runs.ts";
@@ -54,9 +55,11 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
       ({ reply, decision } = await carryOut(deps, cmd, run, octokit, tokens, role, orgPolicy));
     }
     // An approval of issue text is a review decision; everything else, refusals included, a policy decision.
-    await transcript?.append(decision === "approved" ? "review" : "policy_decision", { rule: "commands", command: `/bosun ${cmd.verb}${cmd.args ? ` ${cmd.args}` : ""}`, author: cmd.author, role, decision, reply });
+    await transcript?.append(decision === "approved" ? "review" : "policy_decision", { rule: "commands", command: `/bosun ${cmd.verb}${cmd.args ? ` ${cmd.args}` : ""}`, via: cmd.via, author: cmd.author, role, decision, reply });
     const marker = `<!-- bosun:reply command=${cmd.id} -->`;
-    const body = redactor.text(`@${cmd.author} ${reply}\n\n${marker}`);
+    // A button on the dashboard is answered where everyone else looks too: on the issue.
+    const via = cmd.via === "dashboard" ? ` (\`${cmd.verb}\` on Bosun's dashboard)` : "";
+    const body = redactor.text(`@${cmd.author}${via} ${reply}\n\n${marker}`);
     if (!(await findMarkedComment(octokit, deps.appId, { owner: cmd.owner, repo: cmd.repo, issueNumber: cmd.issueNumber }, marker))) {
       await octokit.rest.issues.createComment({ owner: cmd.owner, repo: cmd.repo, issue_number: cmd.issueNumber, body });
     }
@@ -137,22 +140,7 @@ async function refreshProgress(deps: RunDeps, octokit: GitHubClient, run: Run): 
 }
 
 async function describePolicy(deps: RunDeps, cmd: StoredCommand, octokit: GitHubClient, org: LoadedPolicy): Promise<string> {
-  if (!org.ok) return describeEffectivePolicy({ policySource: "the org's .github repository", orgProblems: org.problems });
   // An answer to a question: a file that cannot be read is reported as defaults, not as a failure.
-  const repoText = await readRawFile(octokit, { owner: cmd.owner, repo: cmd.repo, path: repoConfigPath }).catch(() => null);
-  const repo = parseRepoConfig(repoText);
-  const rules = orgRulesFor(org.policy, cmd.repo, org.source);
-  const resolved = applyRepositoryChoices({ org: rules, config: repo.ok ? repo.config : parseRepoConfigOrThrow(null), raw: repo.ok ? repo.raw : {}, operator: operatorSettings(deps.env) });
-  return describeEffectivePolicy({
-    policySource: org.source,
-    ...(repo.ok ? {} : { repoProblems: repo.problems }),
-    ...(resolved.ok ? { resolved } : { refusal: resolved.refusal }),
-    ...(repo.ok ? { commands: { setup: repo.config.setup.command, test: repo.config.test.command } } : {}),
-  });
-}
-
-function parseRepoConfigOrThrow(text: string | null): RepoConfig {
-  const r = parseRepoConfig(text);
-  if (!r.ok) throw new Error("[bosun/config] Bosun's own defaults do not parse");
-  return r.config;
+  const repoText = org.ok ? await readRawFile(octokit, { owner: cmd.owner, repo: cmd.repo, path: repoConfigPath }).catch(() => null) : null;
+  return describeEffectivePolicy(policyForRepository({ org, repo: cmd.repo, repoText, operator: operatorSettings(deps.env) }));
 }
