@@ -23,4 +23,6 @@ export default tseslint.config(
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   // Bundled agents run on Node inside the sandbox image.
   { files: ["agents/**/*.mjs", "test/agents/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
+  // The dashboard's one script runs in the viewer's browser.
+  { files: ["src/web/static/**/*.js"], languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", EventSource: "readonly", setTimeout: "readonly" } } },
 );

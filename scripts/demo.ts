@@ -23,7 +23,8 @@ const usage = `Usage: npm run demo -- [options]
   --org-policy FILE      seed the org's .github repository with this .github/bosun.yml
   --repo-config FILE     seed the repository's .github/bosun.yml with this file
   --label NAME           the label the maintainer adds (default bosun; bosun:plan for a read-only plan)
-  --timeout SECONDS      give up waiting after this long (default 600)`;
+  --timeout SECONDS      give up waiting after this long (default 600)
+  --stay                 keep Bosun and the offline GitHub running afterwards, to browse the dashboard (Ctrl-C stops)`;
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,6 +37,7 @@ const { values: opts } = parseArgs({
     "repo-config": { type: "string" },
     label: { type: "string", default: "bosun" },
     timeout: { type: "string", default: "600" },
+    stay: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
   strict: true,
@@ -107,6 +109,10 @@ async function main(): Promise<number> {
     ...process.env,
     DATABASE_URL: databaseUrl,
     GITHUB_API_URL: gh.url,
+    // Sign in to the dashboard through the offline GitHub (as maya, say).
+    GITHUB_URL: gh.webUrl,
+    GITHUB_CLIENT_ID: gh.clientId,
+    GITHUB_CLIENT_SECRET: gh.clientSecret,
     PORT: process.env["PORT"] ?? "3000",
     HOST: "127.0.0.1",
     ...(opts.agent ? { BOSUN_DEFAULT_AGENT_COMMAND: opts.agent } : {}),
@@ -181,6 +187,7 @@ async function main(): Promise<number> {
       say();
     }
     say(`Run ${finished.id} ended ${finished.state}. Transcript: ${transcriptPath}`);
+    say(`Dashboard: ${bosun.url}/runs/${finished.id} (sign in through the offline GitHub as maya)`);
     if (opts.json) {
       console.log(JSON.stringify({
         run_id: finished.id,
@@ -189,6 +196,10 @@ async function main(): Promise<number> {
         progress_comment: shown,
         transcript: transcriptPath,
       }));
+    }
+    if (opts.stay) {
+      say("Bosun and the offline GitHub keep running; Ctrl-C stops them.");
+      await new Promise((resolve) => process.once("SIGINT", resolve));
     }
     return finished.state === "succeeded" ? 0 : 1;
   } finally {

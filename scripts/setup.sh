@@ -43,8 +43,11 @@ pkg_installed "postgresql-$PG_VERSION" || missing+=(postgresql)
 command -v git >/dev/null || missing+=(git)
 [ -x /usr/bin/python3 ] || missing+=(python3)
 command -v flock >/dev/null || missing+=(util-linux)
+# The dashboard's browser test drives Debian's Chromium (Playwright's own download needs a registry we cannot reach).
+command -v chromium >/dev/null || missing+=(chromium)
+pkg_installed fonts-dejavu-core || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" = 0 ]; then
-    say packages "docker.io, runsc, mmdebstrap, postgresql-$PG_VERSION, git, python3 already installed"
+    say packages "docker.io, runsc, mmdebstrap, postgresql-$PG_VERSION, git, python3, chromium already installed"
 else
     need_root packages "installing ${missing[*]}"
     aptlog=/var/log/bosun-setup-apt.log

@@ -17,6 +17,7 @@ import { sweepLeftovers } from "./runs/sweep.ts";
 import { operationsHandler } from "./ops/http.ts";
 import { readRunGaugesFrom } from "./ops/metrics.ts";
 import { Worker } from "./runs/worker.ts";
+import { dashboardHandler } from "./web/dashboard.ts";
 import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
 
 export interface BosunProcess {
@@ -76,6 +77,11 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   let app: Probot | null = null;
   readRunGaugesFrom(pool);
   server.addHandler(operationsHandler({ pool, sandbox }));
+  let publicUrl = env.BOSUN_PUBLIC_URL ?? "";
+  server.addHandler(dashboardHandler({
+    pool, store, commands, env, log: log.child({ name: "dashboard" }), app: () => app, publicUrl: () => publicUrl,
+    sessionSecret: env.BOSUN_SESSION_SECRET ?? o.privateKey,
+  }));
   await server.load((probot) => {
     app = probot;
     bosunApp({ store, commands, pool, env, onRunQueued: () => worker?.poke() })(probot);
@@ -89,6 +95,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const port = addr && typeof addr === "object" ? addr.port : env.PORT;
   const host = env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST;
   const url = `http://${host}:${port}`;
+  publicUrl ||= url;
   const running = worker;
   return {
     url,

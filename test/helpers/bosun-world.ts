@@ -44,6 +44,10 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
   const env = readEnv({
     DATABASE_URL: db.url,
     GITHUB_API_URL: gh.url,
+    // The offline GitHub serves the OAuth web flow too: the dashboard's sign-in is the real one.
+    GITHUB_URL: gh.webUrl,
+    GITHUB_CLIENT_ID: gh.clientId,
+    GITHUB_CLIENT_SECRET: gh.clientSecret,
     PORT: String(await freePort()),
     HOST: "127.0.0.1",
     BOSUN_WORK_DIR: workDir,

@@ -1,0 +1,62 @@
+// One line of plain text per transcript event: the dashboard's timeline and live log. The JSON
+// stays the record; this is what a person skims.
+import type { TranscriptEvent } from "./transcript.ts";
+
+const s = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v));
+const perms = (v: unknown): string => Object.entries((v as Record<string, string> | undefined) ?? {}).map(([k, l]) => `${k}:${l}`).join(", ");
+
+export function describeEvent(e: Pick<TranscriptEvent, "kind" | "payload">): string {
+  const p = e.payload;
+  const agent = p["source"] === "agent" ? "agent: " : "";
+  switch (e.kind) {
+    case "state":
+      return `${s(p["from"]) || "new"} → ${s(p["to"])}${p["outcome"] ? ` (${s(p["outcome"])})` : ""}`;
+    case "command":
+      if (p["reattached"]) return `${s(p["phase"])}: re-attached to the running container`;
+      if (p["handed_over"]) return `${s(p["phase"])}: handed over (${s(p["reason"])})`;
+      if (p["exit_code"] !== undefined || p["timed_out"] !== undefined) return `${s(p["phase"])}: ${p["timed_out"] ? "timed out" : `exited ${s(p["exit_code"])}`}`;
+      return `${agent}${s(p["phase"]) || "command"}: ${s(p["command"])}${p["network"] ? ` (network: ${s(p["network"])})` : ""}`;
+    case "agent_output":
+      return `agent: ${s(p["line"])}`;
+    case "tool_call":
+      return `${agent}tool ${s(p["tool"] ?? p["name"])}${p["input"] !== undefined ? ` ${s(p["input"]).slice(0, 200)}` : ""}`;
+    case "tool_result":
+      return `${agent}tool result ${s(p["tool"] ?? p["name"])}${p["output"] !== undefined ? ` ${s(p["output"]).slice(0, 200)}` : ""}`;
+    case "model_message":
+      return `${agent}${s(p["text"] ?? p["content"] ?? p["message"]).slice(0, 300)}`;
+    case "prompt":
+      return "the task was handed to the agent";
+    case "file_diff": {
+      const files = (p["files"] as { path?: string; status?: string }[] | undefined) ?? [];
+      return `diff: ${files.length} file(s) ${files.map((f) => `${s(f.status)} ${s(f.path)}`).join(", ")}`.trim();
+    }
+    case "test":
+      return `test ${s(p["command"])}: ${p["timed_out"] ? "timed out" : p["exit_code"] === 0 ? "passed" : `failed (exit ${s(p["exit_code"])})`}`;
+    case "network":
+      return `${s(p["phase"])}: ${p["allowed"] ? "reached" : "refused"} ${s(p["host"])}:${s(p["port"])}${p["reason"] ? ` (${s(p["reason"])})` : ""}`;
+    case "dependency_install":
+      return `${s(p["phase"])}: installed ${s(p["ecosystem"])} ${s(p["name"])}${p["version"] ? `@${s(p["version"])}` : ""}`;
+    case "dependency_change":
+      return `dependency change: ${s(p["name"] ?? p["file"])}`;
+    case "token_minted":
+      return `token minted for ${s(p["purpose"])}: ${perms(p["permissions"])}`;
+    case "token_revoked":
+      return `token revoked: ${s(p["purpose"])}${p["note"] ? ` (${s(p["note"])})` : ""}`;
+    case "comment":
+      return `comment: ${s(p["purpose"])}`;
+    case "push":
+      return `pushed ${s(p["commit"]).slice(0, 7)} to ${s(p["branch"])}`;
+    case "pull_request":
+      return `pull request #${s(p["number"])}${p["draft"] ? " (draft)" : ""}: ${s(p["title"])}`;
+    case "check_run":
+      return `check ${s(p["name"])}: ${s(p["conclusion"] ?? p["status"])}`;
+    case "review":
+      return `review: ${s(p["decision"] ?? p["state"])} by ${s(p["reviewer"] ?? p["author"])}`;
+    case "policy_decision":
+      return `policy ${s(p["rule"])}: ${s(p["decision"])}${p["reason"] ? ` (${s(p["reason"])})` : ""}`;
+    case "error":
+      return `${agent}error: ${s(p["message"])}`;
+    default:
+      return e.kind;
+  }
+}
