@@ -195,6 +195,11 @@ export interface Token {
   kind: "installation" | "user";
   installationId: number | null;
   login: string | null;
+  /**
+   * A user access token of the app (`ghu_`, from the OAuth web flow): it sees only what both the
+   * user and the app may. A personal access token (`ghp_`) sees what the user may.
+   */
+  userToServer: boolean;
   /** Repository ids this token may touch; null means every repository of the installation. */
   repositoryIds: number[] | null;
   permissions: Permissions;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Octokit } from "@octokit/rest";
 import { parse as parseYaml } from "yaml";
 import type { Principal } from "./auth.ts";
-import { checkRepoAccess, mintUserToken, resolvePrincipal, tokenHas, tokenSeesRepo } from "./auth.ts";
+import { appInstallationFor, checkRepoAccess, mintUserToken, resolvePrincipal, tokenHas, tokenSeesRepo } from "./auth.ts";
 import type { FaultPlan } from "./http.ts";
 import { Faults, HttpError, readBody, Router } from "./http.ts";
 import type { BranchProtection, Installation, Permissions, Repo, RepoRole, Token } from "./model.ts";
@@ -439,10 +439,13 @@ export class OfflineGitHub {
       workflows = tokenHas(p.token.permissions, "workflows", "write");
     } else if (p.kind === "user") {
       const role = this.world.roleOf(r, p.login);
-      if (role === "none") return fail(404, "Repository not found.");
-      if (write && !roleAtLeast(role, "write")) return fail(403, `Permission to ${fullName(r)}.git denied to ${p.login}.`);
+      // A user access token (`ghu_`) has no more than the app's installation grants on the repository.
+      const app = p.token.userToServer ? appInstallationFor(this.world, r)?.permissions ?? {} : null;
+      const appAllows = (resource: string, level: "read" | "write"): boolean => app === null || tokenHas(app, resource, level);
+      if (role === "none" || !appAllows("contents", "read")) return fail(404, "Repository not found.");
+      if (write && (!roleAtLeast(role, "write") || !appAllows("contents", "write"))) return fail(403, `Permission to ${fullName(r)}.git denied to ${p.login}.`);
       actor = p.login;
-      workflows = true;
+      workflows = appAllows("workflows", "write");
     } else if (p.kind === "app") {
       return fail(401, "Invalid username or token.", { "www-authenticate": 'Basic realm="GitHub"' });
     }
