@@ -20,6 +20,7 @@ import { graphqlRoutes } from "./routes/graphql.ts";
 import { issueRoutes } from "./routes/issues.ts";
 import { pullPayload, pullRoutes } from "./routes/pulls.ts";
 import { repoRoutes } from "./routes/repos.ts";
+import { userRoutes } from "./routes/users.ts";
 import { WebhookSender } from "./webhooks.ts";
 import { World } from "./world.ts";
 
@@ -59,7 +60,7 @@ export interface StartOptions {
 
 interface Manifest { default_permissions?: Permissions; default_events?: string[]; name?: string }
 
-const routes: Route[] = [...appRoutes, ...repoRoutes, ...issueRoutes, ...pullRoutes, ...checkRoutes, ...graphqlRoutes];
+const routes: Route[] = [...appRoutes, ...repoRoutes, ...userRoutes, ...issueRoutes, ...pullRoutes, ...checkRoutes, ...graphqlRoutes];
 
 /** Every REST operation the emulator serves, as `METHOD /template`. */
 export function servedOperations(): string[] {
