@@ -162,8 +162,9 @@ export function mintInstallationToken(w: World, inst: Installation, o: { reposit
   return t;
 }
 
-/** GitHub's lifetime for a user access token. */
+/** GitHub's lifetimes for a user access token and its refresh token (8 hours; "6 months" in seconds, as the docs give it). */
 export const userTokenLifetimeSeconds = 8 * 60 * 60;
+export const refreshTokenLifetimeSeconds = 15_811_200;
 
 /**
  * A personal access token (`ghp_`, no expiry), or a user access token of the app (`ghu_`, from the

@@ -209,6 +209,23 @@ export interface Token {
   calls: TokenCall[];
 }
 
+/** A code from the authorize page, waiting to be traded for a user access token. */
+export interface OAuthCode {
+  code: string;
+  login: string;
+  clientId: string;
+  redirectUri: string;
+  expiresAt: Date;
+}
+
+/** The refresh token (`ghr_`) that came with a user access token; it works once. */
+export interface RefreshToken {
+  token: string;
+  login: string;
+  accessToken: string;
+  expiresAt: Date;
+}
+
 export function fullName(repo: Pick<Repo, "owner" | "name">): string {
   return `${repo.owner}/${repo.name}`;
 }

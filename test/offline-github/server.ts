@@ -1,5 +1,6 @@
 // The offline GitHub: a standalone HTTP server speaking GitHub's REST API, git's smart HTTP
-// protocol and webhooks, plus a small scripting API for tests to set the world up and act as people.
+// protocol, webhooks and the OAuth web flow, plus a small scripting API for tests to set the world
+// up and act as people.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import type { FaultPlan } from "./http.ts";
 import { Faults, HttpError, readBody, Router } from "./http.ts";
 import type { BranchProtection, Installation, Permissions, Repo, RepoRole, Token } from "./model.ts";
 import { fullName, roleAtLeast } from "./model.ts";
+import { handleOAuth, oauthPathPrefix } from "./oauth.ts";
 import type { Ctx, Route } from "./routes/context.ts";
 import { emit } from "./routes/context.ts";
 import { appRoutes } from "./routes/apps.ts";
@@ -122,6 +124,11 @@ export class OfflineGitHub {
     return this.world.apiUrl;
   }
 
+  /** Where the browser goes for the OAuth web flow (`/login/oauth/authorize`); the API's URL here. */
+  get webUrl(): string {
+    return this.world.webUrl;
+  }
+
   get appId(): number {
     return this.world.app.id;
   }
@@ -132,6 +139,15 @@ export class OfflineGitHub {
 
   get webhookSecret(): string {
     return this.world.app.webhookSecret;
+  }
+
+  /** The app's OAuth client credentials, for the web flow's token exchange. */
+  get clientId(): string {
+    return this.world.app.clientId;
+  }
+
+  get clientSecret(): string {
+    return this.world.app.clientSecret;
   }
 
   setWebhookUrl(url: string | null): void {
@@ -291,7 +307,15 @@ export class OfflineGitHub {
     const url = new URL(req.url ?? "/", this.url);
     const gitPath = /^\/([^/]+)\/([^/]+?)\.git(\/.*)$/.exec(url.pathname);
     if (gitPath) return this.#handleGit(req, res, url, gitPath[1] ?? "", gitPath[2] ?? "", gitPath[3] ?? "");
+    if (url.pathname.startsWith(oauthPathPrefix)) return this.#handleOAuth(req, res, url);
     return this.#handleApi(req, res, url);
+  }
+
+  /** The OAuth web flow's pages: github.com's, not the API's, so outside the route table. */
+  async #handleOAuth(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const started = new Date();
+    const status = await handleOAuth(this.world, req, res, url);
+    this.#log({ started, method: req.method ?? "GET", path: url.pathname, route: null, status, principal: { kind: "anonymous" } });
   }
 
   async #handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
