@@ -1,5 +1,6 @@
 // Who is calling, and may they: the app's RS256 JWT, installation tokens scoped to repositories
-// and permissions, and users' tokens scoped by their role. Answers mirror GitHub's:
+// and permissions, users' personal tokens scoped by their role, and the app's user access tokens
+// scoped by both. Answers mirror GitHub's:
 // 401 bad or expired credentials, 404 for a repository the token cannot see, 403 for a missing permission.
 import { createPublicKey, createVerify, randomBytes } from "node:crypto";
 import type { Installation, Permissions, Repo, RepoRole, Token } from "./model.ts";
@@ -104,6 +105,19 @@ export function tokenSeesRepo(w: World, p: Principal & { kind: "installation" },
   return p.token.repositoryIds === null || p.token.repositoryIds.includes(r.id);
 }
 
+function permitsNeed(perms: Permissions, need: RepoNeed): boolean {
+  return tokenHas(perms, ...need.permission) || (need.orPermission ? tokenHas(perms, ...need.orPermission) : false);
+}
+
+/**
+ * The app's installation that covers `r`, if any: a user access token (`ghu_`) reaches only such
+ * repositories, and only with the permissions that installation has as well as the user's role.
+ */
+export function appInstallationFor(w: World, r: Repo): Installation | undefined {
+  const inst = w.installationFor(r.owner);
+  return inst && w.installationCovers(inst, r) ? inst : undefined;
+}
+
 /** Throws GitHub's answer when the principal may not do `need` on `r`. */
 export function checkRepoAccess(w: World, p: Principal, r: Repo | undefined, need: RepoNeed): asserts r is Repo {
   if (p.kind === "app") throw new HttpError(401, "A JSON web token is not accepted here; use an installation access token.");
@@ -115,12 +129,16 @@ export function checkRepoAccess(w: World, p: Principal, r: Repo | undefined, nee
   }
   if (p.kind === "installation") {
     if (!tokenSeesRepo(w, p, r)) throw new HttpError(404, "Not Found");
-    const ok = tokenHas(p.token.permissions, ...need.permission) || (need.orPermission ? tokenHas(p.token.permissions, ...need.orPermission) : false);
-    if (!ok) throw new HttpError(403, "Resource not accessible by integration");
+    if (!permitsNeed(p.token.permissions, need)) throw new HttpError(403, "Resource not accessible by integration");
     return;
   }
   const role = w.roleOf(r, p.login);
   if (role === "none") throw new HttpError(404, "Not Found");
+  if (p.token.userToServer) {
+    const inst = appInstallationFor(w, r);
+    if (!inst) throw new HttpError(404, "Not Found");
+    if (!permitsNeed(inst.permissions, need)) throw new HttpError(403, "Resource not accessible by integration");
+  }
   const wanted = need.role ?? (need.permission[1] === "read" ? "read" : "write");
   if (!roleAtLeast(role, wanted)) throw new HttpError(403, "Must have admin rights to Repository.");
 }
@@ -132,6 +150,7 @@ export function mintInstallationToken(w: World, inst: Installation, o: { reposit
     kind: "installation",
     installationId: inst.id,
     login: null,
+    userToServer: false,
     repositoryIds: o.repositoryIds,
     permissions: o.permissions,
     createdAt: now,
@@ -143,16 +162,26 @@ export function mintInstallationToken(w: World, inst: Installation, o: { reposit
   return t;
 }
 
+/** GitHub's lifetimes for a user access token and its refresh token (8 hours; "6 months" in seconds, as the docs give it). */
+export const userTokenLifetimeSeconds = 8 * 60 * 60;
+export const refreshTokenLifetimeSeconds = 15_811_200;
+
+/**
+ * A personal access token (`ghp_`, no expiry), or a user access token of the app (`ghu_`, from the
+ * OAuth web flow) that expires after 8 hours by the world's clock.
+ */
 export function mintUserToken(w: World, login: string, prefix: "ghp" | "ghu" = "ghp"): Token {
+  const now = w.now();
   const t: Token = {
     token: `${prefix}_${randomBytes(18).toString("base64url")}`,
     kind: "user",
     installationId: null,
     login,
+    userToServer: prefix === "ghu",
     repositoryIds: null,
     permissions: {},
-    createdAt: w.now(),
-    expiresAt: null,
+    createdAt: now,
+    expiresAt: prefix === "ghu" ? new Date(now.getTime() + userTokenLifetimeSeconds * 1000) : null,
     revokedAt: null,
     calls: [],
   };

@@ -1,6 +1,6 @@
 // `npm run offline-github -- [--port N] [--webhook-url URL] [--seed]`: the offline GitHub as a
 // standalone server. It prints the app id, the private key's path and the webhook secret, so a
-// Bosun started with `npm start` can use it as its GitHub.
+// Bosun started with `npm start` can use it as its GitHub, and the app's OAuth client credentials.
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +32,10 @@ if (values.seed) {
 }
 console.log(JSON.stringify({
   api_url: gh.url,
+  web_url: gh.webUrl,
   app_id: gh.appId,
+  client_id: gh.clientId,
+  client_secret: gh.clientSecret,
   private_key_path: keyPath,
   webhook_secret: gh.webhookSecret,
   webhook_url: values["webhook-url"] ?? null,

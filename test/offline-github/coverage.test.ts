@@ -138,8 +138,15 @@ test("every served operation and every sent webhook is exercised and matches Git
   assert.equal((await bot.rest.orgs.checkMembershipForUser({ org: "acme", username: "wes" })).status, 204);
   assert.equal((await bot.rest.teams.getMembershipForUserInOrg({ org: "acme", team_slug: "core", username: "maya" })).data.state, "active");
 
-  // ---- issues, labels, comments, reactions -------------------------------------------------------
+  // ---- the signed-in user, as a dashboard asks -----------------------------------------------------
   const maya = gh.as("maya");
+  assert.equal((await maya.rest.users.getAuthenticated()).data.login, "maya");
+  assert.equal((await maya.rest.orgs.getMembershipForAuthenticatedUser({ org: "acme" })).data.role, "admin");
+  assert.equal((await gh.as("wes").rest.orgs.getMembershipForAuthenticatedUser({ org: "acme" })).data.role, "member");
+  assert.equal((await refused(maya.rest.orgs.getMembershipForAuthenticatedUser({ org: "bosun-dev" }))).status, 404);
+  assert.equal((await refused(bot.rest.users.getAuthenticated())).status, 403);
+
+  // ---- issues, labels, comments, reactions -------------------------------------------------------
   const issue = (await maya.rest.issues.create({ ...R, title: "Add a greeting", body: "Please." })).data;
   assert.equal(issue.user?.login, "maya");
   assert.equal((await bot.rest.issues.get({ ...R, issue_number: issue.number })).data.title, "Add a greeting");

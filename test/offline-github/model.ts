@@ -195,6 +195,11 @@ export interface Token {
   kind: "installation" | "user";
   installationId: number | null;
   login: string | null;
+  /**
+   * A user access token of the app (`ghu_`, from the OAuth web flow): it sees only what both the
+   * user and the app may. A personal access token (`ghp_`) sees what the user may.
+   */
+  userToServer: boolean;
   /** Repository ids this token may touch; null means every repository of the installation. */
   repositoryIds: number[] | null;
   permissions: Permissions;
@@ -202,6 +207,23 @@ export interface Token {
   expiresAt: Date | null;
   revokedAt: Date | null;
   calls: TokenCall[];
+}
+
+/** A code from the authorize page, waiting to be traded for a user access token. */
+export interface OAuthCode {
+  code: string;
+  login: string;
+  clientId: string;
+  redirectUri: string;
+  expiresAt: Date;
+}
+
+/** The refresh token (`ghr_`) that came with a user access token; it works once. */
+export interface RefreshToken {
+  token: string;
+  login: string;
+  accessToken: string;
+  expiresAt: Date;
 }
 
 export function fullName(repo: Pick<Repo, "owner" | "name">): string {

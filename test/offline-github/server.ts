@@ -1,5 +1,6 @@
 // The offline GitHub: a standalone HTTP server speaking GitHub's REST API, git's smart HTTP
-// protocol and webhooks, plus a small scripting API for tests to set the world up and act as people.
+// protocol, webhooks and the OAuth web flow, plus a small scripting API for tests to set the world
+// up and act as people.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,11 +8,12 @@ import { join } from "node:path";
 import { Octokit } from "@octokit/rest";
 import { parse as parseYaml } from "yaml";
 import type { Principal } from "./auth.ts";
-import { checkRepoAccess, mintUserToken, resolvePrincipal, tokenHas, tokenSeesRepo } from "./auth.ts";
+import { appInstallationFor, checkRepoAccess, mintUserToken, resolvePrincipal, tokenHas, tokenSeesRepo } from "./auth.ts";
 import type { FaultPlan } from "./http.ts";
 import { Faults, HttpError, readBody, Router } from "./http.ts";
 import type { BranchProtection, Installation, Permissions, Repo, RepoRole, Token } from "./model.ts";
 import { fullName, roleAtLeast } from "./model.ts";
+import { handleOAuth, oauthPathPrefix } from "./oauth.ts";
 import type { Ctx, Route } from "./routes/context.ts";
 import { emit } from "./routes/context.ts";
 import { appRoutes } from "./routes/apps.ts";
@@ -20,6 +22,7 @@ import { graphqlRoutes } from "./routes/graphql.ts";
 import { issueRoutes } from "./routes/issues.ts";
 import { pullPayload, pullRoutes } from "./routes/pulls.ts";
 import { repoRoutes } from "./routes/repos.ts";
+import { userRoutes } from "./routes/users.ts";
 import { WebhookSender } from "./webhooks.ts";
 import { World } from "./world.ts";
 
@@ -59,7 +62,7 @@ export interface StartOptions {
 
 interface Manifest { default_permissions?: Permissions; default_events?: string[]; name?: string }
 
-const routes: Route[] = [...appRoutes, ...repoRoutes, ...issueRoutes, ...pullRoutes, ...checkRoutes, ...graphqlRoutes];
+const routes: Route[] = [...appRoutes, ...repoRoutes, ...userRoutes, ...issueRoutes, ...pullRoutes, ...checkRoutes, ...graphqlRoutes];
 
 /** Every REST operation the emulator serves, as `METHOD /template`. */
 export function servedOperations(): string[] {
@@ -121,6 +124,11 @@ export class OfflineGitHub {
     return this.world.apiUrl;
   }
 
+  /** Where the browser goes for the OAuth web flow (`/login/oauth/authorize`); the API's URL here. */
+  get webUrl(): string {
+    return this.world.webUrl;
+  }
+
   get appId(): number {
     return this.world.app.id;
   }
@@ -131,6 +139,15 @@ export class OfflineGitHub {
 
   get webhookSecret(): string {
     return this.world.app.webhookSecret;
+  }
+
+  /** The app's OAuth client credentials, for the web flow's token exchange. */
+  get clientId(): string {
+    return this.world.app.clientId;
+  }
+
+  get clientSecret(): string {
+    return this.world.app.clientSecret;
   }
 
   setWebhookUrl(url: string | null): void {
@@ -290,7 +307,15 @@ export class OfflineGitHub {
     const url = new URL(req.url ?? "/", this.url);
     const gitPath = /^\/([^/]+)\/([^/]+?)\.git(\/.*)$/.exec(url.pathname);
     if (gitPath) return this.#handleGit(req, res, url, gitPath[1] ?? "", gitPath[2] ?? "", gitPath[3] ?? "");
+    if (url.pathname.startsWith(oauthPathPrefix)) return this.#handleOAuth(req, res, url);
     return this.#handleApi(req, res, url);
+  }
+
+  /** The OAuth web flow's pages: github.com's, not the API's, so outside the route table. */
+  async #handleOAuth(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const started = new Date();
+    const status = await handleOAuth(this.world, req, res, url);
+    this.#log({ started, method: req.method ?? "GET", path: url.pathname, route: null, status, principal: { kind: "anonymous" } });
   }
 
   async #handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -439,10 +464,13 @@ export class OfflineGitHub {
       workflows = tokenHas(p.token.permissions, "workflows", "write");
     } else if (p.kind === "user") {
       const role = this.world.roleOf(r, p.login);
-      if (role === "none") return fail(404, "Repository not found.");
-      if (write && !roleAtLeast(role, "write")) return fail(403, `Permission to ${fullName(r)}.git denied to ${p.login}.`);
+      // A user access token (`ghu_`) has no more than the app's installation grants on the repository.
+      const app = p.token.userToServer ? appInstallationFor(this.world, r)?.permissions ?? {} : null;
+      const appAllows = (resource: string, level: "read" | "write"): boolean => app === null || tokenHas(app, resource, level);
+      if (role === "none" || !appAllows("contents", "read")) return fail(404, "Repository not found.");
+      if (write && (!roleAtLeast(role, "write") || !appAllows("contents", "write"))) return fail(403, `Permission to ${fullName(r)}.git denied to ${p.login}.`);
       actor = p.login;
-      workflows = true;
+      workflows = appAllows("workflows", "write");
     } else if (p.kind === "app") {
       return fail(401, "Invalid username or token.", { "www-authenticate": 'Basic realm="GitHub"' });
     }

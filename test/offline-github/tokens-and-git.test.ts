@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { RequestError } from "@octokit/request-error";
 import { startCheckedGitHub } from "../helpers/offline-github.ts";
 import { appJwt, octokitWith } from "../helpers/app-jwt.ts";
+import { mintUserToken } from "./auth.ts";
 import type { OfflineGitHub } from "./server.ts";
 
 const run = promisify(execFile);
@@ -153,4 +154,33 @@ test("a push to a protected branch is refused, a push of a workflow without the 
   const wf = await git(a, "push", "origin", "HEAD:refs/heads/bosun/ci");
   assert.equal(wf.ok, false);
   assert.match(wf.out, /without `workflows` permission/);
+});
+
+test("a user access token (ghu_) reaches only what both the user and the app may, for git and REST", async (t) => {
+  const { gh, work } = await world(t);
+  gh.createOrg("other", { admins: ["maya"] });
+  await gh.createRepo("other/gamma", { files: { "a.txt": "a\n" } });
+  await gh.createRepo("other/delta", { files: { "d.txt": "d\n" } });
+  gh.install("other", { repositories: ["delta"], permissions: { contents: "read", metadata: "read" } });
+  const token = mintUserToken(gh.world, "maya", "ghu").token;
+  const api = octokitWith(gh.url, token);
+
+  // maya is admin of both orgs; the app sees acme's repositories and other/delta, read-only there.
+  assert.equal(await status(api.rest.repos.get({ owner: "other", repo: "gamma" })), 404);
+  assert.equal(await status(api.rest.repos.get({ owner: "other", repo: "delta" })), 200);
+  assert.equal(await status(api.rest.issues.create({ owner: "other", repo: "delta", title: "nope" })), 403);
+  assert.equal(await status(api.rest.issues.create({ owner: "acme", repo: "alpha", title: "yes" })), 201);
+  const gamma = await git(work, "clone", gh.cloneUrl("other/gamma", token), join(work, "g"));
+  assert.equal(gamma.ok, false);
+  assert.match(gamma.out, /not found/i);
+  assert.ok((await git(work, "clone", gh.cloneUrl("other/gamma", gh.userToken("maya")), join(work, "g2"))).ok, "her personal token clones it");
+
+  const d = join(work, "d");
+  assert.ok((await git(work, "clone", gh.cloneUrl("other/delta", token), d)).ok);
+  await writeFile(join(d, "X.md"), "x\n");
+  await git(d, "add", "X.md");
+  await git(d, "commit", "-m", "x");
+  const push = await git(d, "push", "origin", "HEAD:refs/heads/x");
+  assert.equal(push.ok, false, "the app may only read other/delta, whatever maya may");
+  assert.match(push.out, /denied|403/);
 });

@@ -1,6 +1,6 @@
 // Everything the offline GitHub knows, with the lookups the routes share.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import type { Account, App, Installation, Label, Org, Repo, RepoRole, Team, Token } from "./model.ts";
+import type { Account, App, Installation, Label, OAuthCode, Org, RefreshToken, Repo, RepoRole, Team, Token } from "./model.ts";
 import { fullName, repoRoleOrder, roleAtLeast } from "./model.ts";
 import { GitStore } from "./git-store.ts";
 import { nodeId, isoTime, renderUser } from "./render.ts";
@@ -16,6 +16,9 @@ export class World {
   readonly repos = new Map<string, Repo>();
   readonly installations = new Map<number, Installation>();
   readonly tokens = new Map<string, Token>();
+  /** The OAuth web flow's codes and refresh tokens, by their value. */
+  readonly oauthCodes = new Map<string, OAuthCode>();
+  readonly refreshTokens = new Map<string, RefreshToken>();
   readonly app: App;
   /** Added to the wall clock for token lifetimes, so tests can make tokens expire. */
   clockOffsetMs = 0;
