@@ -179,4 +179,16 @@ test("/metrics parses, and its counters move by what one run did", async (t) => 
   const deferred = await scrape(bosun.url);
   assert.equal(value(deferred, "bosun_queue_depth", { kind: "runs" }), 0, "a run put back for later is not waiting yet");
   assert.equal(value(deferred, "bosun_runs", { state: "queued" }), 1, "though it is still queued");
+
+  // A delivery whose signature does not verify is answered, and timed, but not counted as a delivery.
+  const forged = await fetch(bosun.webhookUrl, { method: "POST", headers: { "content-type": "application/json", "x-github-event": "issues", "x-github-delivery": "forged-1", "x-hub-signature-256": `sha256=${"0".repeat(64)}` }, body: "{}" });
+  await forged.arrayBuffer();
+  assert.equal(forged.status, 400, "a forged delivery is refused");
+  let refused = await scrape(bosun.url);
+  for (let i = 0; i < 50 && value(refused, "bosun_webhook_response_seconds_count", { status: "400" }) === value(deferred, "bosun_webhook_response_seconds_count", { status: "400" }); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    refused = await scrape(bosun.url);
+  }
+  assert.equal(value(refused, "bosun_webhook_response_seconds_count", { status: "400" }) - value(deferred, "bosun_webhook_response_seconds_count", { status: "400" }), 1);
+  assert.equal(total(refused, "bosun_webhook_deliveries_total"), total(deferred, "bosun_webhook_deliveries_total"));
 });
