@@ -14,7 +14,7 @@ import { bosunApp } from "./index.ts";
 import { CommandStore } from "./runs/command-store.ts";
 import { RunStore } from "./runs/store.ts";
 import { sweepLeftovers } from "./runs/sweep.ts";
-import { operationsHandler } from "./ops/http.ts";
+import { observeWebhookResponses, operationsHandler } from "./ops/http.ts";
 import { readRunGaugesFrom } from "./ops/metrics.ts";
 import { Worker } from "./runs/worker.ts";
 import { dashboardHandler } from "./web/dashboard.ts";
@@ -90,6 +90,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   worker = new Worker({ app, appId: Number(o.appId), pool, store, commands, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000, sweepMs: env.BOSUN_SWEEP_SECONDS * 1000 });
   await sweepLeftovers({ store, sandbox, workDir, log });
   const http = await server.start();
+  observeWebhookResponses(http);
   await worker.start();
   const addr = http.address();
   const port = addr && typeof addr === "object" ? addr.port : env.PORT;

@@ -1,9 +1,24 @@
 // Operations endpoints next to the webhook route: /healthz (the process answers), /readyz
-// (Postgres and Docker answer, within two seconds each) and /metrics (Prometheus).
-import type { IncomingMessage, ServerResponse } from "node:http";
+// (Postgres and Docker answer, within two seconds each) and /metrics (Prometheus); and the time
+// GitHub waits for each webhook delivery's answer.
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Pool } from "pg";
 import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
-import { registry, renderMetrics } from "./metrics.ts";
+import { registry, renderMetrics, webhookResponse } from "./metrics.ts";
+
+/**
+ * Times every POST to the webhook path from its arrival to its response being sent, by status,
+ * signature failures included. It listens on the HTTP server itself, ahead of Probot's request
+ * listener: Probot puts its webhook middleware before every handler added with `addHandler`, so a
+ * handler would never see a delivery.
+ */
+export function observeWebhookResponses(server: Server, path = "/api/github/webhooks"): void {
+  server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== "POST" || (req.url ?? "").split("?")[0] !== path) return;
+    const end = webhookResponse.startTimer();
+    res.once("finish", () => end({ status: String(res.statusCode) }));
+  });
+}
 
 async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

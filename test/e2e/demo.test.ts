@@ -1,12 +1,20 @@
-// `npm run demo -- --json`, as a user runs it: its last line says how the run ended.
+// `npm run demo -- --json`, as a user runs it: its last line says how the run ended, and the
+// transcript it exports is valid against the published schema and tells the run in order.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { promisify } from "node:util";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
 import { freePort } from "../helpers/bosun-world.ts";
 
 const run = promisify(execFile);
+// ajv-formats is CommonJS (`module.exports = plugin; exports.default = plugin`); under NodeNext
+// the default import is typed as the module object, whose `.default` exists at runtime too.
+const addFormats = addFormatsModule.default;
+
+interface Line { run_id: string; seq: number; at: string; kind: string; payload: Record<string, unknown> }
 
 test("the demo takes the seeded issue to a ready pull request and exports the transcript", async () => {
   const { stdout } = await run(process.execPath, ["scripts/demo.ts", "--json"], {
@@ -22,8 +30,71 @@ test("the demo takes the seeded issue to a ready pull request and exports the tr
   assert.equal(result.pull_request?.check_conclusion, "success");
   assert.match(result.pull_request?.url ?? "", /\/acme\/widgets\/pull\/2$/);
   assert.match(result.progress_comment, /Bosun · ✅ Done/);
-  const lines = (await readFile(result.transcript, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { run_id: string; kind: string });
+  const lines = (await readFile(result.transcript, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Line);
   assert.ok(lines.every((l) => l.run_id === result.run_id));
-  const kinds = lines.map((l) => l.kind);
-  for (const k of ["state", "command", "file_diff", "test", "token_minted", "pull_request", "token_revoked"]) assert.ok(kinds.includes(k), `transcript has ${k}`);
+
+  // Every line is valid against the schema published for consumers of the export.
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  addFormats(ajv);
+  // zod writes `format: "starts_with"` beside the `pattern` that carries it; Ajv knows no such format.
+  ajv.addFormat("starts_with", true);
+  const validate = ajv.compile(JSON.parse(await readFile("schema/bosun.event.schema.json", "utf8")) as object);
+  for (const l of lines) assert.ok(validate(l), `line ${l.seq} (${l.kind}): ${ajv.errorsText(validate.errors)}`);
+  const aState = lines.find((l) => l.kind === "state");
+  assert.ok(aState && !validate({ ...aState, payload: { ...aState.payload, to: "flying" } }), "the schema refuses what it must");
+  assert.deepEqual(lines.map((l) => l.seq), lines.map((_, i) => i + 1), "one line per event, in order");
+  assert.ok(lines.every((l, i) => i === 0 || Date.parse(l.at) >= Date.parse(lines[i - 1]?.at ?? "")), "times in order");
+
+  // In order: the state changes, the agent's commands, the diff, the test, the push and the pull request.
+  const at = (pred: (l: Line) => boolean): number[] => lines.flatMap((l, i) => (pred(l) ? [i] : []));
+  const states = at((l) => l.kind === "state");
+  assert.deepEqual(states.map((i) => [lines[i]?.payload["from"], lines[i]?.payload["to"]]), [
+    ["queued", "preparing"], ["preparing", "running"], ["running", "verifying"], ["verifying", "publishing"], ["publishing", "succeeded"],
+  ]);
+  const [, running = -1, verifying = -1, publishing = -1, succeeded = -1] = states;
+  const fromAgent = (l: Line) => l.payload["source"] === "agent";
+  const agentPhase = at((l) => l.kind === "command" && !fromAgent(l) && l.payload["phase"] === "agent");
+  assert.equal(agentPhase.length, 2, "Bosun records the agent's command as it starts and as it ends");
+  const [agentStarts = -1, agentEnds = -1] = agentPhase;
+  assert.equal(lines[agentStarts]?.payload["command"], "node /bosun/agents/patch-agent.mjs");
+  assert.equal(lines[agentEnds]?.payload["exit_code"], 0);
+  assert.ok(running < agentStarts && agentEnds < verifying, "the agent runs in `running`");
+  const agentCommands = at((l) => fromAgent(l) && (l.kind === "tool_call" || l.kind === "command"));
+  assert.ok(agentCommands.some((i) => lines[i]?.payload["command"] === "git apply --recount /tmp/issue.patch"), "the agent's commands, as it printed them");
+  assert.ok(at(fromAgent).every((i) => agentStarts < i && i < agentEnds), "everything the agent printed, while it ran");
+
+  const diffs = at((l) => l.kind === "file_diff");
+  assert.equal(diffs.length, 1);
+  const diff = lines[diffs[0] ?? -1];
+  assert.ok(verifying < (diffs[0] ?? -1), "the diff after the agent, in `verifying`");
+  assert.deepEqual((diff?.payload["files"] as { path: string }[]).map((f) => f.path), ["src/add.js"]);
+  const tests = at((l) => l.kind === "test");
+  assert.equal(tests.length, 1);
+  const tested = lines[tests[0] ?? -1];
+  assert.ok((diffs[0] ?? -1) < (tests[0] ?? -1) && (tests[0] ?? -1) < publishing, "the test after the diff, before publishing");
+  assert.deepEqual([tested?.payload["command"], tested?.payload["exit_code"], tested?.payload["commit"]], ["npm test", 0, diff?.payload["commit"]], "the diff's commit is what was tested");
+  const pushes = at((l) => l.kind === "push");
+  assert.equal(pushes.length, 1);
+  assert.equal(lines[pushes[0] ?? -1]?.payload["commit"], diff?.payload["commit"], "the tested commit is what was pushed");
+  const prs = at((l) => l.kind === "pull_request");
+  assert.equal(prs.length, 1);
+  assert.deepEqual([lines[prs[0] ?? -1]?.payload["number"], lines[prs[0] ?? -1]?.payload["draft"]], [result.pull_request?.number, false]);
+  assert.ok(publishing < (pushes[0] ?? -1) && (pushes[0] ?? -1) < (prs[0] ?? -1) && (prs[0] ?? -1) < succeeded, "push, then the pull request, then the run ends");
+
+  // Tokens (a token's events name its purpose, not the token): as many revocations as mintings per
+  // purpose, and the k-th revocation after the k-th minting, so each revocation has a token before it.
+  const minted = new Map<string, number[]>();
+  const revoked = new Map<string, number[]>();
+  for (const [i, l] of lines.entries()) {
+    const book = l.kind === "token_minted" ? minted : l.kind === "token_revoked" ? revoked : null;
+    if (book) book.set(String(l.payload["purpose"]), [...(book.get(String(l.payload["purpose"])) ?? []), i]);
+  }
+  assert.deepEqual([...minted.keys()].sort(), ["fetch", "publish", "report"]);
+  for (const [purpose, m] of minted) {
+    const r = revoked.get(purpose) ?? [];
+    assert.equal(r.length, m.length, `every ${purpose} token revoked`);
+    assert.ok(m.every((mi, k) => mi < (r[k] ?? -1)), `${purpose}: minted at ${m.join(", ")}, revoked at ${r.join(", ")}`);
+  }
+  assert.ok([...minted.values()].flat().every((i) => i < succeeded), "no token minted after the run ended");
+  assert.ok(minted.get("publish")?.every((i) => publishing < i), "the token that can write, only to publish");
 });
