@@ -17,7 +17,7 @@ import { sweepLeftovers } from "./runs/sweep.ts";
 import { observeWebhookResponses, operationsHandler } from "./ops/http.ts";
 import { readRunGaugesFrom } from "./ops/metrics.ts";
 import { Worker } from "./runs/worker.ts";
-import { dashboardHandler } from "./web/dashboard.ts";
+import { dashboard } from "./web/dashboard.ts";
 import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
 
 export interface BosunProcess {
@@ -78,10 +78,11 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   readRunGaugesFrom(pool);
   server.addHandler(operationsHandler({ pool, sandbox }));
   let publicUrl = env.BOSUN_PUBLIC_URL ?? "";
-  server.addHandler(dashboardHandler({
+  const web = dashboard({
     pool, store, commands, env, log: log.child({ name: "dashboard" }), app: () => app, publicUrl: () => publicUrl,
     sessionSecret: env.BOSUN_SESSION_SECRET ?? o.privateKey,
-  }));
+  });
+  server.addHandler(web.handler);
   await server.load((probot) => {
     app = probot;
     bosunApp({ store, commands, pool, env, onRunQueued: () => worker?.poke() })(probot);
@@ -104,6 +105,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
     store, pool, worker: running, sandbox, log,
     async close() {
       await running.stop();
+      web.close();
       await server.stop();
       await pool.end();
     },

@@ -21,7 +21,7 @@ const bosunPayloads = {
   token_minted: z.looseObject({ purpose: z.string(), repositories: z.array(z.string()), permissions: z.record(z.string(), permissionLevel), expires_at: z.string() }),
   token_revoked: z.looseObject({ purpose: z.string(), repositories: z.array(z.string()) }),
   comment: z.looseObject({ purpose: z.enum(["progress", "refusal", "plan"]) }),
-  push: z.looseObject({ branch: z.string().startsWith("bosun/"), commit: sha, previous: sha.nullable() }),
+  push: z.looseObject({ branch: z.string().regex(/^bosun\//), commit: sha, previous: sha.nullable() }),
   pull_request: z.looseObject({ number: z.number().int().positive(), url: z.string(), draft: z.boolean(), created: z.boolean(), title: z.string() }),
   check_run: z.looseObject({ name: z.string(), id: z.number().int().positive() }),
   review: z.looseObject({ decision: z.string().optional(), reviewer: z.string().nullable().optional(), author: z.string().optional() }),

@@ -63,18 +63,28 @@ const notices: Record<string, string> = {
 
 type Env2 = { Variables: { session: Session | null; viewer: Viewer | null } };
 
-export function dashboardHandler(deps: DashboardDeps): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  const app = createDashboard(deps);
+export interface Dashboard {
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** Ends the live streams, so the HTTP server can close: browsers reconnect to another replica. */
+  close(): void;
+}
+
+export function dashboard(deps: DashboardDeps): Dashboard {
+  const closing = new AbortController();
+  const app = createDashboard(deps, closing.signal);
   const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
-  return async (req, res) => {
-    const path = (req.url ?? "/").split("?")[0] ?? "/";
-    if (!ownedPaths.test(path)) return false;
-    await listener(req, res);
-    return true;
+  return {
+    handler: async (req, res) => {
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
+      if (!ownedPaths.test(path)) return false;
+      await listener(req, res);
+      return true;
+    },
+    close: () => closing.abort(),
   };
 }
 
-export function createDashboard(deps: DashboardDeps): Hono<Env2> {
+export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new AbortController().signal): Hono<Env2> {
   const { env, store, pool, log } = deps;
   const sessions = new SessionStore(pool, deps.sessionSecret);
   const oauth: OAuthSettings | null = env.GITHUB_CLIENT_ID && env.GITHUB_CLIENT_SECRET
@@ -252,12 +262,14 @@ export function createDashboard(deps: DashboardDeps): Hono<Env2> {
     if (!viewer) return c.text("sign in first", 401);
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
+    // A Bosun that is stopping sends followers elsewhere: a fresh connection reaches another replica.
+    if (closing.aborted) return c.text("Bosun is restarting; try again in a moment.", 503, { connection: "close", "retry-after": "2" });
     let after = Number(c.req.header("last-event-id") ?? c.req.query("after") ?? 0) || 0;
     const runId = found.run.id;
     return streamSSE(c, async (stream) => {
       let state: RunState | null = null;
       let lastPing = Date.now();
-      while (!stream.aborted) {
+      while (!stream.aborted && !closing.aborted) {
         const fresh = await pool.query<{ seq: number; at: Date; kind: TranscriptEvent["kind"]; payload: Record<string, unknown> }>(
           "SELECT seq, at, kind, payload FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT 500", [runId, after]);
         for (const e of fresh.rows) {

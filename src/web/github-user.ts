@@ -50,6 +50,9 @@ const adminCache = new Map<string, Cached<boolean>>();
 /** How long an answer from GitHub stands: a revoked permission stops working within this. */
 const cacheMs = 60_000;
 
+// A 404 or 401 here is an answer (no access, sign in again), not something to log.
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 /** Octokit acting as the signed-in person. Errors are mapped: 401 means sign in again. */
 export class Viewer {
   readonly login: string;
@@ -59,11 +62,11 @@ export class Viewer {
   constructor(o: { apiUrl: string; token: string; login: string }) {
     this.login = o.login;
     this.#key = createHash("sha256").update(o.token).digest("hex");
-    this.#octokit = new Octokit({ auth: o.token, baseUrl: o.apiUrl, request: { timeout: 10_000 }, log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+    this.#octokit = new Octokit({ auth: o.token, baseUrl: o.apiUrl, request: { timeout: 10_000 }, log: quiet });
   }
 
   static async identify(o: { apiUrl: string; token: string }): Promise<{ login: string; id: number }> {
-    const octokit = new Octokit({ auth: o.token, baseUrl: o.apiUrl, request: { timeout: 10_000 } });
+    const octokit = new Octokit({ auth: o.token, baseUrl: o.apiUrl, request: { timeout: 10_000 }, log: quiet });
     try {
       const { data } = await octokit.rest.users.getAuthenticated();
       return { login: data.login, id: data.id };

@@ -11,6 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
 import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 import { until } from "../helpers/bosun-process.ts";
+import { isTerminal } from "../../src/runs/run.ts";
 
 const artifacts = join(process.cwd(), "test-artifacts", "dashboard");
 const probe = `node -e 'require("http").get({host:"127.0.0.1",port:3128,path:"http://evil.bosun.test/",headers:{host:"evil.bosun.test"}}, r => r.resume()).on("error", () => {})'`;
@@ -20,6 +21,7 @@ const chattyAgent = `${probe}; for i in $(seq 1 25); do echo "working on step $i
 async function signIn(browser: Browser, w: BosunWorld, login: string, shot: string): Promise<{ context: BrowserContext; page: Page }> {
   // A viewer in Tokyo: times on the page are shown in the browser's zone.
   const context = await browser.newContext({ timezoneId: "Asia/Tokyo", locale: "en-GB", viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(30_000);
   const page = await context.newPage();
   await page.goto(`${w.bosun.url}/runs`);
   await page.getByRole("link", { name: "Sign in with GitHub" }).click();
@@ -33,14 +35,16 @@ async function signIn(browser: Browser, w: BosunWorld, login: string, shot: stri
 
 test("the dashboard in a browser: sign in, live log, finished run, cancel, policy, and 404 without access", async (t) => {
   await mkdir(artifacts, { recursive: true });
+  // Closed first (hooks run in order), so no page holds a live stream open while Bosun stops.
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+  t.after(() => browser.close());
   const w = await startBosunWorld(t);
   await seedDemoRepo(w.gh, "harbor", { protect: true, files: { ".github/bosun.yml": `agent:\n  command: ${JSON.stringify(chattyAgent)}\ntest:\n  command: npm test\nsandbox:\n  phases:\n    agent:\n      network: allowlist\n      hosts: []\n` } });
+  // The org lets agents use an allowlist (an empty one): the agent's attempt shows as refused.
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "sandbox:\n  phases:\n    agent:\n      network: allowlist\n      hosts: []\n" } });
   await seedDemoRepo(w.gh, "anchor", { files: { ".github/bosun.yml": "agent:\n  command: sleep 600\n" } });
   w.gh.world.orgs.get("acme")?.members.set("maya", "admin");
   w.gh.createUser("stranger");
-
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
-  t.after(() => browser.close());
 
   const slowIssue = await labelDemoIssue(w.gh, "harbor");
   const stuckIssue = await labelDemoIssue(w.gh, "anchor", { title: "Count the anchors" });
@@ -68,8 +72,9 @@ test("the dashboard in a browser: sign in, live log, finished run, cancel, polic
   await page.goto(`${w.bosun.url}/runs/${slow.id}`);
   await page.getByRole("heading", { name: "Live log" }).waitFor();
   const stepsAtLoad = await page.locator("#log li", { hasText: "working on step" }).count();
-  // Runs in the page (a string: this file is typed for Node, not the DOM).
-  await page.waitForFunction(`document.querySelectorAll("#log li.fresh").length > 0 && [...document.querySelectorAll("#log li")].filter((li) => li.textContent.includes("working on step")).length > ${stepsAtLoad + 2}`, undefined, { timeout: 60_000 });
+  // New lines arrive through the live stream (the page's script marks what it adds as fresh).
+  await until("new log lines", async () => (await page.locator("#log li.fresh", { hasText: "working on step" }).count()) >= 3, 60_000);
+  assert.ok(await page.locator("#log li", { hasText: "working on step" }).count() >= stepsAtLoad + 3);
   const time = page.locator("#log li time").first();
   assert.doesNotMatch(await time.innerText(), /UTC$/, "times are in the viewer's zone");
   assert.match((await time.getAttribute("title")) ?? "", /Z$/);
@@ -77,7 +82,11 @@ test("the dashboard in a browser: sign in, live log, finished run, cancel, polic
 
   // The same page once the run ends: it reloads itself with the results.
   await page.getByRole("heading", { name: "Events" }).waitFor({ timeout: 240_000 });
-  const done = await w.waitForRun({ repo: "acme/harbor", issue: slowIssue });
+  // (Not waitForRun: it waits for the worker to go idle, and the other run works on.)
+  const done = await until("the harbor run's end", async () => {
+    const r = await w.bosun.store.get(slow.id);
+    return r && isTerminal(r.state) ? r : null;
+  });
   assert.equal(done.state, "succeeded", done.outcome ?? "");
   assert.equal(await page.locator(".facts [data-state]").innerText(), "succeeded");
   assert.ok(await page.locator("pre.diff span.add").count() > 0, "the diff's added lines");
@@ -101,7 +110,7 @@ test("the dashboard in a browser: sign in, live log, finished run, cancel, polic
   await page.screenshot({ path: join(artifacts, "run-cancelled.png"), fullPage: true });
   const cancelled = await w.waitForRun({ repo: "acme/anchor", issue: stuckIssue });
   assert.equal(cancelled.state, "cancelled");
-  await until("the answer on the issue", async () => [...w.gh.repo("acme/anchor").comments.values()].some((c) => c.issueNumber === stuckIssue && c.body.includes("@maya (`cancel` on Bosun's dashboard) Cancelled run")), 30_000);
+  await until("the answer on the issue", () => Promise.resolve([...w.gh.repo("acme/anchor").comments.values()].some((c) => c.issueNumber === stuckIssue && c.body.includes("@maya (`cancel` on Bosun's dashboard) Cancelled run"))), 30_000);
 
   // An action without the session's token is refused, even from the same browser.
   const forged = await page.evaluate(async (url) => (await fetch(url, { method: "POST", body: new URLSearchParams({ csrf: "wrong" }) })).status, `${w.bosun.url}/runs/${done.id}/retry`);
@@ -111,7 +120,9 @@ test("the dashboard in a browser: sign in, live log, finished run, cancel, polic
   await page.getByRole("link", { name: "Policy" }).click();
   await page.getByRole("heading", { name: "Effective policy" }).waitFor();
   await page.locator("summary", { hasText: "acme/harbor" }).click();
-  assert.match(await page.locator("details.policy[open]").innerText(), /agent: network\s+allowlist\s+\.github\/bosun\.yml/);
+  const settings = await page.locator("details.policy[open]").innerText();
+  assert.match(settings, /agent: network\s+allowlist\s+acme\/\.github: \.github\/bosun\.yml/, "the org's choice, with its source");
+  assert.match(settings, /agent: hosts\s+none\s+\.github\/bosun\.yml/, "the repository's choice, with its source");
   await page.screenshot({ path: join(artifacts, "policy.png"), fullPage: true });
 
   // A phone.

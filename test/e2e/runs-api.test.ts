@@ -2,13 +2,11 @@
 // who may read the repository decides what it gets. No access and no such run look the same.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import type { RunSummary } from "../../src/audit/summary.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
 import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
+import { publishedEventValidator } from "../helpers/published-schema.ts";
 
 test("GET /api/runs, a run's summary and its transcript as JSONL, for people who can read the repository", async (t) => {
   const w = await startBosunWorld(t);
@@ -37,11 +35,8 @@ test("GET /api/runs, a run's summary and its transcript as JSONL, for people who
   const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l) as { run_id: string; seq: number; kind: string });
   const stored = await readTranscript(w.bosun.pool, done.id);
   assert.deepEqual(lines.map((l) => l.seq), stored.map((e) => e.seq), "every event, in order");
-  const schema = JSON.parse(await readFile("schema/bosun.event.schema.json", "utf8")) as object;
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
-  addFormats.default(ajv);
-  const validate = ajv.compile(schema);
-  for (const l of lines) assert.ok(validate(l), `event ${l.seq} (${l.kind}) matches the published schema: ${ajv.errorsText(validate.errors)}`);
+  const { validate, errors } = await publishedEventValidator();
+  for (const l of lines) assert.ok(validate(l), `event ${l.seq} (${l.kind}) matches the published schema: ${errors()}`);
   for (const tk of w.gh.installationTokens()) assert.ok(!text.includes(tk.token), "no token value is exported");
 
   // Triage access reads too; the summary is the CLI's.

@@ -14,10 +14,10 @@ function localTimes(root) {
 function follow(article) {
   const log = document.getElementById("log");
   const status = document.getElementById("live-status");
-  const after = article.dataset.after || "0";
-  const source = new EventSource(`/runs/${article.dataset.run}/live?after=${encodeURIComponent(after)}`);
+  const source = new EventSource(`/runs/${article.dataset.run}/live?after=${encodeURIComponent(article.dataset.after || "0")}`);
   source.addEventListener("line", (m) => {
     const line = JSON.parse(m.data);
+    article.dataset.after = String(line.seq);
     if (log.querySelector(`li[data-seq="${line.seq}"]`)) return;
     const li = document.createElement("li");
     li.dataset.seq = String(line.seq);
@@ -52,6 +52,8 @@ function follow(article) {
   });
   source.onerror = () => {
     status.textContent = "Lost the connection; reconnecting…";
+    // The browser retries by itself unless the server refused (a replica stopping): then we do.
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => follow(article), 3000);
   };
   source.onopen = () => {
     status.textContent = "Following the run as it works…";
