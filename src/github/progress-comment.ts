@@ -43,14 +43,15 @@ const nextStep: Record<"pull_request" | "plan", Partial<Record<RunState, string>
   },
 };
 
-export function renderProgress(run: Run, now: Date = new Date()): string {
+/** `publicUrl`: where Bosun's dashboard is (BOSUN_PUBLIC_URL); the run's id then links to its page. */
+export function renderProgress(run: Run, now: Date = new Date(), publicUrl?: string): string {
   const f = run.facts;
   const lines = [
     `### Bosun · ${headline[run.state]}`,
     "",
     `| | |`,
     `|---|---|`,
-    `| Run | \`${run.id}\` |`,
+    `| Run | ${publicUrl ? `[\`${run.id}\`](${new URL(`/runs/${run.id}`, publicUrl).toString()})` : `\`${run.id}\``} |`,
     `| Mode | ${run.mode === "plan" ? "plan (read-only)" : "pull request"} |`,
     `| Requested by | @${run.requestedBy} |`,
     `| Elapsed | ${elapsed(run.createdAt, now)} |`,

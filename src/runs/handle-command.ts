@@ -136,7 +136,7 @@ function statusOf(run: Run): string {
 }
 
 async function refreshProgress(deps: RunDeps, octokit: GitHubClient, run: Run): Promise<void> {
-  await upsertProgressComment(octokit, deps.appId, run, renderProgress(run)).catch((e: unknown) => deps.log.warn({ err: e }, "could not update the progress comment"));
+  await upsertProgressComment(octokit, deps.appId, run, renderProgress(run, new Date(), deps.env.BOSUN_PUBLIC_URL)).catch((e: unknown) => deps.log.warn({ err: e }, "could not update the progress comment"));
 }
 
 async function describePolicy(deps: RunDeps, cmd: StoredCommand, octokit: GitHubClient, org: LoadedPolicy): Promise<string> {

@@ -154,7 +154,7 @@ export class RunContext {
 
   async reportProgress(): Promise<void> {
     const { octokit } = await this.tokens.get("report");
-    const body = this.redactor.text(renderProgress(this.run));
+    const body = this.redactor.text(renderProgress(this.run, new Date(), this.deps.env.BOSUN_PUBLIC_URL));
     const id = await upsertProgressComment(octokit, this.deps.appId, this.run, body);
     if (id !== this.run.progressCommentId) {
       await this.update({ progressCommentId: id });
