@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   // Bundled agents run on Node inside the sandbox image.
-  { files: ["agents/**/*.mjs", "test/agents/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
+  { files: ["agents/**/*.mjs", "test/agents/**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly" } } },
   // The dashboard's one script runs in the viewer's browser.
   { files: ["src/web/static/**/*.js"], languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", EventSource: "readonly", setTimeout: "readonly" } } },
 );

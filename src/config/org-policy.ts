@@ -17,8 +17,8 @@ export const registryPresets = ["npm", "pypi", "crates", "go", "maven", "rubygem
 export type Preset = (typeof registryPresets)[number];
 export const permissions = ["read", "triage", "write", "maintain", "admin"] as const;
 export const runModes = ["plan", "pull_request"] as const;
-/** `default`: the operator's BOSUN_DEFAULT_AGENT_COMMAND; `command`: a repository's own `agent.command`. */
-export const agentKinds = ["default", "command"] as const;
+/** `default`: the operator's BOSUN_DEFAULT_AGENT_COMMAND; `command`: a repository's own `agent.command`; `builtin`: Bosun's tool-calling loop against the org's model. */
+export const agentKinds = ["default", "command", "builtin"] as const;
 export type AgentKind = (typeof agentKinds)[number];
 export const networkModes = ["none", "allowlist"] as const;
 
@@ -38,7 +38,14 @@ const atOnce = z.number().int().min(1).nullable().optional();
 const rulesShape = {
   enabled: z.boolean().optional().describe("Whether Bosun works on the repository at all."),
   modes: z.array(z.enum(runModes)).optional().describe("What a run may do: `plan` (a read-only plan as a comment) and `pull_request` (a change as a pull request)."),
-  agents: z.array(z.enum(agentKinds)).optional().describe("Agents repositories may use: `default` (the operator's BOSUN_DEFAULT_AGENT_COMMAND) and `command` (the repository's own `agent.command`)."),
+  agents: z.array(z.enum(agentKinds)).optional().describe("Agents repositories may use: `default` (the operator's BOSUN_DEFAULT_AGENT_COMMAND), `command` (the repository's own `agent.command`) and `builtin` (Bosun's tool-calling loop against `model`)."),
+  model: z.strictObject({
+    base_url: z.string().url().optional().describe("An OpenAI-compatible API root (Chat Completions at `<base_url>/chat/completions`) the builtin agent talks to; its host must be in the agent phase's `hosts`."),
+    name: z.string().min(1).optional().describe("The model the builtin agent asks for."),
+    api_key_secret: secretName.nullable().optional().describe("The secret (one of the agent phase's `secrets`) holding the API key; none sends no key."),
+    max_steps: z.number().int().min(1).max(1000).optional().describe("Model turns the builtin agent may take before it stops unfinished."),
+    max_tokens: z.number().int().min(1000).optional().describe("Tokens (in and out, all turns) the builtin agent may use before it stops unfinished."),
+  }).optional(),
   who_may_start: z.strictObject({
     min_permission: z.enum(permissions).optional().describe("The least permission on the repository that lets someone label an issue for Bosun or give it commands."),
     users: z.array(z.string().min(1)).optional().describe("People who may start work whatever their permission."),
@@ -110,6 +117,7 @@ export interface ResolvedRules {
   enabled: boolean;
   modes: (typeof runModes)[number][];
   agents: AgentKind[];
+  model: { base_url: string | null; name: string | null; api_key_secret: string | null; max_steps: number; max_tokens: number };
   who_may_start: { min_permission: (typeof permissions)[number]; users: string[]; teams: string[] };
   approve_outsider_issues: boolean;
   require_protection_gate: boolean;
@@ -137,7 +145,8 @@ const closedPhase = (): PhasePolicy => ({ network: "none", hosts: [], presets: [
 export const bosunDefaults: ResolvedRules = {
   enabled: true,
   modes: ["plan", "pull_request"],
-  agents: ["default", "command"],
+  agents: ["default", "command", "builtin"],
+  model: { base_url: null, name: null, api_key_secret: null, max_steps: 40, max_tokens: 400_000 },
   who_may_start: { min_permission: "write", users: [], teams: [] },
   approve_outsider_issues: true,
   require_protection_gate: true,

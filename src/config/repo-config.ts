@@ -27,6 +27,7 @@ export const repoConfigSchema = z.strictObject({
   }).default({ ...defaultTriggerLabels }).describe("Read from the default branch when a label is added; while the file is broken, the defaults hold (and the run says what is wrong)."),
   agent: z.strictObject({
     command: z.string().min(1).optional().describe("The `command` adapter: a shell command run in the sandbox at /workspace (default: BOSUN_DEFAULT_AGENT_COMMAND)."),
+    use: z.enum(["builtin"]).optional().describe("`builtin`: Bosun's own tool-calling agent, talking to the model the org's policy names (`model`). Not together with `command`."),
     timeout_minutes: minutes.default(30).describe("Wall-clock limit for the agent."),
     inactivity_minutes: minutes.default(10).describe("The agent is stopped when it prints nothing for this long."),
   }).default({ timeout_minutes: 30, inactivity_minutes: 10 }),

@@ -164,15 +164,19 @@ export function applyRepositoryChoices(o: {
       message: `\`image\`: \`${image}\` is not allowed (\`sandbox.images\`, ${orgSources["sandbox.images"] ?? defaultSource}); allowed: ${list(images)}. An org admin can add it under \`sandbox.images\`.` } };
   }
 
-  // Agent: the operator's default, or the repository's own command when the org allows that.
-  const kind: AgentKind = config.agent.command ? "command" : "default";
-  if (!rules.agents.includes(kind)) {
-    const what = kind === "command" ? `its own agent command \`${config.agent.command ?? ""}\`` : "Bosun's default agent";
-    return { ok: false, refusal: { key: "agent.command", asked: kind, given: null, rule: "agents", source: orgSources["agents"] ?? defaultSource,
-      message: `\`agent.command\`: the repository asks for ${what}, which the org's \`agents\` does not allow (${orgSources["agents"] ?? defaultSource}); allowed: ${list(rules.agents)}.` } };
+  // Agent: the operator's default, the repository's own command, or Bosun's builtin loop, when the org allows it.
+  if (config.agent.command && config.agent.use) {
+    return { ok: false, refusal: { key: "agent.use", asked: config.agent.use, given: null, rule: "agent", source: repoFile,
+      message: "`agent`: the repository names both its own `command` and `use: builtin`; keep one." } };
   }
-  const agent = { kind, command: config.agent.command ?? operator.defaultAgentCommand };
-  sources["agent.command"] = config.agent.command ? repoFile : "the operator's BOSUN_DEFAULT_AGENT_COMMAND";
+  const kind: AgentKind = config.agent.command ? "command" : config.agent.use === "builtin" ? "builtin" : "default";
+  if (!rules.agents.includes(kind)) {
+    const what = kind === "command" ? `its own agent command \`${config.agent.command ?? ""}\`` : kind === "builtin" ? "Bosun's builtin agent" : "Bosun's default agent";
+    return { ok: false, refusal: { key: kind === "builtin" ? "agent.use" : "agent.command", asked: kind, given: null, rule: "agents", source: orgSources["agents"] ?? defaultSource,
+      message: `\`${kind === "builtin" ? "agent.use" : "agent.command"}\`: the repository asks for ${what}, which the org's \`agents\` does not allow (${orgSources["agents"] ?? defaultSource}); allowed: ${list(rules.agents)}.` } };
+  }
+  const agent = { kind, command: kind === "builtin" ? builtinAgentCommand : config.agent.command ?? operator.defaultAgentCommand };
+  sources["agent.command"] = kind === "default" ? "the operator's BOSUN_DEFAULT_AGENT_COMMAND" : repoFile;
 
   // Runtime: gVisor when the operator or the rules ask for it; nothing can ask for less.
   const runtime = operator.runtime === "runsc" || rules.sandbox.runtime === "runsc" ? "runsc" : "runc";
@@ -259,6 +263,14 @@ export function applyRepositoryChoices(o: {
     phasePolicies[phase] = given;
   }
 
+  if (kind === "builtin") {
+    const problem = builtinAgentProblem(rules, phasePolicies.agent, presetHosts);
+    if (problem) return { ok: false, refusal: { key: "agent.use", asked: "builtin", given: null, rule: problem.rule, source: orgSources[problem.rule] ?? defaultSource, message: `\`agent.use: builtin\`: ${problem.message}` } };
+    const secret = rules.model.api_key_secret;
+    // The key goes to the agent phase only: the setup and test phases never see it.
+    if (secret && !phasePolicies.agent.secrets.includes(secret)) phasePolicies.agent.secrets.push(secret);
+  }
+
   sources["draft"] = has(raw, ["pull_request", "draft"]) ? repoFile : defaultSource;
   return {
     ok: true,
@@ -266,6 +278,25 @@ export function applyRepositoryChoices(o: {
     sources,
     adjustments,
   };
+}
+
+/** Where the builtin agent lives in the sandbox (copied with Bosun's other agents into /bosun/agents). */
+export const builtinAgentCommand = "node /bosun/agents/builtin-agent.mjs";
+
+/** Why the builtin agent cannot work under these rules: no model, or a model the agent phase cannot reach or pay for. */
+function builtinAgentProblem(rules: ResolvedRules, agentPhase: PhasePolicy, presetHosts: (presets: string[]) => string[]): { rule: string; message: string } | null {
+  const m = rules.model;
+  if (!m.base_url || !m.name) return { rule: "model", message: "the org's policy names no model (`model.base_url` and `model.name`) for it to talk to." };
+  const url = new URL(m.base_url);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  const host = `${url.hostname}:${port}`;
+  if (agentPhase.network !== "allowlist" || !entryWithin(host, [...agentPhase.hosts, ...presetHosts(agentPhase.presets)])) {
+    return { rule: "sandbox.phases.agent.hosts", message: `the model is at \`${host}\`, which the agent phase may not reach (network \`${agentPhase.network}\`, hosts ${list(agentPhase.hosts) || "none"}). An org admin adds it to \`sandbox.phases.agent.hosts\`.` };
+  }
+  if (m.api_key_secret && !rules.sandbox.phases.agent.secrets.includes(m.api_key_secret)) {
+    return { rule: "sandbox.phases.agent.secrets", message: `the model's key is the secret \`${m.api_key_secret}\`, which the org does not give the agent phase (\`sandbox.phases.agent.secrets\`).` };
+  }
+  return null;
 }
 
 /** The whole merge for one repository: org rules, then the repository's choices. */

@@ -233,3 +233,34 @@ test("an override entry with an unknown key names its line", () => {
   assert.ok(!r.ok);
   assert.deepEqual(r.problems.map((p) => [p.line, p.key]), [[4, "repositories.0.sandbox.imagez"]]);
 });
+
+test("the builtin agent: the org's model, reachable by the agent phase, with its key given to that phase only", () => {
+  const org = `
+model: { base_url: "https://model.acme.test/v1", name: acme-coder, api_key_secret: MODEL_KEY, max_steps: 12 }
+sandbox:
+  phases:
+    agent: { network: allowlist, hosts: [model.acme.test], secrets: [MODEL_KEY, OTHER] }
+`;
+  const ok = resolve(org, "agent:\n  use: builtin\nsandbox:\n  phases:\n    agent:\n      secrets: []\n");
+  assert.ok(ok.ok, ok.ok ? "" : ok.refusal.message);
+  assert.equal(ok.policy.agent.kind, "builtin");
+  assert.equal(ok.policy.agent.command, "node /bosun/agents/builtin-agent.mjs");
+  assert.deepEqual(ok.policy.phases.agent.secrets, ["MODEL_KEY"], "the repository gave up its secrets; the model's key stays");
+  assert.deepEqual(ok.policy.phases.setup.secrets, []);
+  assert.deepEqual(ok.policy.phases.test.secrets, []);
+  assert.equal(ok.policy.rules.model.max_steps, 12);
+  assert.equal(ok.sources["model.name"], policySource);
+
+  const refusals: [string, string | null, RegExp][] = [
+    ["", "agent:\n  use: builtin\n", /names no model \(`model.base_url` and `model.name`\)/],
+    [`model: { base_url: "https://model.acme.test/v1", name: m }\n`, "agent:\n  use: builtin\n", /the model is at `model\.acme\.test:443`, which the agent phase may not reach \(network `none`/],
+    [`model: { base_url: "https://model.acme.test/v1", name: m, api_key_secret: MODEL_KEY }\nsandbox:\n  phases:\n    agent: { network: allowlist, hosts: [model.acme.test] }\n`, "agent:\n  use: builtin\n", /the secret `MODEL_KEY`, which the org does not give the agent phase/],
+    [`agents: [default]\nmodel: { base_url: "http://m.test/v1", name: m }\n`, "agent:\n  use: builtin\n", /asks for Bosun's builtin agent, which the org's `agents` does not allow/],
+    ["", "agent:\n  use: builtin\n  command: make fix\n", /names both its own `command` and `use: builtin`/],
+  ];
+  for (const [orgYaml, repoYaml, message] of refusals) {
+    const r = resolve(orgYaml, repoYaml);
+    assert.ok(!r.ok, `refused: ${orgYaml} ${repoYaml ?? ""}`);
+    assert.match(r.refusal.message, message);
+  }
+});

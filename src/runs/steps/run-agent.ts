@@ -1,5 +1,6 @@
 // running → verifying: the agent works on /workspace in a locked-down container with no network
 // and no token; its JSONL events and output go into the transcript.
+import type { EffectivePolicy } from "../../policy/effective-policy.ts";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
@@ -65,7 +66,7 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   const events = agentEvents(ctx, run.epoch, 0);
   const outcome = await runPhase(ctx, "agent", {
     runId: run.id, role: "agent", attempt: run.epoch, image: ctx.image, command,
-    env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json" },
+    env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json", ...agentSettings(ctx.policy) },
     volumes: { [workspace]: "/workspace", [bosunVolume]: "/bosun" },
     files,
     timeoutMs: limits.agent_minutes * 60_000,
@@ -139,4 +140,19 @@ async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: st
   }
   await ctx.stepDone("The agent finished (exit code 0)", { facts: { summary: result.summary, prTitle: result.title } });
   await ctx.moveTo("verifying");
+}
+
+/** What the builtin agent reads besides its task: the org's model, and the name of the secret holding its key. */
+function agentSettings(policy: EffectivePolicy): Record<string, string> {
+  if (policy.agent.kind !== "builtin") return {};
+  const m = policy.rules.model;
+  return {
+    BOSUN_MODEL_BASE_URL: m.base_url ?? "",
+    BOSUN_MODEL: m.name ?? "",
+    ...(m.api_key_secret ? { BOSUN_MODEL_API_KEY_ENV: m.api_key_secret } : {}),
+    BOSUN_AGENT_MAX_STEPS: String(m.max_steps),
+    BOSUN_AGENT_MAX_TOKENS: String(m.max_tokens),
+    // A model that stops answering is reported by the agent itself, before Bosun's inactivity limit would stop it wordlessly.
+    BOSUN_MODEL_TIMEOUT_SECONDS: String(Math.max(5, Math.min(300, Math.floor(policy.limits.inactivity_minutes * 60) - 5))),
+  };
 }

@@ -1,0 +1,98 @@
+// Bosun's builtin agent in the sandbox, against a scripted OpenAI-compatible model reached only
+// through the egress proxy: it reads the bug, patches it, runs the tests and finishes; the pull
+// request fixes the demo's bug and the transcript has the agent's own prompt, model messages with
+// token counts, tool calls and results, and the model's host as an allowed destination. A model
+// that errors or stalls fails the run with a clear message instead of hanging it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readTranscript } from "../../src/audit/transcript.ts";
+import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
+import { ScriptedModelServer, type ScriptedTurn } from "../model-server/server.ts";
+
+const modelHost = "models.bosun.test";
+const key = "sk-test-builtin-agent-key-0123456789";
+
+/** The org's policy: the builtin agent talks to the scripted model, pinned to loopback, with its key as a secret. */
+function orgPolicy(port: number): string {
+  return [
+    "model:",
+    `  base_url: http://${modelHost}:${port}/v1`,
+    "  name: scripted-coder",
+    "  api_key_secret: MODEL_KEY",
+    "sandbox:",
+    "  phases:",
+    "    agent:",
+    "      network: allowlist",
+    `      hosts: ["${modelHost}:${port}"]`,
+    `      addresses: { ${modelHost}: 127.0.0.1 }`,
+    "      secrets: [MODEL_KEY]",
+    "",
+  ].join("\n");
+}
+
+async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedTurn[], repo: string, repoConfig = "agent:\n  use: builtin\ntest:\n  command: npm test\n"): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
+  const model = await ScriptedModelServer.start({ script, apiKey: key });
+  t.after(() => model.close());
+  process.env["BOSUN_SECRET_MODEL_KEY"] = key;
+  const w = await startBosunWorld(t);
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
+  await seedDemoRepo(w.gh, repo, { protect: true, files: { ".github/bosun.yml": repoConfig } });
+  return { w, model };
+}
+
+const lastToolOutput = (must: RegExp) => (req: { toolResults: { content: string }[] }): string | null => {
+  const out = req.toolResults.at(-1)?.content ?? "";
+  return must.test(out) ? null : `expected the last tool result to match ${must}, got ${JSON.stringify(out.slice(0, 300))}`;
+};
+
+test("the builtin agent fixes the demo's bug through a scripted model behind the egress proxy", async (t) => {
+  const script: ScriptedTurn[] = [
+    { say: "Let me look at add().", tools: [{ name: "read_file", input: { path: "src/add.js" } }], usage: { input_tokens: 900, output_tokens: 30 } },
+    { expect: lastToolOutput(/return a - b;/), tools: [{ name: "replace_in_file", input: { path: "src/add.js", old: "return a - b;", new: "return a + b;" } }], usage: { input_tokens: 1000, output_tokens: 40 } },
+    { expect: lastToolOutput(/replaced 1 occurrence/), tools: [{ name: "run_command", input: { command: "npm test" } }], usage: { input_tokens: 1100, output_tokens: 20 } },
+    { expect: lastToolOutput(/exit code: 0/), tools: [{ name: "finish", input: { summary: "add() subtracted; it adds now, and the tests pass.", title: "Fix add() to add" } }], usage: { input_tokens: 1200, output_tokens: 50 } },
+  ];
+  const { w, model } = await world(t, script, "builtin");
+  const run = await w.waitForRun({ repo: "acme/builtin", issue: await labelDemoIssue(w.gh, "builtin") });
+  assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${JSON.stringify(run.facts.failure ?? {})}`);
+  assert.deepEqual(model.problems, [], "every request was the one the script expected");
+  assert.equal(model.requests.length, 4);
+  assert.ok(model.requests.every((r) => r.api === "chat" && r.model === "scripted-coder"));
+
+  const pr = [...w.gh.repo("acme/builtin").issues.values()].find((i) => i.pull);
+  assert.equal(pr?.title, "Fix add() to add");
+  assert.match(pr?.body ?? "", /add\(\) subtracted; it adds now/);
+  const events = await readTranscript(w.bosun.pool, run.id);
+  const diff = events.find((e) => e.kind === "file_diff");
+  assert.match(String(diff?.payload["diff"]), /-  return a - b;\n\+  return a \+ b;/);
+  assert.deepEqual(events.filter((e) => e.kind === "test").map((e) => e.payload["exit_code"]), [0]);
+
+  const agent = events.filter((e) => e.payload["source"] === "agent");
+  const prompt = agent.find((e) => e.kind === "prompt");
+  assert.deepEqual(prompt?.payload["tools"], ["list_files", "read_file", "search", "write_file", "replace_in_file", "run_command", "finish"]);
+  const messages = agent.filter((e) => e.kind === "model_message" && e.payload["usage"]);
+  assert.deepEqual(messages.map((e) => e.payload["usage"]), [
+    { input_tokens: 900, output_tokens: 30 }, { input_tokens: 1000, output_tokens: 40 }, { input_tokens: 1100, output_tokens: 20 }, { input_tokens: 1200, output_tokens: 50 },
+  ]);
+  assert.deepEqual(agent.filter((e) => e.kind === "tool_call").map((e) => e.payload["tool"]), ["read_file", "replace_in_file", "run_command", "finish"]);
+  assert.deepEqual(agent.filter((e) => e.kind === "tool_result").map((e) => e.payload["ok"]), [true, true, true, true]);
+  const reached = events.filter((e) => e.kind === "network" && e.payload["phase"] === "agent").map((e) => [e.payload["host"], e.payload["allowed"]]);
+  assert.ok(reached.length >= 4 && reached.every(([h, ok]) => h === modelHost && ok === true), `the model's host, allowed: ${JSON.stringify(reached)}`);
+  const text = JSON.stringify(events.map((e) => e.payload));
+  assert.ok(!text.includes(key), "the model's key is redacted everywhere");
+});
+
+test("a model that errors, or stops answering, fails the run with a message that says so", async (t) => {
+  const { w } = await world(t, [
+    { fault: { status: 500, message: "the model is overloaded" } },
+    { fault: "stall" },
+  ], "flaky", "agent:\n  use: builtin\n  inactivity_minutes: 0.25\ntest:\n  command: npm test\n");
+  const first = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky") });
+  assert.equal(first.state, "failed");
+  assert.match(JSON.stringify(first.facts.failure ?? first.outcome), /the model endpoint answered 500: the model is overloaded/);
+
+  const second = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky", { title: "Again" }) });
+  assert.equal(second.state, "failed");
+  assert.match(JSON.stringify(second.facts.failure ?? second.outcome), /the model endpoint did not answer within 10 s/);
+});
