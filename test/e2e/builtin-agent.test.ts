@@ -36,8 +36,8 @@ async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedT
   t.after(() => model.close());
   process.env["BOSUN_SECRET_MODEL_KEY"] = key;
   const w = await startBosunWorld(t);
-  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
   await seedDemoRepo(w.gh, repo, { protect: true, files: { ".github/bosun.yml": repoConfig } });
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
   return { w, model };
 }
 
@@ -65,7 +65,7 @@ test("the builtin agent fixes the demo's bug through a scripted model behind the
   assert.match(pr?.body ?? "", /add\(\) subtracted; it adds now/);
   const events = await readTranscript(w.bosun.pool, run.id);
   const diff = events.find((e) => e.kind === "file_diff");
-  assert.match(String(diff?.payload["diff"]), /-  return a - b;\n\+  return a \+ b;/);
+  assert.match(String(diff?.payload["diff"]), /- {2}return a - b;\n\+ {2}return a \+ b;/);
   assert.deepEqual(events.filter((e) => e.kind === "test").map((e) => e.payload["exit_code"]), [0]);
 
   const agent = events.filter((e) => e.payload["source"] === "agent");
