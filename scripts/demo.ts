@@ -13,10 +13,16 @@ import { isTerminal } from "../src/runs/run.ts";
 import { startBosun } from "../src/start-bosun.ts";
 import { OfflineGitHub } from "../test/offline-github/server.ts";
 import { demoIssue, demoRepoFiles } from "../test/fixtures/demo-repo.ts";
+import { agentKinds } from "../src/config/org-policy.ts";
+import { demoScripts } from "../test/model-server/demo-scripts.ts";
+import { ScriptedModelServer } from "../test/model-server/server.ts";
 
 const usage = `Usage: npm run demo -- [options]
   --json                 end with one JSON line: run id, state, pull request, progress comment, transcript path
   --agent "<command>"    run this command as the agent (same image, same contract) instead of the bundled one
+  --agent builtin        run Bosun's builtin agent against the scripted model server (or the model below)
+  --model-url URL        an OpenAI-compatible API root for the builtin agent (its key in BOSUN_SECRET_MODEL_KEY)
+  --model NAME           the model to ask for at --model-url
   --repo DIR             seed the repository from a local git repository (its HEAD becomes main)
   --issue-title TEXT     the issue's title          (default: the bundled demo's bug)
   --issue-body TEXT      the issue's body
@@ -30,6 +36,8 @@ const { values: opts } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
     agent: { type: "string" },
+    "model-url": { type: "string" },
+    model: { type: "string" },
     repo: { type: "string" },
     "issue-title": { type: "string" },
     "issue-body": { type: "string" },
@@ -69,8 +77,46 @@ async function freshDatabase(adminUrl: string): Promise<string> {
   return url.toString();
 }
 
+/** `--agent builtin`: Bosun's own agent, with a model the org's policy names. */
+const modelAgent = opts.agent !== undefined && (agentKinds as readonly string[]).includes(opts.agent) && opts.agent !== "default" && opts.agent !== "command" ? opts.agent : null;
+
+/**
+ * The model a model-driven agent talks to: the user's endpoint (`--model-url`, key in
+ * BOSUN_SECRET_MODEL_KEY), or the scripted model server replaying the demo's fix, pinned to loopback.
+ */
+async function demoModel(kind: string): Promise<{ orgPolicy: string; close: () => Promise<void>; describe: string }> {
+  if (opts["model-url"]) {
+    const url = new URL(opts["model-url"]);
+    if (!opts.model) throw new Error("--model-url needs --model NAME (the model to ask for)");
+    const port = url.port || (url.protocol === "https:" ? "443" : "80");
+    const keyed = Boolean(process.env["BOSUN_SECRET_MODEL_KEY"]);
+    return {
+      describe: `the model ${opts.model} at ${url.origin}${keyed ? " (key from BOSUN_SECRET_MODEL_KEY)" : " (no key: BOSUN_SECRET_MODEL_KEY is unset)"}`,
+      close: () => Promise.resolve(),
+      orgPolicy: [
+        "model:", `  base_url: ${JSON.stringify(url.toString().replace(/\/$/, ""))}`, `  name: ${JSON.stringify(opts.model)}`, ...(keyed ? ["  api_key_secret: MODEL_KEY"] : []),
+        "sandbox:", "  phases:", "    agent:", "      network: allowlist", `      hosts: ["${url.hostname}:${port}"]`, ...(keyed ? ["      secrets: [MODEL_KEY]"] : []), "",
+      ].join("\n"),
+    };
+  }
+  const script = demoScripts[kind];
+  if (!script) throw new Error(`the scripted model has no demo for the ${kind} agent; give --model-url and --model`);
+  const key = "sk-demo-scripted-model";
+  const model = await ScriptedModelServer.start({ script: script(), apiKey: key });
+  process.env["BOSUN_SECRET_MODEL_KEY"] = key;
+  const port = new URL(model.url).port;
+  return {
+    describe: `the scripted model server on ${model.url} (as models.bosun.test, pinned to loopback)`,
+    close: () => model.close(),
+    orgPolicy: [
+      "model:", `  base_url: http://models.bosun.test:${port}/v1`, "  name: scripted-model", "  api_key_secret: MODEL_KEY",
+      "sandbox:", "  phases:", "    agent:", "      network: allowlist", `      hosts: ["models.bosun.test:${port}"]`, "      addresses: { models.bosun.test: 127.0.0.1 }", "      secrets: [MODEL_KEY]", "",
+    ].join("\n"),
+  };
+}
+
 async function seedRepository(gh: OfflineGitHub): Promise<void> {
-  const repoConfig = opts["repo-config"] ? await readFile(opts["repo-config"], "utf8") : undefined;
+  const repoConfig = opts["repo-config"] ? await readFile(opts["repo-config"], "utf8") : modelAgent ? `agent:\n  use: ${modelAgent}\ntest:\n  command: npm test\n` : undefined;
   if (!opts.repo) {
     await gh.createRepo("acme/widgets", { files: { ...demoRepoFiles, ...(repoConfig !== undefined ? { ".github/bosun.yml": repoConfig } : {}) }, description: "A tiny library with a bug" });
     return;
@@ -99,9 +145,13 @@ async function main(): Promise<number> {
     requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
     enforceAdmins: true,
   });
+  const model = modelAgent ? await demoModel(modelAgent) : null;
   if (opts["org-policy"]) {
     await gh.createRepo("acme/.github", { files: { ".github/bosun.yml": await readFile(opts["org-policy"], "utf8") } });
     say("Seeded acme/.github with the org policy.");
+  } else if (model) {
+    await gh.createRepo("acme/.github", { files: { ".github/bosun.yml": model.orgPolicy } });
+    say(`The ${modelAgent ?? ""} agent talks to ${model.describe}; acme/.github's policy names it and lets the agent phase reach it.`);
   }
   gh.install("acme");
 
@@ -115,7 +165,7 @@ async function main(): Promise<number> {
     GITHUB_CLIENT_SECRET: gh.clientSecret,
     PORT: process.env["PORT"] ?? "3000",
     HOST: "127.0.0.1",
-    ...(opts.agent ? { BOSUN_DEFAULT_AGENT_COMMAND: opts.agent } : {}),
+    ...(opts.agent && !modelAgent ? { BOSUN_DEFAULT_AGENT_COMMAND: opts.agent } : {}),
   });
   const bosun = await startBosun({
     env, appId: gh.appId, privateKey: gh.privateKey, webhookSecret: gh.webhookSecret,
@@ -205,6 +255,7 @@ async function main(): Promise<number> {
   } finally {
     await bosun.close();
     await gh.close();
+    await model?.close();
   }
 }
 

@@ -9,6 +9,7 @@ import { readTranscript } from "../../src/audit/transcript.ts";
 import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
 import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 import { ScriptedModelServer, type ScriptedTurn } from "../model-server/server.ts";
+import { builtinDemoScript } from "../model-server/demo-scripts.ts";
 
 const modelHost = "models.bosun.test";
 const key = "sk-test-builtin-agent-key-0123456789";
@@ -41,18 +42,8 @@ async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedT
   return { w, model };
 }
 
-const lastToolOutput = (must: RegExp) => (req: { toolResults: { content: string }[] }): string | null => {
-  const out = req.toolResults.at(-1)?.content ?? "";
-  return must.test(out) ? null : `expected the last tool result to match ${must}, got ${JSON.stringify(out.slice(0, 300))}`;
-};
-
 test("the builtin agent fixes the demo's bug through a scripted model behind the egress proxy", async (t) => {
-  const script: ScriptedTurn[] = [
-    { say: "Let me look at add().", tools: [{ name: "read_file", input: { path: "src/add.js" } }], usage: { input_tokens: 900, output_tokens: 30 } },
-    { expect: lastToolOutput(/return a - b;/), tools: [{ name: "replace_in_file", input: { path: "src/add.js", old: "return a - b;", new: "return a + b;" } }], usage: { input_tokens: 1000, output_tokens: 40 } },
-    { expect: lastToolOutput(/replaced 1 occurrence/), tools: [{ name: "run_command", input: { command: "npm test" } }], usage: { input_tokens: 1100, output_tokens: 20 } },
-    { expect: lastToolOutput(/exit code: 0/), tools: [{ name: "finish", input: { summary: "add() subtracted; it adds now, and the tests pass.", title: "Fix add() to add" } }], usage: { input_tokens: 1200, output_tokens: 50 } },
-  ];
+  const script = builtinDemoScript();
   const { w, model } = await world(t, script, "builtin");
   const run = await w.waitForRun({ repo: "acme/builtin", issue: await labelDemoIssue(w.gh, "builtin") });
   assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${JSON.stringify(run.facts.failure ?? {})}`);
