@@ -10,7 +10,12 @@ const event = (type, fields) => process.stdout.write(JSON.stringify({ type, ...f
 const task = JSON.parse(readFileSync("/bosun/task.json", "utf8"));
 event("model_message", { text: `Reading issue #${task.issue.number}: ${task.issue.title}` });
 
-const texts = [task.issue.body ?? "", ...(task.issue.comments ?? []).map((c) => c.body ?? ""), task.instructions ?? ""];
+// A follow-up's review comes last: its patch (made on top of the pull request's branch) wins.
+const followUp = task.follow_up;
+const texts = [
+  task.issue.body ?? "", ...(task.issue.comments ?? []).map((c) => c.body ?? ""), task.instructions ?? "",
+  followUp?.review?.body ?? "", ...(followUp?.review?.comments ?? []).map((c) => c.body ?? ""), followUp?.instructions ?? "",
+];
 const patches = texts.flatMap((t) => [...t.matchAll(/```(?:diff|patch)\n([\s\S]*?)```/g)].map((m) => m[1]));
 if (patches.length === 0) {
   event("model_message", { text: "The issue holds no ```diff block, so there is nothing for this agent to apply." });

@@ -12,6 +12,7 @@ import { TokenBroker } from "./github/tokens.ts";
 import type { CommandStore } from "./runs/command-store.ts";
 import { parseCommand } from "./runs/commands.ts";
 import type { RunStore } from "./runs/store.ts";
+import { followUpOf } from "./runs/run.ts";
 
 export interface AppDeps {
   store: RunStore;
@@ -109,6 +110,22 @@ export function bosunApp(deps: AppDeps) {
       } finally {
         await tokens.revokeAll();
       }
+      // Changes requested on Bosun's pull request: a follow-up run on its branch (the worker checks
+      // that the reviewer may start work, as for a label).
+      const review = context.payload.review;
+      if (context.payload.action !== "submitted" || review.state !== "changes_requested" || !review.user || review.user.type === "Bot") return;
+      const result = await deps.store.createRunFromDelivery({ id: context.id, event: context.name, action: context.payload.action }, {
+        installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
+        issueNumber: run.issueNumber, mode: "pull_request", requestedBy: review.user.login,
+        facts: {
+          requesterId: review.user.id, requesterType: review.user.type, labelledAt: new Date().toISOString(), deliveryId: context.id,
+          iteration: followUpOf(run, pr, review.user.login, { id: review.id, body: review.body ?? null }, null),
+        },
+      });
+      if (result.duplicate) return;
+      context.log.info({ run: result.run.id, created: result.created }, result.created ? "follow-up run queued for a review" : "the issue already has an active run");
+      if (result.created) deps.onRunQueued?.();
     }));
   };
 }
+

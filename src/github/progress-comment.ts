@@ -1,6 +1,6 @@
 // The run's one progress comment on the issue, edited in place from queueing to outcome.
 // A hidden marker names the run, so a restarted worker finds the comment instead of adding one.
-import { isTerminal, type Run, type RunState } from "../runs/run.ts";
+import { isTerminal, progressNumber, type Run, type RunState } from "../runs/run.ts";
 import { fence } from "./markdown.ts";
 import type { GitHubClient } from "./tokens.ts";
 
@@ -80,12 +80,12 @@ export async function upsertProgressComment(octokit: GitHubClient, appId: number
     await octokit.rest.issues.updateComment({ ...target, comment_id: run.progressCommentId, body });
     return run.progressCommentId;
   }
-  const existing = await findMarkedComment(octokit, appId, run, progressMarker(run.id));
+  const existing = await findMarkedComment(octokit, appId, { ...run, issueNumber: progressNumber(run) }, progressMarker(run.id));
   if (existing) {
     await octokit.rest.issues.updateComment({ ...target, comment_id: existing, body });
     return existing;
   }
-  const created = await octokit.rest.issues.createComment({ ...target, issue_number: run.issueNumber, body });
+  const created = await octokit.rest.issues.createComment({ ...target, issue_number: progressNumber(run), body });
   return created.data.id;
 }
 

@@ -23,6 +23,8 @@ export const tokenPurposes = {
   approve: { checks: "write", pull_requests: "write", metadata: "read" },
   /** Team membership for who may start work (an org permission; the token is still scoped to the one repository). */
   membership: { members: "read", metadata: "read" },
+  /** A follow-up's review comments (read-only), for the agent's task. */
+  readReviews: { pull_requests: "read", metadata: "read" },
   /** Settle the independent-review check when a review arrives. */
   review: { checks: "write", pull_requests: "read", metadata: "read" },
 } as const satisfies Record<string, Record<string, "read" | "write">>;

@@ -13,8 +13,9 @@ export function parseCommand(body: string): ParsedCommand | null {
   const word = (m[1] ?? "").toLowerCase();
   const known = (commandVerbs as readonly string[]).includes(word);
   const verb = known ? (word as CommandVerb) : "unknown";
-  // An unknown command keeps all its words, to quote them back.
-  const args = known ? (m[2] ?? "").trim() : `${m[1] ?? ""} ${m[2] ?? ""}`.trim();
+  // Anything else keeps all its words, and the lines after it: on Bosun's pull request they are
+  // instructions for a follow-up; elsewhere they are quoted back as an unknown command.
+  const args = known ? (m[2] ?? "").trim() : body.trimStart().replace(/^\/bosun/i, "").trim();
   return { verb, args, raw: first };
 }
 
@@ -24,4 +25,5 @@ export const commandHelp = [
   "- `/bosun cancel`: stop the run now",
   "- `/bosun status`: where the run is",
   "- `/bosun policy`: the settings in force for this repository, and where each comes from",
+  "- `/bosun <instructions>` on Bosun's pull request: a follow-up run that makes the change on its branch",
 ].join("\n");

@@ -17,7 +17,7 @@ import { setDraft } from "../github/pull-request.ts";
 import { readiness } from "../policy/readiness.ts";
 import { commandHelp } from "./commands.ts";
 import type { StoredCommand } from "./command-store.ts";
-import { isTerminal, type Run } from "./run.ts";
+import { followUpOf, isTerminal, type Run } from "./run.ts";
 import type { RunDeps } from "./run-context.ts";
 
 export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<string> {
@@ -104,8 +104,25 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
     case "policy":
       return { decision: "answered", reply: await describePolicy(deps, cmd, (await tokens.get("fetch")).octokit, await orgPolicy()) };
     default:
+      if (run && run.prNumber === cmd.issueNumber && cmd.args.trim()) return followUp(deps, cmd, run, active, tokens);
       return { decision: "unknown command", reply: `Bosun does not know \`${`/bosun ${cmd.args}`.trim()}\`. Commands:\n${commandHelp}` };
   }
+}
+
+/** `/bosun <instructions>` on Bosun's pull request: a follow-up run on its branch. */
+async function followUp(deps: RunDeps, cmd: StoredCommand, run: Run, active: Run | null, tokens: TokenBroker): Promise<{ reply: string; decision: string }> {
+  if (active) return { decision: "nothing to do", reply: `Run \`${active.id}\` is still ${active.state.replace("_", " ")}; give the instructions again when it ends, or \`/bosun cancel\` it first.` };
+  const { octokit } = await tokens.get("readReviews");
+  const pr = (await octokit.rest.pulls.get({ owner: cmd.owner, repo: cmd.repo, pull_number: cmd.issueNumber })).data;
+  if (pr.state !== "open") return { decision: "nothing to do", reply: `Pull request #${pr.number} is ${pr.merged_at ? "merged" : "closed"}; Bosun follows up only on open ones.` };
+  const next = await deps.store.createRunFromCommand({
+    installationId: cmd.installationId, repoId: cmd.repoId, owner: cmd.owner, repo: cmd.repo, issueNumber: run.issueNumber,
+    mode: "pull_request", requestedBy: cmd.author,
+    facts: { labelledAt: new Date().toISOString(), iteration: followUpOf(run, pr, cmd.author, null, cmd.args.trim()) },
+  });
+  return next
+    ? { decision: "follow-up", reply: `Started run \`${next.id}\` to follow up on this pull request: it works on \`${pr.head.ref}\` as it stands and adds a commit.` }
+    : { decision: "nothing to do", reply: "Another run on this issue has just started." };
 }
 
 /** `/bosun approve` on Bosun's pull request: the change to protected paths in its commit is approved. */

@@ -70,6 +70,14 @@ export interface RunFacts {
   failure?: { title: string; detail: string };
   /** Kept when the policy's retention reduced the run's events to their summary. */
   retainedSummary?: import("../audit/summary.ts").RunSummary;
+  /**
+   * A follow-up on Bosun's own pull request: a review that requested changes, or `/bosun <instructions>`
+   * on it. The run works on the pull request's branch as it stands (a person's push included) and
+   * adds a commit; its progress comment is on the pull request.
+   */
+  iteration?: Iteration;
+  /** Review comments a follow-up has replied to already. */
+  iterationReplies?: number[];
   transcriptReducedAt?: string;
 }
 
@@ -103,4 +111,30 @@ export interface Run {
 
 export function isTerminal(state: RunState): boolean {
   return terminalStates.includes(state);
+}
+
+export interface Iteration {
+  /** The run whose pull request this follows up. */
+  of: string;
+  pullNumber: number;
+  /** The pull request's head branch (`bosun/…`), base branch and title (a follow-up does not rename it). */
+  branch: string;
+  base: string;
+  title: string;
+  /** Who asked: the reviewer, or the commenter. */
+  by: string;
+  review: { id: number; body: string | null } | null;
+  instructions: string | null;
+  /** The review's inline comments, read in prepare: what the agent addresses, and where Bosun replies. */
+  comments?: { id: number; path: string; line: number | null; body: string }[];
+}
+
+/** Where a run reports: the issue, or for a follow-up the pull request. */
+export function progressNumber(run: Pick<Run, "issueNumber" | "facts">): number {
+  return run.facts.iteration?.pullNumber ?? run.issueNumber;
+}
+
+/** A follow-up on the pull request of `run`, asked for by `by`. */
+export function followUpOf(run: Pick<Run, "id">, pr: { number: number; title: string; head: { ref: string }; base: { ref: string } }, by: string, review: Iteration["review"], instructions: string | null): Iteration {
+  return { of: run.id, pullNumber: pr.number, branch: pr.head.ref, base: pr.base.ref, title: pr.title, by, review, instructions };
 }

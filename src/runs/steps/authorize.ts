@@ -8,6 +8,7 @@ import { readRawFile } from "../../github/read-file.ts";
 import { applyRepositoryChoices, defaultSource, operatorSettings, orgRulesFor, type RulesForRepository, type Sources } from "../../policy/effective-policy.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
+import { progressNumber } from "../run.ts";
 
 
 /** The org's rules for this repository: read again on every attempt, so a fixed policy counts. */
@@ -74,7 +75,9 @@ async function settle(ctx: RunContext, org: RulesForRepository): Promise<void> {
     await ctx.transcript.append("policy_decision", { decision: "adjusted", key: a.key, asked: a.asked, given: a.given, rule: a.rule, source: a.source, reason: a.message });
   }
   await ctx.transcript.append("policy_decision", { rule: "effective settings", decision: "applied", policy: resolved.policy, sources: resolved.sources });
-  await ctx.update({ baseBranch: repo.default_branch, facts: { policy: resolved.policy, policySources: resolved.sources, policyAdjustments: resolved.adjustments, config: parsed.config, defaultBranch: repo.default_branch, cloneUrl: repo.clone_url } });
+  // A follow-up starts from its pull request's branch as it stands, and pushes to it.
+  const it = run.facts.iteration;
+  await ctx.update({ baseBranch: it ? it.branch : repo.default_branch, ...(it ? { branch: it.branch } : {}), facts: { policy: resolved.policy, policySources: resolved.sources, policyAdjustments: resolved.adjustments, config: parsed.config, defaultBranch: repo.default_branch, cloneUrl: repo.clone_url } });
   ctx.learnSecrets();
 }
 
@@ -82,9 +85,9 @@ async function refuse(ctx: RunContext, reason: string, hint: string): Promise<vo
   const { run } = ctx;
   const report = (await ctx.tokens.get("report")).octokit;
   const marker = `<!-- bosun:refusal run=${run.id} -->`;
-  if (!(await findMarkedComment(report, ctx.deps.appId, run, marker))) {
+  if (!(await findMarkedComment(report, ctx.deps.appId, { ...run, issueNumber: progressNumber(run) }, marker))) {
     await report.rest.issues.createComment({
-      owner: run.owner, repo: run.repo, issue_number: run.issueNumber,
+      owner: run.owner, repo: run.repo, issue_number: progressNumber(run),
       body: `Bosun did not start: ${reason}${hint ? ` ${hint}` : ""}\n\n${marker}`,
     });
     await ctx.transcript.append("comment", { purpose: "refusal" });
@@ -123,12 +126,13 @@ export async function authorize(ctx: RunContext): Promise<void> {
 
   await ctx.reportProgressOrNote();
   const report = (await ctx.tokens.get("report")).octokit;
-  await report.rest.reactions.createForIssue({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber, content: "eyes" });
+  if (!run.facts.iteration) await report.rest.reactions.createForIssue({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber, content: "eyes" });
   await ctx.stepDone(`Checked that @${run.requestedBy} may assign work`);
 
   // Text written by someone without write access is untrusted: the agent does not read it until a
   // maintainer approves it with `/bosun approve`.
-  if (!run.facts.approval && rules.approve_outsider_issues) {
+  // A follow-up was asked for by someone who may start work (checked above), on an issue already approved or trusted.
+  if (!run.facts.approval && !run.facts.iteration && rules.approve_outsider_issues) {
     const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
     const author = issue.user?.login ?? "unknown";
     const authorRole = author === run.requestedBy ? "labeller" : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: author }).catch(() => null))?.data.role_name ?? "none";

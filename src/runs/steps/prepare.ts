@@ -1,6 +1,7 @@
 // preparing → running: read the issue and the repository's settings, fetch the repository at
 // the default branch's head, and put it into the run's workspace volume.
-import { buildTask } from "../../agents/task.ts";
+import { buildTask, type FollowUp } from "../../agents/task.ts";
+import type { Iteration } from "../run.ts";
 import { runGit } from "../../github/git.ts";
 import { hasWriteAccess } from "../../policy/who-may-start.ts";
 import { RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
@@ -49,9 +50,10 @@ export async function prepare(ctx: RunContext): Promise<void> {
   // An approved issue is handed over as it was approved, whatever was edited since.
   const issue = run.facts.approval ? { ...fetched, title: run.facts.approval.title, body: run.facts.approval.body } : fetched;
   const comments = await trustedComments(ctx, await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 }));
+  const followUp = run.facts.iteration ? await readFollowUp(ctx, run.facts.iteration) : undefined;
   const task = buildTask({
     runId: run.id, repository: ctx.repoFullName, mode: run.mode, instructions: config.instructions,
-    testCommand: config.test.command, timeoutMinutes: policy.limits.agent_minutes,
+    testCommand: config.test.command, timeoutMinutes: policy.limits.agent_minutes, ...(followUp ? { followUp } : {}),
     issue: {
       number: issue.number, title: issue.title, author: issue.user?.login ?? "unknown", body: issue.body ?? null,
       comments: comments.map((c) => ({ author: c.user?.login ?? "unknown", body: c.body ?? null })),
@@ -82,4 +84,24 @@ export async function prepare(ctx: RunContext): Promise<void> {
   }
   await ctx.stepDone(`Fetched ${ctx.repoFullName} at \`${baseSha.slice(0, 7)}\` (${run.baseBranch ?? "default branch"})`);
   await ctx.moveTo("running");
+}
+
+/** What the reviewer asked for: the review's body and its inline comments (kept on the run, so publish can answer each). */
+async function readFollowUp(ctx: RunContext, it: Iteration): Promise<FollowUp> {
+  const { run } = ctx;
+  let comments = it.comments;
+  if (!comments) {
+    comments = [];
+    if (it.review) {
+      const { octokit } = await ctx.tokens.get("readReviews");
+      const listed = await octokit.paginate(octokit.rest.pulls.listCommentsForReview, { owner: run.owner, repo: run.repo, pull_number: it.pullNumber, review_id: it.review.id, per_page: 100 });
+      comments = listed.map((c) => ({ id: c.id, path: c.path, line: c.line ?? c.original_line ?? null, body: c.body }));
+      await ctx.tokens.revoke("readReviews");
+    }
+    await ctx.update({ facts: { iteration: { ...it, comments } } });
+  }
+  return {
+    pull_request: it.pullNumber, branch: it.branch, requested_by: it.by, instructions: it.instructions,
+    review: it.review ? { body: it.review.body ?? "", comments: comments.map(({ path, line, body }) => ({ path, line, body })) } : null,
+  };
 }

@@ -12,6 +12,8 @@ import type { RunContext } from "../run-context.ts";
 import type { RunContext as Ctx } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 import { buildCommit } from "./verify.ts";
+import { neutralize } from "../../github/markdown.ts";
+import type { GitHubClient } from "../../github/tokens.ts";
 
 /**
  * bosun/<issue>-<slug>, unless that branch already holds someone else's work (an earlier run on
@@ -43,6 +45,12 @@ export async function publish(ctx: RunContext): Promise<void> {
     try {
       await pushBranch({ dir: checkout, url, token, branch });
     } catch (e) {
+      if (/\[rejected\]|non-fast-forward|fetch first/.test(String(e))) {
+        throw new StepFailure({
+          outcome: `Someone pushed to \`${branch}\` while the agent worked, and Bosun never force-pushes, so the agent's commit was not pushed. Ask again (a review or \`/bosun <instructions>\` on the pull request) and the next run starts from the branch as it stands.`,
+          title: "git push", detail: ctx.redactor.text(String(e)),
+        });
+      }
       if (/workflows?` permission/.test(String(e))) {
         throw new StepFailure({
           outcome: "The agent changed a workflow under `.github/workflows/`, and GitHub refused the push: this installation of Bosun has not been granted the `workflows` permission. An org owner can accept it in the app's installation settings.",
@@ -56,14 +64,15 @@ export async function publish(ctx: RunContext): Promise<void> {
   await ctx.update({ headSha: sha });
   await ctx.stepDone(`Pushed \`${branch}\``);
 
-  const base = run.baseBranch ?? "main";
+  // A follow-up's pull request merges into its own base; its head branch is the run's base branch.
+  const base = run.facts.iteration?.base ?? run.baseBranch ?? "main";
   const gate = await checkProtectionGate(octokit, { owner: run.owner, repo: run.repo, branch: base, appId: ctx.deps.appId });
   const gateRequired = ctx.policy.rules.require_protection_gate;
   await ctx.transcript.append("policy_decision", { rule: "base branch protection gate", required: gateRequired, decision: gate.ok || !gateRequired ? "ready" : "draft", missing: gate.missing });
   await ctx.update({ facts: { gateMissing: gate.missing } });
   const ready = readiness(ctx.run);
   const { testsPassed, draft } = ready;
-  const title = run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`;
+  const title = run.facts.iteration?.title ?? run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`;
   const body = ctx.redactor.text(renderPullRequestBody(ctx.run, { gateMissing: gate.missing, gateRequired, testsPassed, protectedWaiting: ready.protectedWaiting, network: await networkSummary(ctx) }));
   const pr = await upsertPullRequest(octokit, { owner: run.owner, repo: run.repo, head: branch, base, title, body, draft });
   await ctx.transcript.append("pull_request", { number: pr.number, url: pr.url, draft: pr.draft, created: pr.created, title });
@@ -86,6 +95,7 @@ export async function publish(ctx: RunContext): Promise<void> {
     await octokit.rest.pulls.requestReviewers({ owner: run.owner, repo: run.repo, pull_number: pr.number, reviewers, team_reviewers: owners.teams });
     await ctx.update({ facts: { reviewersRequested: [...reviewers, ...owners.teams.map((t) => `${run.owner}/${t}`)] } });
   }
+  if (run.facts.iteration) await answerReview(ctx, octokit, pr.number, sha);
   const labels = run.facts.config?.pull_request.labels ?? ["bosun"];
   if (labels.length) await octokit.rest.issues.addLabels({ owner: run.owner, repo: run.repo, issue_number: pr.number, labels });
   await ctx.stepDone(`${pr.created ? "Opened" : "Updated"} pull request #${pr.number}${pr.draft ? " (draft)" : ""}`);
@@ -104,4 +114,27 @@ export async function publish(ctx: RunContext): Promise<void> {
 /** Hosts each phase reached and was refused, from the run's `network` events. */
 async function networkSummary(ctx: Ctx): Promise<NetworkSummary[]> {
   return summarizeRun(ctx.run, await readTranscript(ctx.deps.pool, ctx.run.id)).network;
+}
+
+/**
+ * A follow-up answers where it was asked: a reply in each review thread it addressed (once: a
+ * repeated step finds its replies by their marker), and a `review` event with the outcome.
+ */
+async function answerReview(ctx: Ctx, octokit: GitHubClient, pullNumber: number, sha: string): Promise<void> {
+  const { run } = ctx;
+  const it = run.facts.iteration;
+  if (!it) return;
+  const replied = new Set(run.facts.iterationReplies ?? []);
+  const summary = run.facts.summary ? neutralize(run.facts.summary.split("\n\n")[0] ?? "") : "";
+  for (const c of it.comments ?? []) {
+    if (replied.has(c.id)) continue;
+    const body = ctx.redactor.text(`Addressed in ${sha.slice(0, 7)}${summary ? `: ${summary}` : "."}\n\n<!-- bosun:reply run=${run.id} comment=${c.id} -->`);
+    await octokit.rest.pulls.createReplyForReviewComment({ owner: run.owner, repo: run.repo, pull_number: pullNumber, comment_id: c.id, body });
+    replied.add(c.id);
+    await ctx.update({ facts: { iterationReplies: [...replied] } });
+  }
+  await ctx.transcript.append("review", {
+    reviewer: it.by, review_id: it.review?.id ?? null, decision: "addressed", commit: sha,
+    comments: (it.comments ?? []).map((c) => ({ id: c.id, path: c.path, line: c.line })), instructions: it.instructions,
+  });
 }

@@ -60,8 +60,9 @@ async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
 export function commitMessage(run: Run, botEmail: string): { message: string; author: { name: string; email: string } } {
   const title = run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`;
   const requester = run.facts.requesterId ? `${run.facts.requesterId}+${run.requestedBy}@users.noreply.github.com` : `${run.requestedBy}@users.noreply.github.com`;
+  const it = run.facts.iteration;
   const message = [
-    `${title} (#${run.issueNumber})`,
+    it ? `${it.review ? `Address @${it.by}'s review` : `Follow up on @${it.by}'s request`} (#${it.pullNumber})` : `${title} (#${run.issueNumber})`,
     "",
     ...(run.facts.summary ? [neutralize(run.facts.summary.split("\n\n")[0] ?? ""), ""] : []),
     `Bosun-Run: ${run.id}`,
