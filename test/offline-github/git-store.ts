@@ -201,6 +201,18 @@ export class GitStore {
     return (await gitOk(dir, ["diff", "--name-only", mb, head])).split("\n").filter(Boolean);
   }
 
+  /**
+   * The unified diff (three lines of context, as GitHub shows pull requests) of one file between
+   * the merge base of `base` and `head`, and `head`; null when the pull request does not change it.
+   */
+  async fileDiff(owner: string, name: string, base: string, head: string, path: string): Promise<string | null> {
+    const dir = this.path(owner, name);
+    const mbr = await git(dir, ["merge-base", base, head]);
+    if (mbr.code !== 0) return null;
+    const r = await git(dir, ["diff", "--no-color", "--no-ext-diff", "--no-renames", "-U3", mbr.stdout.trim(), head, "--", path]);
+    return r.code === 0 && r.stdout !== "" ? r.stdout : null;
+  }
+
   async diffStats(owner: string, name: string, base: string, head: string): Promise<{ commits: number; additions: number; deletions: number; changedFiles: number }> {
     const dir = this.path(owner, name);
     const mbr = await git(dir, ["merge-base", base, head]);
