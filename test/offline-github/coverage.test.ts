@@ -90,7 +90,8 @@ test("every served operation and every sent webhook is exercised and matches Git
     requiredStatusChecks: { strict: false, contexts: ["bosun"] },
     requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
   });
-  const installationId = gh.install("acme");
+  // Bosun's manifest does not subscribe to review comments; this installation does, so they are sent and checked.
+  const installationId = gh.install("acme", { events: [...gh.world.app.events, "pull_request_review_comment"] });
   const R = { owner: "acme", repo: "alpha" };
 
   // ---- the app, with its JWT -------------------------------------------------------------------
@@ -225,9 +226,15 @@ test("every served operation and every sent webhook is exercised and matches Git
   const early = await gh.as("wes").rest.pulls.createReview({ ...R, pull_number: pr.number, event: "APPROVE" });
   const dismissed = await maya.rest.pulls.dismissReview({ ...R, pull_number: pr.number, review_id: early.data.id, message: "Too early." });
   assert.equal(dismissed.data.state, "DISMISSED");
-  const review = await maya.rest.pulls.createReview({ ...R, pull_number: pr.number, event: "APPROVE" });
+  const review = await maya.rest.pulls.createReview({ ...R, pull_number: pr.number, event: "APPROVE", comments: [{ path: "src/app.ts", line: 2, body: "Nice greeting." }] });
   assert.equal(review.data.state, "APPROVED");
   assert.deepEqual((await bot.rest.pulls.listReviews({ ...R, pull_number: pr.number })).data.map((rv) => rv.user?.login), ["wes", "maya"]);
+  // Its inline comment, read back for the review and for the pull request, and answered in its thread.
+  const [inline] = (await bot.rest.pulls.listCommentsForReview({ ...R, pull_number: pr.number, review_id: review.data.id })).data;
+  assert.equal(inline?.diff_hunk, "@@ -1 +1,2 @@\n export const x = 1;\n+export const hello = \"hello\";");
+  const thanks = await bot.rest.pulls.createReplyForReviewComment({ ...R, pull_number: pr.number, comment_id: inline.id, body: "Thanks!" });
+  assert.equal(thanks.data.in_reply_to_id, inline.id);
+  assert.deepEqual((await bot.rest.pulls.listReviewComments({ ...R, pull_number: pr.number })).data.map((c) => c.body), ["Nice greeting.", "Thanks!"]);
   const merged = await gh.as("wes").rest.pulls.merge({ ...R, pull_number: pr.number, sha: head });
   assert.equal(merged.data.merged, true);
   assert.equal(await gh.fileAt("acme/alpha", "main", "src/app.ts"), "export const x = 1;\nexport const hello = \"hello\";\n");

@@ -86,7 +86,8 @@ export class GitStore {
   /** Writes a commit on `branch` (created from `from` when new) with the given file changes; null deletes. */
   async commit(owner: string, name: string, o: { branch: string; from?: string; files: FileChange; message: string; author: CommitAuthor; date: Date }): Promise<string> {
     const dir = this.path(owner, name);
-    const parent = (await this.resolve(owner, name, o.branch)) ?? (o.from ? await this.resolve(owner, name, o.from) : null);
+    const current = await this.resolve(owner, name, o.branch);
+    const parent = current ?? (o.from ? await this.resolve(owner, name, o.from) : null);
     const scratch = await mkdtemp(join(tmpdir(), "offline-github-index-"));
     const env = { GIT_INDEX_FILE: join(scratch, "index") };
     try {
@@ -107,7 +108,8 @@ export class GitStore {
         GIT_COMMITTER_NAME: o.author.name, GIT_COMMITTER_EMAIL: o.author.email, GIT_COMMITTER_DATE: when,
       };
       const sha = (await gitOk(dir, ["commit-tree", tree, ...(parent ? ["-p", parent] : []), "-m", o.message], { env: commitEnv })).trim();
-      await gitOk(dir, ["update-ref", `refs/heads/${o.branch}`, sha, ...(parent ? [parent] : [])]);
+      // The old value guards against a concurrent update; for a new branch it says the branch must not exist yet.
+      await gitOk(dir, ["update-ref", `refs/heads/${o.branch}`, sha, current ?? "0".repeat(40)]);
       return sha;
     } finally {
       await rm(scratch, { recursive: true, force: true });
@@ -197,6 +199,18 @@ export class GitStore {
     const dir = this.path(owner, name);
     const mb = (await gitOk(dir, ["merge-base", base, head])).trim();
     return (await gitOk(dir, ["diff", "--name-only", mb, head])).split("\n").filter(Boolean);
+  }
+
+  /**
+   * The unified diff (three lines of context, as GitHub shows pull requests) of one file between
+   * the merge base of `base` and `head`, and `head`; null when the pull request does not change it.
+   */
+  async fileDiff(owner: string, name: string, base: string, head: string, path: string): Promise<string | null> {
+    const dir = this.path(owner, name);
+    const mbr = await git(dir, ["merge-base", base, head]);
+    if (mbr.code !== 0) return null;
+    const r = await git(dir, ["diff", "--no-color", "--no-ext-diff", "--no-renames", "-U3", mbr.stdout.trim(), head, "--", path]);
+    return r.code === 0 && r.stdout !== "" ? r.stdout : null;
   }
 
   async diffStats(owner: string, name: string, base: string, head: string): Promise<{ commits: number; additions: number; deletions: number; changedFiles: number }> {

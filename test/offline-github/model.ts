@@ -109,6 +109,32 @@ export interface Review {
   submittedAt: Date;
 }
 
+/** An inline comment on a pull request's diff (GitHub's "pull request review comment"). */
+export interface ReviewComment {
+  id: number;
+  pullNumber: number;
+  /** Every review comment belongs to a review; a reply makes a review of its own, as on GitHub. */
+  reviewId: number;
+  user: string;
+  body: string;
+  path: string;
+  commitId: string;
+  originalCommitId: string;
+  /** The line in the file on `side` (the end of the range for a multi-line comment). */
+  line: number;
+  side: "LEFT" | "RIGHT";
+  startLine: number | null;
+  startSide: "LEFT" | "RIGHT" | null;
+  /** Lines down from the file's first `@@` header in the diff (GitHub's closing-down `position`). */
+  position: number;
+  /** The diff from the hunk's header down to the commented line. */
+  diffHunk: string;
+  /** The top-level comment this one answers; replies to replies are not made. */
+  inReplyTo: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
 export interface CheckRun {
   id: number;
   name: string;
@@ -154,6 +180,7 @@ export interface Repo {
   issues: Map<number, Issue>;
   comments: Map<number, Comment>;
   reviews: Map<number, Review>;
+  reviewComments: Map<number, ReviewComment>;
   checkRuns: Map<number, CheckRun>;
   nextNumber: number;
 }

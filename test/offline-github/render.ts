@@ -1,6 +1,6 @@
 // JSON shapes as GitHub sends them. Webhook schemas forbid extra properties, so each renderer
 // emits exactly the webhook's property set and REST-only fields are added by the caller.
-import type { Account, CheckRun, Comment, Issue, Label, Repo, Review, Team } from "./model.ts";
+import type { Account, CheckRun, Comment, Issue, Label, Repo, Review, ReviewComment, Team } from "./model.ts";
 import { fullName } from "./model.ts";
 import type { World } from "./world.ts";
 
@@ -285,7 +285,7 @@ export function renderPull(w: World, r: Repo, i: Issue, shas: PullShas): Record<
     user: renderUserByLogin(w, r.owner),
     repo: repoJson,
   });
-  const reviewComments = 0;
+  const reviewComments = [...r.reviewComments.values()].filter((c) => c.pullNumber === i.number).length;
   return {
     url: api,
     id: p.id,
@@ -376,6 +376,48 @@ export function renderReview(w: World, r: Repo, rv: Review): Record<string, unkn
     author_association: authorAssociation(w, r, rv.user),
     _links: { html: { href: html }, pull_request: { href: pullApi } },
   };
+}
+
+/**
+ * A review comment with exactly the webhook's `pull-request-review-comment` properties (which the
+ * REST `pull-request-review-comment` and `review-comment` schemas accept as well). `position` and
+ * `line` keep what they were when the comment was made; they are not re-mapped after later pushes.
+ */
+export function renderReviewComment(w: World, r: Repo, c: ReviewComment): Record<string, unknown> {
+  const name = fullName(r);
+  const api = `${w.apiUrl}/repos/${name}/pulls/comments/${c.id}`;
+  const pullApi = `${w.apiUrl}/repos/${name}/pulls/${c.pullNumber}`;
+  const html = `${w.webUrl}/${name}/pull/${c.pullNumber}#discussion_r${c.id}`;
+  const out: Record<string, unknown> = {
+    url: api,
+    pull_request_review_id: c.reviewId,
+    id: c.id,
+    node_id: nodeId("PullRequestReviewComment", c.id),
+    diff_hunk: c.diffHunk,
+    path: c.path,
+    position: c.position,
+    original_position: c.position,
+    commit_id: c.commitId,
+    original_commit_id: c.originalCommitId,
+    user: renderUserByLogin(w, c.user),
+    body: c.body,
+    created_at: isoTime(c.createdAt),
+    updated_at: isoTime(c.updatedAt),
+    html_url: html,
+    pull_request_url: pullApi,
+    author_association: authorAssociation(w, r, c.user),
+    _links: { self: { href: api }, html: { href: html }, pull_request: { href: pullApi } },
+    reactions: renderReactions(w, `${api}/reactions`, []),
+    start_line: c.startLine,
+    original_start_line: c.startLine,
+    start_side: c.startSide,
+    line: c.line,
+    original_line: c.line,
+    side: c.side,
+  };
+  if (c.inReplyTo !== null) out["in_reply_to_id"] = c.inReplyTo;
+  out["subject_type"] = "line";
+  return out;
 }
 
 export function renderTeam(w: World, t: Team): Record<string, unknown> {

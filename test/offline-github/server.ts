@@ -11,7 +11,7 @@ import type { Principal } from "./auth.ts";
 import { appInstallationFor, checkRepoAccess, mintUserToken, resolvePrincipal, tokenHas, tokenSeesRepo } from "./auth.ts";
 import type { FaultPlan } from "./http.ts";
 import { Faults, HttpError, readBody, Router } from "./http.ts";
-import type { BranchProtection, Installation, Permissions, Repo, RepoRole, Token } from "./model.ts";
+import type { BranchProtection, Installation, Permissions, Repo, RepoRole, ReviewComment, Token } from "./model.ts";
 import { fullName, roleAtLeast } from "./model.ts";
 import { handleOAuth, oauthPathPrefix } from "./oauth.ts";
 import type { Ctx, Route } from "./routes/context.ts";
@@ -22,6 +22,7 @@ import { graphqlRoutes } from "./routes/graphql.ts";
 import { issueRoutes } from "./routes/issues.ts";
 import { pullPayload, pullRoutes } from "./routes/pulls.ts";
 import { repoRoutes } from "./routes/repos.ts";
+import { reviewCommentRoutes } from "./routes/review-comments.ts";
 import { userRoutes } from "./routes/users.ts";
 import { WebhookSender } from "./webhooks.ts";
 import { World } from "./world.ts";
@@ -62,7 +63,7 @@ export interface StartOptions {
 
 interface Manifest { default_permissions?: Permissions; default_events?: string[]; name?: string }
 
-const routes: Route[] = [...appRoutes, ...repoRoutes, ...userRoutes, ...issueRoutes, ...pullRoutes, ...checkRoutes, ...graphqlRoutes];
+const routes: Route[] = [...appRoutes, ...repoRoutes, ...userRoutes, ...issueRoutes, ...pullRoutes, ...reviewCommentRoutes, ...checkRoutes, ...graphqlRoutes];
 
 /** Every REST operation the emulator serves, as `METHOD /template`. */
 export function servedOperations(): string[] {
@@ -182,7 +183,7 @@ export class OfflineGitHub {
       id: this.world.nextId(), owner: this.world.account(owner).login, name: repoName, description: o.description ?? null,
       private: o.private ?? true, defaultBranch: o.defaultBranch ?? "main", createdAt: now, updatedAt: now, pushedAt: now,
       collaborators: new Map(), protection: new Map(), labels: new Map(), issues: new Map(), comments: new Map(),
-      reviews: new Map(), checkRuns: new Map(), nextNumber: 1,
+      reviews: new Map(), reviewComments: new Map(), checkRuns: new Map(), nextNumber: 1,
     };
     this.world.repos.set(name.toLowerCase(), r);
     await this.world.git.create(r.owner, r.name, r.defaultBranch);
@@ -299,6 +300,11 @@ export class OfflineGitHub {
     const r = this.repo(name);
     const sha = await this.world.git.resolve(r.owner, r.name, ref);
     return sha ? this.world.git.readFile(r.owner, r.name, sha, path) : null;
+  }
+
+  /** The review comments of a pull request, oldest first (replies carry `inReplyTo`). */
+  reviewComments(name: string, pullNumber: number): ReviewComment[] {
+    return [...this.repo(name).reviewComments.values()].filter((c) => c.pullNumber === pullNumber).sort((a, b) => a.id - b.id);
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------

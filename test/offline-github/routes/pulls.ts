@@ -1,6 +1,6 @@
 // Pull requests, review requests, reviews and merging. Merging enforces branch protection as
-import type { Reply } from "../http.ts";
 // GitHub does: required checks, approving reviews from people with write access, code-owner review.
+import type { Reply } from "../http.ts";
 import { HttpError, paginate, validationFailed } from "../http.ts";
 import type { Issue, PullData, Repo, Review } from "../model.ts";
 import { fullName, roleAtLeast } from "../model.ts";
@@ -11,6 +11,7 @@ import type { World } from "../world.ts";
 import type { Ctx, Route } from "./context.ts";
 import { actorLogin, emit, json, pullOr404, str } from "./context.ts";
 import { createIssue } from "./issues.ts";
+import { draftReviewComments, storeReviewComments } from "./review-comments.ts";
 
 type Pull = Issue & { pull: PullData };
 
@@ -242,7 +243,7 @@ export const pullRoutes: Route[] = [
   },
   {
     method: "POST", path: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", auth: "repo", need: pullsWrite,
-    sends: ["pull_request_review.submitted"],
+    sends: ["pull_request_review.submitted", "pull_request_review_comment.created"],
     handle: async (ctx) => {
       const { w, repo: r } = ctx;
       const i = pullOr404(r, ctx.params["pull_number"]);
@@ -257,11 +258,15 @@ export const pullRoutes: Route[] = [
       if (actor === i.user && state === "CHANGES_REQUESTED") throw validationFailed("Unprocessable Entity", ["Can not request changes on your own pull request"]);
       if (state !== "APPROVED" && body.trim() === "") throw validationFailed("Unprocessable Entity", [`Body is required when using the ${event ?? ""} event.`]);
       const shas = await pullShas(w, r, i);
-      const rv: Review = { id: w.nextId(), pullNumber: i.number, user: actor, state, body, commitId: str(ctx.body, "commit_id") ?? shas.head, submittedAt: w.now() };
+      const commitId = str(ctx.body, "commit_id") ?? shas.head;
+      // Inline comments are checked before anything is stored: one that cannot be placed refuses the whole review.
+      const drafts = await draftReviewComments(w, r, shas.base, commitId, ctx.body["comments"]);
+      const rv: Review = { id: w.nextId(), pullNumber: i.number, user: actor, state, body, commitId, submittedAt: w.now() };
       r.reviews.set(rv.id, rv);
       i.pull.requestedReviewers.delete(actor);
       const pr = simplePull(renderPull(w, r, i, shas));
       emit(ctx, r, "pull_request_review", actor, { action: "submitted", review: { ...renderReview(w, r, rv), state: state.toLowerCase() }, pull_request: pr });
+      storeReviewComments(ctx, r, i, rv, drafts, pr);
       return json(200, renderReview(w, r, rv));
     },
   },
