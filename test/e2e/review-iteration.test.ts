@@ -14,12 +14,14 @@ import { isTerminal, type Run } from "../../src/runs/run.ts";
 // comment in src/add.js and one more test.
 const reviewPatch = [
   "```diff",
+  "diff --git a/src/add.js b/src/add.js",
   "--- a/src/add.js",
   "+++ b/src/add.js",
   "@@ -1,2 +1,2 @@",
   "-// Adds two numbers.",
   "+// Adds two numbers and returns their sum.",
   " export function add(a, b) {",
+  "diff --git a/test/add.test.js b/test/add.test.js",
   "--- a/test/add.test.js",
   "+++ b/test/add.test.js",
   "@@ -4,3 +4,4 @@",
@@ -48,7 +50,7 @@ test("a review requesting changes, then /bosun <instructions>: follow-up commits
     body: `Two things before this can merge:\n\n${reviewPatch}`,
     comments: [
       { path: "src/add.js", line: 1, body: "Say what it returns." },
-      { path: "test/add.test.js", line: 5, body: "Test zero too." },
+      { path: "src/add.js", line: 3, body: "Right. Test zero too, in test/add.test.js." },
     ],
   });
   const inline = (await owen.rest.pulls.listCommentsForReview({ owner: "acme", repo: "iterate", pull_number: pull, review_id: review.data.id })).data;
@@ -60,15 +62,26 @@ test("a review requesting changes, then /bosun <instructions>: follow-up commits
     return last && last.id !== first.id && isTerminal(last.state) ? last : null;
   };
   const second = await until("the follow-up's end", latest, 180_000);
-  assert.equal(second.state, "succeeded", `${second.outcome ?? ""} ${JSON.stringify(second.facts.failure ?? {})}`);
+  assert.equal(second.state, "succeeded", `${second.outcome ?? ""} ${JSON.stringify(second.facts.failure ?? {})} ${JSON.stringify(second.facts.task?.follow_up ?? null)}`);
   assert.equal(second.requestedBy, "owen");
   assert.equal(second.branch, branch);
   assert.equal(second.prNumber, pull, "the same pull request");
 
   // The branch: Bosun's first commit, Owen's push, the follow-up on top (nothing rewritten).
-  const commits = (await owen.rest.pulls.listCommits({ owner: "acme", repo: "iterate", pull_number: pull })).data;
+  const history = async (n: number): Promise<{ sha: string; message: string }[]> => {
+    const out: { sha: string; message: string }[] = [];
+    let sha = await w.gh.world.git.resolve("acme", "iterate", `refs/heads/${branch}`);
+    while (sha && out.length < n) {
+      const c = await w.gh.world.git.commitInfo("acme", "iterate", sha);
+      if (!c) break;
+      out.unshift({ sha: c.sha, message: c.message });
+      sha = c.parents[0] ?? null;
+    }
+    return out;
+  };
+  const commits = await history(3);
   assert.deepEqual(commits.map((c) => c.sha), [firstCommit, ownPush, second.facts.commitSha]);
-  assert.match(commits[2]?.commit.message ?? "", /^Address @owen's review \(#\d+\)/);
+  assert.match(commits[2]?.message ?? "", /^Address @owen's review \(#\d+\)/);
   const fileAt = async (path: string): Promise<string> => {
     const head = await w.gh.world.git.resolve("acme", "iterate", `refs/heads/${branch}`);
     const e = head ? await w.gh.world.git.entry("acme", "iterate", head, path) : null;
@@ -106,8 +119,8 @@ test("a review requesting changes, then /bosun <instructions>: follow-up commits
     return last && last.id !== second.id && last.id !== first.id && isTerminal(last.state) ? last : null;
   }, 180_000);
   assert.equal(third.state, "succeeded", `${third.outcome ?? ""} ${JSON.stringify(third.facts.failure ?? {})}`);
-  const after = (await owen.rest.pulls.listCommits({ owner: "acme", repo: "iterate", pull_number: pull })).data;
+  const after = await history(4);
   assert.deepEqual(after.map((c) => c.sha), [firstCommit, ownPush, second.facts.commitSha, third.facts.commitSha]);
-  assert.match(after[3]?.commit.message ?? "", /^Follow up on @maya's request \(#\d+\)/);
+  assert.match(after[3]?.message ?? "", /^Follow up on @maya's request \(#\d+\)/);
   await w.waitForRun({ repo: "acme/iterate", issue });
 });

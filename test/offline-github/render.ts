@@ -309,7 +309,8 @@ export function renderPull(w: World, r: Repo, i: Issue, shas: PullShas): Record<
     assignees: i.assignees.map((a) => renderUserByLogin(w, a)),
     requested_reviewers: [...p.requestedReviewers].map((a) => renderUserByLogin(w, a)),
     requested_teams: [...p.requestedTeams].map((slug) => renderTeam(w, w.team(r.owner, slug))),
-    labels: i.labels.map((n) => renderLabel(w, r, w.label(r, n))),
+    // A pull request's labels have a string description in GitHub's schema (an issue's may be null).
+    labels: i.labels.map((n) => ({ ...renderLabel(w, r, w.label(r, n)), description: w.label(r, n).description ?? "" })),
     milestone: null,
     draft: p.draft,
     commits_url: `${api}/commits`,
