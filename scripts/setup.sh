@@ -4,7 +4,7 @@
 #   gVisor registered with Docker as runtime "runsc", dockerd running,
 #   PostgreSQL 15 running with role/database bosun (password bosun) on 127.0.0.1:5432,
 #   node_modules installed (with Node 24 from the `node` package),
-#   the agent base image bosun/agent-base built.
+#   the agent base image bosun/agent-base and the CLI agents' image bosun/agent-clis built.
 # Idempotent and non-interactive; a second run only checks (about a second).
 # Runs as the npm pretest/predemo hook. Acting (installing, starting daemons,
 # building the image) needs root; checking does not.
@@ -265,5 +265,7 @@ else
     say npm "installed node_modules (Node $(node_modules/.bin/node --version))"
 fi
 
-# ---------------------------------------------------------------- agent image
+# ---------------------------------------------------------------- agent images
 bash docker/agent-base/build.sh
+# Codex and Claude Code on top of the base (agent.use: codex | claude).
+bash docker/agent-clis/build.sh
