@@ -137,7 +137,7 @@ function onLine(line, child) {
       if (typeof e.result === "string") finalMessage = e.result;
       const u = e.usage ?? {};
       event("model_message", {
-        text: `finished after ${e.num_turns ?? turns} turns: ${e.subtype ?? "done"}`,
+        text: `${e.is_error ? "failed" : "finished"} after ${e.num_turns ?? turns} turns (${e.subtype ?? "done"})`,
         total_usage: { input_tokens: u.input_tokens ?? null, output_tokens: u.output_tokens ?? null },
         total_cost_usd: e.total_cost_usd ?? null, duration_ms: e.duration_ms ?? null,
       });

@@ -77,9 +77,9 @@ export const cap = (s) => {
 /**
  * Runs the CLI with `input` on its stdin, handing each stdout line to `onLine` as it comes and
  * passing stderr through (its last lines are kept for a failure's message). Forwards SIGTERM and
- * SIGINT. Resolves with { code, signal, stderrTail, error }.
+ * SIGINT. `onSpawn` gets the child process first. Resolves with { code, signal, stderrTail, error }.
  */
-export function runCli({ command, args, env: childEnv, cwd, input, onLine }) {
+export function runCli({ command, args, env: childEnv, cwd, input, onLine, onSpawn }) {
   return new Promise((resolvePromise) => {
     let child;
     try {
@@ -94,6 +94,7 @@ export function runCli({ command, args, env: childEnv, cwd, input, onLine }) {
     process.on("SIGTERM", () => forward("SIGTERM"));
     process.on("SIGINT", () => forward("SIGINT"));
     child.on("error", (e) => { spawnError = e; });
+    onSpawn?.(child);
     child.stdin.on("error", () => { /* the CLI may exit before reading it all */ });
     child.stdin.end(input ?? "");
     let buffered = "";

@@ -11,6 +11,7 @@
 // tmpfs home. The final message becomes /bosun/result.json (title: its first line).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { clearInterval, setInterval } from "node:timers";
 import { cap, env, event, failer, jsonLine, modelSettings, privateDir, promptFor, readTask, runCli, say, writeResult } from "./cli-agent-common.mjs";
 
 const fail = failer("codex");
@@ -36,8 +37,8 @@ const config = [
   `wire_api = "responses"`,
   ...(m.keyEnv ? [`env_key = ${toml(m.keyEnv)}`] : []),
   // A model that errors or stops answering ends the run with a message, rather than retrying long.
-  "request_max_retries = 2",
-  "stream_max_retries = 2",
+  "request_max_retries = 1",
+  "stream_max_retries = 1",
   `stream_idle_timeout_ms = ${Math.max(5, m.timeoutSeconds) * 1000}`,
   "",
   "[analytics]",
@@ -58,8 +59,10 @@ event("prompt", { agent: "codex", model: m.model, user: prompt, model_base_url: 
 
 // ---- Codex's events as Bosun's ----
 const started = new Map(); // item id → tool name, for calls whose start was reported
+const running = new Set(); // tools at work (a plan, reported as started until the turn ends, is not one)
 let finalMessage = "";
-let failure = "";
+let failure = ""; // why the turn failed (turn.failed), or a budget it overran
+let lastError = ""; // the latest error Codex reported on the way (it may have recovered since)
 let steps = 0;
 let stopped = "";
 
@@ -97,7 +100,23 @@ function step(child) {
   }
 }
 
+// Codex waits on a model that accepts the request but never answers (its idle timeout covers only
+// a stream that has begun): when it says nothing for BOSUN_MODEL_TIMEOUT_SECONDS while no tool
+// of its runs, the wrapper stops it and says why, before Bosun's inactivity limit would stop it
+// without a word.
+let lastEventAt = Date.now();
+function watch(child) {
+  const timer = setInterval(() => {
+    if (running.size > 0 || stopped || Date.now() - lastEventAt < m.timeoutSeconds * 1000) return;
+    stopped = `the model endpoint did not answer within ${m.timeoutSeconds} s (model ${m.model} at ${new URL(m.baseUrl).host})`;
+    child.kill("SIGTERM");
+  }, 1000);
+  timer.unref();
+  child.on("close", () => clearInterval(timer));
+}
+
 function onLine(line, child) {
+  lastEventAt = Date.now();
   const e = jsonLine(line);
   if (!e || typeof e.type !== "string") return say(line);
   const item = e.item && typeof e.item === "object" ? e.item : null;
@@ -106,6 +125,7 @@ function onLine(line, child) {
       const call = item && toolOf(item);
       if (!call) return;
       started.set(item.id, call.tool);
+      if (item.type !== "todo_list") running.add(item.id);
       event("tool_call", { id: item.id, ...call });
       step(child);
       return;
@@ -129,6 +149,7 @@ function onLine(line, child) {
         step(child);
       }
       started.delete(item.id);
+      running.delete(item.id);
       event("tool_result", { id: item.id, tool: call.tool, ...resultOf(item) });
       return;
     }
@@ -144,19 +165,19 @@ function onLine(line, child) {
       failure = e.error?.message ?? JSON.stringify(e.error ?? e);
       return say(`codex: turn failed: ${failure}`);
     case "error":
-      failure = e.message ?? JSON.stringify(e);
-      return say(`codex: ${failure}`);
+      lastError = e.message ?? JSON.stringify(e);
+      return say(`codex: ${lastError}`);
     default:
       return say(line); // thread.started, turn.started and what newer versions add
   }
 }
 
 const args = ["exec", "--json", "--color", "never", "--skip-git-repo-check", "--ephemeral", "--dangerously-bypass-approvals-and-sandbox", "-C", workspace, "-"];
-const r = await runCli({ command: "codex", args, cwd: workspace, env: { ...env, CODEX_HOME: codexHome, NO_COLOR: "1" }, input: prompt, onLine });
+const r = await runCli({ command: "codex", args, cwd: workspace, env: { ...env, CODEX_HOME: codexHome, NO_COLOR: "1" }, input: prompt, onLine, onSpawn: watch });
 if (r.error) fail(r.error.code === "ENOENT" ? "the image has no `codex` (use bosun/agent-clis, BOSUN_CLI_AGENT_IMAGE)" : `could not start codex: ${r.error.message}`);
 if (stopped) fail(stopped);
 if (r.code !== 0) {
-  const why = failure || r.stderrTail.slice(-3).join(" | ") || "no message";
+  const why = failure || lastError || r.stderrTail.slice(-3).join(" | ") || "no message";
   fail(`Codex failed (exit code ${r.code ?? r.signal}; model ${m.model} at ${new URL(m.baseUrl).host}): ${why}`);
 }
 if (failure) fail(failure);

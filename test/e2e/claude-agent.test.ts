@@ -100,3 +100,20 @@ test("Claude Code fixes the demo's bug through a scripted Anthropic Messages mod
   const text = JSON.stringify(events.map((e) => e.payload));
   assert.ok(!text.includes(key), "the model's key is redacted everywhere");
 });
+
+test("a model that keeps failing, or stops answering, fails the Claude Code run with a message that says so", async (t) => {
+  // Claude Code tries each request three times (the wrapper's CLAUDE_CODE_MAX_RETRIES=2), each within BOSUN_MODEL_TIMEOUT_SECONDS.
+  const { w, model } = await world(t, [
+    ...Array.from({ length: 3 }, (): ScriptedTurn => ({ fault: { status: 500, message: "the model is overloaded" } })),
+    ...Array.from({ length: 3 }, (): ScriptedTurn => ({ fault: "stall" })),
+  ], "flaky", "agent:\n  use: claude\n  inactivity_minutes: 0.25\ntest:\n  command: npm test\n");
+  const first = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky") });
+  assert.equal(first.state, "failed");
+  assert.match(JSON.stringify(first.facts.failure ?? first.outcome), /claude agent: Claude Code failed \(exit code 1; model scripted-coder at models\.bosun\.test:\d+\): API Error: 500 the model is overloaded/);
+  assert.equal(model.requests.length, 3, "the retries are bounded");
+
+  const second = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky", { title: "Again" }) });
+  assert.equal(second.state, "failed");
+  assert.match(JSON.stringify(second.facts.failure ?? second.outcome), /claude agent: Claude Code failed .*Request timed out/);
+  assert.deepEqual(model.problems, [], "no request past the script");
+});

@@ -111,3 +111,20 @@ test("the Codex CLI fixes the demo's bug through a scripted Responses API model 
   const text = JSON.stringify(events.map((e) => e.payload));
   assert.ok(!text.includes(key), "the model's key is redacted everywhere");
 });
+
+test("a model that keeps failing, or stops answering, fails the Codex run with a message that says so", async (t) => {
+  // Codex retries a failed request once and a failed stream once (the wrapper's settings): four answers of 500, then a model that never answers.
+  const { w, model } = await world(t, [
+    ...Array.from({ length: 4 }, (): ScriptedTurn => ({ fault: { status: 500, message: "the model is overloaded" } })),
+    { fault: "stall" },
+  ], "flaky", "agent:\n  use: codex\n  inactivity_minutes: 0.25\ntest:\n  command: npm test\n");
+  const first = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky") });
+  assert.equal(first.state, "failed");
+  assert.match(JSON.stringify(first.facts.failure ?? first.outcome), /codex agent: Codex failed \(exit code 1; model scripted-coder at models\.bosun\.test:\d+\): /);
+  assert.equal(model.requests.length, 4, "the retries are bounded");
+
+  const second = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky", { title: "Again" }) });
+  assert.equal(second.state, "failed");
+  assert.match(JSON.stringify(second.facts.failure ?? second.outcome), /codex agent: the model endpoint did not answer within 10 s \(model scripted-coder at models\.bosun\.test:\d+\)/);
+  assert.deepEqual(model.problems, [], "no request past the script");
+});
