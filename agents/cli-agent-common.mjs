@@ -153,7 +153,7 @@ export function titleAndSummary(text, task) {
 
 /**
  * /bosun/result.json: the agent's own, when it wrote one with a summary (the task's prompt allows
- * it); else the summary and title of its final message.
+ * it); else the summary and title of its final message (a plan's whole message is its summary).
  */
 export function writeResult(finalText, task, fallbackSummary) {
   const path = "/bosun/result.json";
@@ -163,7 +163,9 @@ export function writeResult(finalText, task, fallbackSummary) {
       if (own && typeof own.summary === "string" && own.summary.trim()) return own;
     } catch { /* not usable: replaced below */ }
   }
-  const result = finalText && String(finalText).trim() ? titleAndSummary(finalText, task) : { summary: fallbackSummary };
+  const text = String(finalText ?? "").trim();
+  // A plan is posted whole as a comment; a change's message gives the pull request's title and body.
+  const result = !text ? { summary: fallbackSummary } : task.mode === "plan" ? { summary: text } : titleAndSummary(text, task);
   writeFileSync(path, JSON.stringify(result));
   return result;
 }
