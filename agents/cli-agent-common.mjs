@@ -156,7 +156,7 @@ export function titleAndSummary(text, task) {
  * it); else the summary and title of its final message (a plan's whole message is its summary).
  */
 export function writeResult(finalText, task, fallbackSummary) {
-  const path = "/bosun/result.json";
+  const path = env.BOSUN_RESULT ?? "/bosun/result.json";
   if (existsSync(path)) {
     try {
       const own = JSON.parse(readFileSync(path, "utf8"));
