@@ -4,7 +4,7 @@
 #   gVisor registered with Docker as runtime "runsc", dockerd running,
 #   PostgreSQL 15 running with role/database bosun (password bosun) on 127.0.0.1:5432,
 #   node_modules installed (with Node 24 from the `node` package),
-#   the agent base image bosun/agent-base built.
+#   the agent base image bosun/agent-base and the CLI agents' image bosun/agent-clis built.
 # Idempotent and non-interactive; a second run only checks (about a second).
 # Runs as the npm pretest/predemo hook. Acting (installing, starting daemons,
 # building the image) needs root; checking does not.
@@ -252,6 +252,11 @@ fi
 node24() { [ -x node_modules/.bin/node ] && node_modules/.bin/node --version 2>/dev/null | grep -q '^v24\.'; }
 if [ -f node_modules/.package-lock.json ] && ! [ package-lock.json -nt node_modules/.package-lock.json ] && node24; then
     say npm "node_modules up to date with package-lock.json (Node $(node_modules/.bin/node --version))"
+elif [ -L node_modules ]; then
+    # A git worktree sharing another checkout's node_modules: npm ci would empty that checkout's
+    # folder through the link (and a fresh checkout's lock file always looks newer).
+    node24 || die npm "node_modules links to $(readlink node_modules), which has no Node 24: run setup there"
+    say npm "node_modules links to $(readlink node_modules); left alone (Node $(node_modules/.bin/node --version))"
 else
     # Plain system npm, not one of node_modules/.bin (which npm ci replaces).
     clean_path="$(printf '%s' "$PATH" | tr ':' '\n' | grep -v '/node_modules/\.bin$' | paste -sd: -)"
@@ -265,5 +270,7 @@ else
     say npm "installed node_modules (Node $(node_modules/.bin/node --version))"
 fi
 
-# ---------------------------------------------------------------- agent image
+# ---------------------------------------------------------------- agent images
 bash docker/agent-base/build.sh
+# Codex and Claude Code on top of the base (agent.use: codex | claude).
+bash docker/agent-clis/build.sh

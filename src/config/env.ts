@@ -13,6 +13,8 @@ const envSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
   /** The image agents and tests run in unless the repository's policy names another allowed one. */
   BOSUN_AGENT_IMAGE: z.string().default("bosun/agent-base:latest"),
+  /** The image `agent.use: codex` and `claude` run in unless the repository names another allowed one (docker/agent-clis). */
+  BOSUN_CLI_AGENT_IMAGE: z.string().default("bosun/agent-clis:latest"),
   /** Agent command when the repository's .github/bosun.yml names none. */
   BOSUN_DEFAULT_AGENT_COMMAND: z.string().default("node /bosun/agents/patch-agent.mjs"),
   /** The sandbox runtime: runc (Docker's default) or runsc (gVisor, its own kernel in user space). Never falls back. */

@@ -17,9 +17,16 @@ export const registryPresets = ["npm", "pypi", "crates", "go", "maven", "rubygem
 export type Preset = (typeof registryPresets)[number];
 export const permissions = ["read", "triage", "write", "maintain", "admin"] as const;
 export const runModes = ["plan", "pull_request"] as const;
-/** `default`: the operator's BOSUN_DEFAULT_AGENT_COMMAND; `command`: a repository's own `agent.command`; `builtin`: Bosun's tool-calling loop against the org's model. */
-export const agentKinds = ["default", "command", "builtin"] as const;
+/**
+ * `default`: the operator's BOSUN_DEFAULT_AGENT_COMMAND; `command`: a repository's own `agent.command`;
+ * `builtin`: Bosun's tool-calling loop against the org's model; `codex`, `claude`: OpenAI's Codex CLI and
+ * Anthropic's Claude Code against the org's model, in the operator's BOSUN_CLI_AGENT_IMAGE.
+ */
+export const agentKinds = ["default", "command", "builtin", "codex", "claude"] as const;
 export type AgentKind = (typeof agentKinds)[number];
+/** The agents that talk to the org's `model` (and so need it, reachable, with its key). */
+export const modelAgentKinds = ["builtin", "codex", "claude"] as const;
+export type ModelAgentKind = (typeof modelAgentKinds)[number];
 export const networkModes = ["none", "allowlist"] as const;
 
 const phaseRules = z.strictObject({
@@ -38,13 +45,13 @@ const atOnce = z.number().int().min(1).nullable().optional();
 const rulesShape = {
   enabled: z.boolean().optional().describe("Whether Bosun works on the repository at all."),
   modes: z.array(z.enum(runModes)).optional().describe("What a run may do: `plan` (a read-only plan as a comment) and `pull_request` (a change as a pull request)."),
-  agents: z.array(z.enum(agentKinds)).optional().describe("Agents repositories may use: `default` (the operator's BOSUN_DEFAULT_AGENT_COMMAND), `command` (the repository's own `agent.command`) and `builtin` (Bosun's tool-calling loop against `model`)."),
+  agents: z.array(z.enum(agentKinds)).optional().describe("Agents repositories may use: `default` (the operator's BOSUN_DEFAULT_AGENT_COMMAND), `command` (the repository's own `agent.command`), `builtin` (Bosun's tool-calling loop against `model`), `codex` (OpenAI's Codex CLI against `model`) and `claude` (Anthropic's Claude Code against `model`)."),
   model: z.strictObject({
-    base_url: z.string().url().optional().describe("An OpenAI-compatible API root (Chat Completions at `<base_url>/chat/completions`) the builtin agent talks to; its host must be in the agent phase's `hosts`."),
-    name: z.string().min(1).optional().describe("The model the builtin agent asks for."),
+    base_url: z.string().url().optional().describe("The model's API root, which the model agents talk to: `builtin` OpenAI Chat Completions at `<base_url>/chat/completions`, `codex` the OpenAI Responses API at `<base_url>/responses`, `claude` Anthropic Messages at `<base_url>/v1/messages` (a trailing `/v1` is dropped). Its host must be in the agent phase's `hosts`."),
+    name: z.string().min(1).optional().describe("The model the model agents ask for."),
     api_key_secret: secretName.nullable().optional().describe("The secret (one of the agent phase's `secrets`) holding the API key; none sends no key."),
-    max_steps: z.number().int().min(1).max(1000).optional().describe("Model turns the builtin agent may take before it stops unfinished."),
-    max_tokens: z.number().int().min(1000).optional().describe("Tokens (in and out, all turns) the builtin agent may use before it stops unfinished."),
+    max_steps: z.number().int().min(1).max(1000).optional().describe("Model turns a model agent may take before it is stopped unfinished (Codex: counted as its messages and tool calls)."),
+    max_tokens: z.number().int().min(1000).optional().describe("Tokens (in and out, all turns) a model agent may use before it is stopped unfinished (Codex reports them at the end of its turn)."),
   }).optional(),
   who_may_start: z.strictObject({
     min_permission: z.enum(permissions).optional().describe("The least permission on the repository that lets someone label an issue for Bosun or give it commands."),
@@ -67,7 +74,7 @@ const rulesShape = {
   sandbox: z.strictObject({
     docker_outage_wait_minutes: z.number().min(0).max(24 * 60).optional().describe("When Bosun loses its Docker engine mid-run, how long the run waits for it to come back (and then resumes, taking a still-running agent over) before it fails; 0 fails at once."),
     runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor; a host without it refuses runs rather than fall back (default: the operator's BOSUN_RUNTIME, which the policy cannot loosen)."),
-    images: z.array(z.string().min(1)).optional().describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE."),
+    images: z.array(z.string().min(1)).optional().describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE and BOSUN_CLI_AGENT_IMAGE."),
     limits: z.strictObject({
       memory_mb: z.number().int().min(64).optional().describe("Memory ceiling per sandbox (default, and never above: the operator's BOSUN_SANDBOX_MEMORY_MB)."),
       cpus: z.number().positive().optional().describe("CPU ceiling per sandbox (default, and never above: BOSUN_SANDBOX_CPUS)."),
@@ -145,7 +152,7 @@ const closedPhase = (): PhasePolicy => ({ network: "none", hosts: [], presets: [
 export const bosunDefaults: ResolvedRules = {
   enabled: true,
   modes: ["plan", "pull_request"],
-  agents: ["default", "command", "builtin"],
+  agents: ["default", "command", "builtin", "codex", "claude"],
   model: { base_url: null, name: null, api_key_secret: null, max_steps: 40, max_tokens: 400_000 },
   who_may_start: { min_permission: "write", users: [], teams: [] },
   approve_outsider_issues: true,

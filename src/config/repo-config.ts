@@ -1,7 +1,7 @@
 // The repository's .github/bosun.yml: what the repository owner chooses. One zod schema gives
 // the type, the defaults and the validation; problems name the file, line and key.
 import { z } from "zod";
-import { networkModes, registryPresets, secretName } from "./org-policy.ts";
+import { modelAgentKinds, networkModes, registryPresets, secretName } from "./org-policy.ts";
 import { parseYamlSettings, type ConfigProblem } from "./yaml-settings.ts";
 
 export { describeProblems, type ConfigProblem } from "./yaml-settings.ts";
@@ -27,7 +27,7 @@ export const repoConfigSchema = z.strictObject({
   }).default({ ...defaultTriggerLabels }).describe("Read from the default branch when a label is added; while the file is broken, the defaults hold (and the run says what is wrong)."),
   agent: z.strictObject({
     command: z.string().min(1).optional().describe("The `command` adapter: a shell command run in the sandbox at /workspace (default: BOSUN_DEFAULT_AGENT_COMMAND)."),
-    use: z.enum(["builtin"]).optional().describe("`builtin`: Bosun's own tool-calling agent, talking to the model the org's policy names (`model`). Not together with `command`."),
+    use: z.enum(modelAgentKinds).optional().describe("An agent that talks to the model the org's policy names (`model`): `builtin` (Bosun's own tool-calling loop), `codex` (OpenAI's Codex CLI) or `claude` (Anthropic's Claude Code), the last two in the operator's BOSUN_CLI_AGENT_IMAGE unless `image` names another. Not together with `command`."),
     timeout_minutes: minutes.default(30).describe("Wall-clock limit for the agent."),
     inactivity_minutes: minutes.default(10).describe("The agent is stopped when it prints nothing for this long."),
   }).default({ timeout_minutes: 30, inactivity_minutes: 10 }),
@@ -49,7 +49,7 @@ export const repoConfigSchema = z.strictObject({
     pids: z.number().int().min(16).optional().describe("Processes per sandbox, within the org's ceiling (default: the ceiling)."),
     phases: z.strictObject({ setup: phaseChoice, agent: phaseChoice, test: phaseChoice }).optional(),
   }).default({}),
-  image: z.string().min(1).optional().describe("The image setup, agent and tests run in; the org policy must allow it (`sandbox.images`). Default: BOSUN_AGENT_IMAGE."),
+  image: z.string().min(1).optional().describe("The image setup, agent and tests run in; the org policy must allow it (`sandbox.images`). Default: BOSUN_AGENT_IMAGE (BOSUN_CLI_AGENT_IMAGE for `agent.use: codex` or `claude`)."),
   instructions: z.string().default("").describe("Extra instructions handed to the agent with every task."),
 });
 

@@ -7,7 +7,7 @@
 //      running something other than what the repository asked for would be a surprise.
 import { minimatch } from "minimatch";
 import {
-  bosunDefaults, phases, type AgentKind, type OrgPolicy, type Phase, type PhasePolicy, type ResolvedRules,
+  bosunDefaults, modelAgentKinds, phases, type AgentKind, type ModelAgentKind, type OrgPolicy, type Phase, type PhasePolicy, type ResolvedRules,
 } from "../config/org-policy.ts";
 import type { Env } from "../config/env.ts";
 import type { RepoConfig } from "../config/repo-config.ts";
@@ -16,6 +16,8 @@ import { entryWithin, expandPresets } from "../sandbox/egress-proxy.ts";
 /** What the operator's environment sets: the hard ceilings an org policy cannot raise. */
 export interface OperatorSettings {
   image: string;
+  /** The image of the CLI agents (`codex`, `claude`): allowed like `image`, and their default. */
+  cliAgentImage: string;
   defaultAgentCommand: string;
   runtime: "runc" | "runsc";
   memoryMb: number;
@@ -25,7 +27,7 @@ export interface OperatorSettings {
 
 export function operatorSettings(env: Env): OperatorSettings {
   return {
-    image: env.BOSUN_AGENT_IMAGE, defaultAgentCommand: env.BOSUN_DEFAULT_AGENT_COMMAND, runtime: env.BOSUN_RUNTIME,
+    image: env.BOSUN_AGENT_IMAGE, cliAgentImage: env.BOSUN_CLI_AGENT_IMAGE, defaultAgentCommand: env.BOSUN_DEFAULT_AGENT_COMMAND, runtime: env.BOSUN_RUNTIME,
     memoryMb: env.BOSUN_SANDBOX_MEMORY_MB, cpus: env.BOSUN_SANDBOX_CPUS, pids: env.BOSUN_SANDBOX_PIDS,
   };
 }
@@ -155,27 +157,30 @@ export function applyRepositoryChoices(o: {
     adjustments.push({ key, asked, given, rule, source, message: `\`${key}\`: ${why} (\`${rule}\`, ${source}).` });
   };
 
-  // Image: the operator's, or one the org allows.
-  const images = [operator.image, ...rules.sandbox.images];
-  const image = config.image ?? operator.image;
-  sources["image"] = config.image ? repoFile : "the operator's BOSUN_AGENT_IMAGE";
+  // Image: the operator's (its CLI image for the CLI agents), or one the org allows.
+  const cliAgent = config.agent.use === "codex" || config.agent.use === "claude";
+  const images = [...new Set([operator.image, operator.cliAgentImage, ...rules.sandbox.images])];
+  const image = config.image ?? (cliAgent ? operator.cliAgentImage : operator.image);
+  sources["image"] = config.image ? repoFile : cliAgent ? "the operator's BOSUN_CLI_AGENT_IMAGE" : "the operator's BOSUN_AGENT_IMAGE";
   if (!images.includes(image)) {
     return { ok: false, refusal: { key: "image", asked: image, given: null, rule: "sandbox.images", source: orgSources["sandbox.images"] ?? defaultSource,
       message: `\`image\`: \`${image}\` is not allowed (\`sandbox.images\`, ${orgSources["sandbox.images"] ?? defaultSource}); allowed: ${list(images)}. An org admin can add it under \`sandbox.images\`.` } };
   }
 
-  // Agent: the operator's default, the repository's own command, or Bosun's builtin loop, when the org allows it.
+  // Agent: the operator's default, the repository's own command, or one that talks to the org's model, when the org allows it.
   if (config.agent.command && config.agent.use) {
     return { ok: false, refusal: { key: "agent.use", asked: config.agent.use, given: null, rule: "agent", source: repoFile,
-      message: "`agent`: the repository names both its own `command` and `use: builtin`; keep one." } };
+      message: `\`agent\`: the repository names both its own \`command\` and \`use: ${config.agent.use}\`; keep one.` } };
   }
-  const kind: AgentKind = config.agent.command ? "command" : config.agent.use === "builtin" ? "builtin" : "default";
+  const kind: AgentKind = config.agent.command ? "command" : config.agent.use ?? "default";
+  const modelAgent = isModelAgent(kind) ? kind : null;
   if (!rules.agents.includes(kind)) {
-    const what = kind === "command" ? `its own agent command \`${config.agent.command ?? ""}\`` : kind === "builtin" ? "Bosun's builtin agent" : "Bosun's default agent";
-    return { ok: false, refusal: { key: kind === "builtin" ? "agent.use" : "agent.command", asked: kind, given: null, rule: "agents", source: orgSources["agents"] ?? defaultSource,
-      message: `\`${kind === "builtin" ? "agent.use" : "agent.command"}\`: the repository asks for ${what}, which the org's \`agents\` does not allow (${orgSources["agents"] ?? defaultSource}); allowed: ${list(rules.agents)}.` } };
+    const what = kind === "command" ? `its own agent command \`${config.agent.command ?? ""}\`` : modelAgent ? modelAgentNames[modelAgent] : "Bosun's default agent";
+    const key = modelAgent ? "agent.use" : "agent.command";
+    return { ok: false, refusal: { key, asked: kind, given: null, rule: "agents", source: orgSources["agents"] ?? defaultSource,
+      message: `\`${key}\`: the repository asks for ${what}, which the org's \`agents\` does not allow (${orgSources["agents"] ?? defaultSource}); allowed: ${list(rules.agents)}.` } };
   }
-  const agent = { kind, command: kind === "builtin" ? builtinAgentCommand : config.agent.command ?? operator.defaultAgentCommand };
+  const agent = { kind, command: modelAgent ? modelAgentCommands[modelAgent] : config.agent.command ?? operator.defaultAgentCommand };
   sources["agent.command"] = kind === "default" ? "the operator's BOSUN_DEFAULT_AGENT_COMMAND" : repoFile;
 
   // Runtime: gVisor when the operator or the rules ask for it; nothing can ask for less.
@@ -263,9 +268,9 @@ export function applyRepositoryChoices(o: {
     phasePolicies[phase] = given;
   }
 
-  if (kind === "builtin") {
-    const problem = builtinAgentProblem(rules, phasePolicies.agent, presetHosts);
-    if (problem) return { ok: false, refusal: { key: "agent.use", asked: "builtin", given: null, rule: problem.rule, source: orgSources[problem.rule] ?? defaultSource, message: `\`agent.use: builtin\`: ${problem.message}` } };
+  if (modelAgent) {
+    const problem = modelAgentProblem(rules, phasePolicies.agent, presetHosts);
+    if (problem) return { ok: false, refusal: { key: "agent.use", asked: modelAgent, given: null, rule: problem.rule, source: orgSources[problem.rule] ?? defaultSource, message: `\`agent.use: ${modelAgent}\`: ${problem.message}` } };
     const secret = rules.model.api_key_secret;
     // The key goes to the agent phase only: the setup and test phases never see it.
     if (secret && !phasePolicies.agent.secrets.includes(secret)) phasePolicies.agent.secrets.push(secret);
@@ -280,11 +285,21 @@ export function applyRepositoryChoices(o: {
   };
 }
 
-/** Where the builtin agent lives in the sandbox (copied with Bosun's other agents into /bosun/agents). */
-export const builtinAgentCommand = "node /bosun/agents/builtin-agent.mjs";
+/** Where the model agents live in the sandbox (copied with Bosun's other agents into /bosun/agents). */
+export const modelAgentCommands: Record<ModelAgentKind, string> = {
+  builtin: "node /bosun/agents/builtin-agent.mjs",
+  codex: "node /bosun/agents/codex-agent.mjs",
+  claude: "node /bosun/agents/claude-agent.mjs",
+};
+export const builtinAgentCommand = modelAgentCommands.builtin;
+const modelAgentNames: Record<ModelAgentKind, string> = { builtin: "Bosun's builtin agent", codex: "the Codex CLI", claude: "Claude Code" };
 
-/** Why the builtin agent cannot work under these rules: no model, or a model the agent phase cannot reach or pay for. */
-function builtinAgentProblem(rules: ResolvedRules, agentPhase: PhasePolicy, presetHosts: (presets: string[]) => string[]): { rule: string; message: string } | null {
+export function isModelAgent(kind: AgentKind): kind is ModelAgentKind {
+  return (modelAgentKinds as readonly string[]).includes(kind);
+}
+
+/** Why a model agent cannot work under these rules: no model, or a model the agent phase cannot reach or pay for. */
+export function modelAgentProblem(rules: ResolvedRules, agentPhase: PhasePolicy, presetHosts: (presets: string[]) => string[]): { rule: string; message: string } | null {
   const m = rules.model;
   if (!m.base_url || !m.name) return { rule: "model", message: "the org's policy names no model (`model.base_url` and `model.name`) for it to talk to." };
   const url = new URL(m.base_url);

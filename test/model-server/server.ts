@@ -10,8 +10,11 @@
 // - Claude Code: `ANTHROPIC_BASE_URL=${url}` with ANTHROPIC_API_KEY (sent as `x-api-key`) or
 //   ANTHROPIC_AUTH_TOKEN (sent as `Authorization: Bearer`); it POSTs `/v1/messages?beta=true`.
 //
-// Tool names and input shapes a script must use, as found in each agent's source:
-// - builtin (Bosun's own loop): not in this tree yet; the server takes whatever names it offers.
+// Tool names and input shapes a script must use, as found in each agent's source (and, for the
+// versions docker/agent-clis pins, as seen running: test/e2e/codex-agent.test.ts and
+// claude-agent.test.ts):
+// - builtin (agents/builtin-agent.mjs): `list_files`, `read_file`, `search`, `write_file`,
+//   `replace_in_file`, `run_command`, `finish`, over Chat Completions.
 // - Codex (openai/codex, codex-rs/core/src/tools/spec.rs): which shell tool is *offered* depends
 //   on version, model and features: `exec_command` {cmd: string, workdir?, yield_time_ms?, …} with
 //   `write_stdin` when the `unified_exec` feature is on (the default off Windows in recent
@@ -26,12 +29,23 @@
 //   free-form tool whose input is the patch text, or a function {input}), `update_plan`
 //   {plan: [{step, status}], explanation?}, `view_image` {path}. Results come back as
 //   `function_call_output` {call_id, output} (output a string or a list of `input_text` parts).
+//   Seen with the pinned Codex 0.169 and a model slug it does not know: it offers `exec_command`,
+//   `write_stdin`, `request_user_input`, `view_image`, `multi_agent_v1` and the goal tools, and no
+//   longer handles `shell` (it answers "unsupported call: shell"): use `exec_command` {cmd}, whose
+//   output reads "… Process exited with code N … Output:\n…". A `cmd` that runs
+//   `apply_patch <<'EOF' … EOF` is applied by Codex itself (a `file_change` in its events), and
+//   answers "Success. Updated the following files: …".
 // - Claude Code (@anthropic-ai/claude-code, tool input schemas in its sdk-tools.d.ts): `Bash`
 //   {command, timeout?, description?, run_in_background?}, `Read` {file_path, offset?, limit?},
 //   `Write` {file_path, content}, `Edit` {file_path, old_string, new_string, replace_all?},
 //   `Glob` {pattern, path?}, `Grep` {pattern, path?, glob?, output_mode?, …}, `TodoWrite`
 //   {todos: [{content, status, activeForm}]}, `WebFetch` {url, prompt}, `WebSearch` {query}, and
 //   `Task`/`Agent` {description, prompt, subagent_type}. Results come back as `tool_result` blocks.
+//   `Edit` refuses a file the session has not `Read` first. In `-p` runs of the pinned version no
+//   side request (below) reached the server; its one other request went to its vendor's own API
+//   host, which CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 (as agents/claude-agent.mjs runs it)
+//   turns off. Codex's other requests (its plugin catalogue, analytics) also go to its vendor's
+//   hosts, never here; agents/codex-agent.mjs turns them off.
 //
 // Requests that answer no script turn:
 // - `POST /v1/messages/count_tokens` gets an estimated `{input_tokens}`.

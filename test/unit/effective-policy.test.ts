@@ -7,7 +7,7 @@ import { parseOrgPolicy } from "../../src/config/org-policy.ts";
 import { parseRepoConfig } from "../../src/config/repo-config.ts";
 import { resolvePolicy, type OperatorSettings } from "../../src/policy/effective-policy.ts";
 
-const operator: OperatorSettings = { image: "bosun/agent-base:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
+const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
 const presetHosts = (presets: string[]): string[] => presets.flatMap((p) => ({ npm: ["registry.npm.test"], pypi: ["pypi.test", "files.pypi.test"] } as Record<string, string[]>)[p] ?? []);
 const policySource = "acme/.github: .github/bosun.yml";
 
@@ -171,7 +171,7 @@ const cases: Case[] = [
     name: "an image the org does not allow refuses the run, naming the rule",
     org: orgWithOverrides, repoFile: "image: evil/miner:latest\n", repo: "web",
     expect: {},
-    refusal: ["sandbox.images", /^`image`: `evil\/miner:latest` is not allowed \(`sandbox\.images`, acme\/\.github: \.github\/bosun\.yml\); allowed: `bosun\/agent-base:latest`, `acme\/rust:1`\./],
+    refusal: ["sandbox.images", /^`image`: `evil\/miner:latest` is not allowed \(`sandbox\.images`, acme\/\.github: \.github\/bosun\.yml\); allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `acme\/rust:1`\./],
   },
   {
     name: "a repository's own agent command when the org allows only the default agent",
@@ -263,4 +263,51 @@ sandbox:
     assert.ok(!r.ok, `refused: ${orgYaml} ${repoYaml ?? ""}`);
     assert.match(r.refusal.message, message);
   }
+});
+
+test("codex and claude: the same model block and refusals as the builtin agent, in the operator's CLI image", () => {
+  const org = `
+model: { base_url: "https://model.acme.test/v1", name: acme-coder, api_key_secret: MODEL_KEY }
+sandbox:
+  images: [acme/clis:2]
+  phases:
+    agent: { network: allowlist, hosts: [model.acme.test], secrets: [MODEL_KEY] }
+`;
+  for (const [kind, command] of [["codex", "node /bosun/agents/codex-agent.mjs"], ["claude", "node /bosun/agents/claude-agent.mjs"]] as const) {
+    const ok = resolve(org, `agent:\n  use: ${kind}\n`);
+    assert.ok(ok.ok, ok.ok ? "" : ok.refusal.message);
+    assert.equal(ok.policy.agent.kind, kind);
+    assert.equal(ok.policy.agent.command, command);
+    assert.equal(ok.policy.image, "bosun/agent-clis:latest", "the operator's CLI image by default");
+    assert.equal(ok.sources["image"], "the operator's BOSUN_CLI_AGENT_IMAGE");
+    assert.deepEqual(ok.policy.phases.agent.secrets, ["MODEL_KEY"]);
+
+    const own = resolve(org, `agent:\n  use: ${kind}\nimage: acme/clis:2\n`);
+    assert.ok(own.ok && own.policy.image === "acme/clis:2" && own.sources["image"] === ".github/bosun.yml", "an image the org allows, when the repository names one");
+    const operatorImage = resolve(org, `agent:\n  use: ${kind}\n`, "app", { cliAgentImage: "ops/clis:7" });
+    assert.ok(operatorImage.ok && operatorImage.policy.image === "ops/clis:7", "BOSUN_CLI_AGENT_IMAGE decides the default");
+    const stranger = resolve(org, `agent:\n  use: ${kind}\nimage: evil/miner:1\n`);
+    assert.ok(!stranger.ok);
+    assert.match(stranger.refusal.message, /`evil\/miner:1` is not allowed .*allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `acme\/clis:2`/);
+
+    const name = kind === "codex" ? "the Codex CLI" : "Claude Code";
+    const refusals: [string, string, RegExp][] = [
+      ["", `agent:\n  use: ${kind}\n`, new RegExp(`^\`agent.use: ${kind}\`: the org's policy names no model`)],
+      [`model: { base_url: "http://model.acme.test:8080", name: m }\nsandbox:\n  phases:\n    agent: { network: allowlist, hosts: [model.acme.test] }\n`, `agent:\n  use: ${kind}\n`, /the model is at `model\.acme\.test:8080`, which the agent phase may not reach/],
+      [`model: { base_url: "https://model.acme.test/v1", name: m, api_key_secret: MODEL_KEY }\nsandbox:\n  phases:\n    agent: { network: allowlist, hosts: [model.acme.test] }\n`, `agent:\n  use: ${kind}\n`, /the secret `MODEL_KEY`, which the org does not give the agent phase/],
+      [`agents: [default, builtin]\nmodel: { base_url: "http://m.test/v1", name: m }\n`, `agent:\n  use: ${kind}\n`, new RegExp(`asks for ${name}, which the org's \`agents\` does not allow .*allowed: \`default\`, \`builtin\``)],
+      ["", `agent:\n  use: ${kind}\n  command: make fix\n`, new RegExp(`names both its own \`command\` and \`use: ${kind}\``)],
+    ];
+    for (const [orgYaml, repoYaml, message] of refusals) {
+      const r = resolve(orgYaml, repoYaml);
+      assert.ok(!r.ok, `refused: ${orgYaml} ${repoYaml}`);
+      assert.match(r.refusal.message, message);
+    }
+  }
+  // The CLI image is the operator's, so any agent may run in it; the default agent keeps BOSUN_AGENT_IMAGE.
+  const plain = resolve(null, "image: bosun/agent-clis:latest\n");
+  assert.ok(plain.ok && plain.policy.image === "bosun/agent-clis:latest" && plain.policy.agent.kind === "default");
+  const defaults = resolve(null, null);
+  assert.ok(defaults.ok && defaults.policy.image === "bosun/agent-base:latest");
+  assert.deepEqual(defaults.ok && defaults.policy.rules.agents, ["default", "command", "builtin", "codex", "claude"], "allowed by default, like builtin");
 });

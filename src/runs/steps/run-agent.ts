@@ -1,6 +1,6 @@
 // running → verifying: the agent works on /workspace in a locked-down container with no network
 // and no token; its JSONL events and output go into the transcript.
-import type { EffectivePolicy } from "../../policy/effective-policy.ts";
+import { isModelAgent, type EffectivePolicy } from "../../policy/effective-policy.ts";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
@@ -142,9 +142,9 @@ async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: st
   await ctx.moveTo("verifying");
 }
 
-/** What the builtin agent reads besides its task: the org's model, and the name of the secret holding its key. */
+/** What a model agent (builtin, codex, claude) reads besides its task: the org's model, and the name of the secret holding its key. */
 function agentSettings(policy: EffectivePolicy): Record<string, string> {
-  if (policy.agent.kind !== "builtin") return {};
+  if (!isModelAgent(policy.agent.kind)) return {};
   const m = policy.rules.model;
   return {
     BOSUN_MODEL_BASE_URL: m.base_url ?? "",

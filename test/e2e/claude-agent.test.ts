@@ -1,0 +1,119 @@
+// Anthropic's Claude Code as Bosun's agent (`agent.use: claude`) in the bosun/agent-clis image,
+// against a scripted Anthropic Messages model reached only through the egress proxy: it reads the
+// bug, edits it with Claude Code's own tools (`Read`, `Edit`, `Bash`), runs the tests and ends with
+// a title and summary; the pull request fixes the demo's bug and the transcript has the wrapper's
+// prompt, each model response with its token counts, the tool calls and results, and the model's
+// host as the only, allowed, destination. A model that keeps failing fails the run with a message
+// that says so.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readTranscript } from "../../src/audit/transcript.ts";
+import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
+import { ScriptedModelServer, type ModelRequest, type ScriptedTurn } from "../model-server/server.ts";
+
+const modelHost = "models.bosun.test";
+const key = "sk-ant-test-claude-agent-key-0123456789";
+
+/** The org's policy: the same model block as for the other model agents (Claude Code is given it without the /v1). */
+function orgPolicy(port: number): string {
+  return [
+    "model:",
+    `  base_url: http://${modelHost}:${port}/v1`,
+    "  name: scripted-coder",
+    "  api_key_secret: MODEL_KEY",
+    "sandbox:",
+    "  phases:",
+    "    agent:",
+    "      network: allowlist",
+    `      hosts: ["${modelHost}:${port}"]`,
+    `      addresses: { ${modelHost}: 127.0.0.1 }`,
+    "      secrets: [MODEL_KEY]",
+    "",
+  ].join("\n");
+}
+
+async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedTurn[], repo: string, repoConfig = "agent:\n  use: claude\ntest:\n  command: npm test\n"): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
+  const model = await ScriptedModelServer.start({ script, apiKey: key });
+  t.after(() => model.close());
+  process.env["BOSUN_SECRET_MODEL_KEY"] = key;
+  const w = await startBosunWorld(t);
+  await seedDemoRepo(w.gh, repo, { protect: true, files: { ".github/bosun.yml": repoConfig } });
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
+  return { w, model };
+}
+
+const lastToolOutput = (must: RegExp) => (req: ModelRequest): string | null => {
+  const out = req.toolResults.at(-1)?.content ?? "";
+  return must.test(out) ? null : `expected the last tool result to match ${must}, got ${JSON.stringify(out.slice(0, 300))}`;
+};
+
+test("Claude Code fixes the demo's bug through a scripted Anthropic Messages model behind the egress proxy", async (t) => {
+  const script: ScriptedTurn[] = [
+    {
+      expect: (req) => (["Read", "Edit", "Bash"].every((n) => req.toolNames.includes(n)) ? null : `Claude Code did not offer Read, Edit and Bash: ${req.toolNames.join(", ")}`),
+      say: "Let me look at add().", tools: [{ name: "Read", input: { file_path: "/workspace/src/add.js" } }], usage: { input_tokens: 900, output_tokens: 30 },
+    },
+    { expect: lastToolOutput(/return a - b;/), tools: [{ name: "Edit", input: { file_path: "/workspace/src/add.js", old_string: "return a - b;", new_string: "return a + b;" } }], usage: { input_tokens: 1000, output_tokens: 40 } },
+    { expect: lastToolOutput(/has been updated successfully/), tools: [{ name: "Bash", input: { command: "npm test", description: "Run the tests" } }], usage: { input_tokens: 1100, output_tokens: 20 } },
+    { expect: lastToolOutput(/add: 2 tests passed/), say: "Fix add() to add\n\nadd() subtracted; it adds now, and the tests pass.", usage: { input_tokens: 1200, output_tokens: 50 } },
+  ];
+  const { w, model } = await world(t, script, "claude");
+  const run = await w.waitForRun({ repo: "acme/claude", issue: await labelDemoIssue(w.gh, "claude") });
+  assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${JSON.stringify(run.facts.failure ?? {})} ${run.facts.agentOutputTail ?? ""}`);
+  assert.deepEqual(model.problems, [], "every request was the one the script expected");
+  assert.equal(model.requests.length, 4);
+  assert.ok(model.requests.every((r) => r.api === "messages" && r.model === "scripted-coder" && r.stream), "Claude Code streams Anthropic Messages");
+  assert.ok(model.requests.every((r) => r.headers["x-api-key"] === key), "with the org's key");
+  assert.ok(model.sideRequests.every((r) => r.model === "scripted-coder"), "side requests, if any, ask for the org's model too");
+  assert.match(model.requests[0]?.lastUserText ?? "", /add\(\) subtracts instead of adding[\s\S]*first line is a pull request title/);
+
+  const pr = [...w.gh.repo("acme/claude").issues.values()].find((i) => i.pull);
+  assert.equal(pr?.title, "Fix add() to add");
+  assert.match(pr?.body ?? "", /add\(\) subtracted; it adds now/);
+  const events = await readTranscript(w.bosun.pool, run.id);
+  const command = events.find((e) => e.kind === "command" && e.payload["phase"] === "agent" && e.payload["command"]);
+  assert.equal(command?.payload["command"], "node /bosun/agents/claude-agent.mjs");
+  assert.equal(command?.payload["image"], "bosun/agent-clis:latest");
+  const diff = events.find((e) => e.kind === "file_diff");
+  assert.match(String(diff?.payload["diff"]), /- {2}return a - b;\n\+ {2}return a \+ b;/);
+  assert.deepEqual(events.filter((e) => e.kind === "test").map((e) => e.payload["exit_code"]), [0]);
+
+  const agent = events.filter((e) => e.payload["source"] === "agent");
+  const prompt = agent.find((e) => e.kind === "prompt");
+  assert.equal(prompt?.payload["agent"], "claude");
+  assert.ok(["Read", "Edit", "Bash"].every((n) => (prompt?.payload["tools"] as string[]).includes(n)), "the tools Claude Code has");
+  const messages = agent.filter((e) => e.kind === "model_message" && e.payload["usage"]);
+  assert.deepEqual(messages.map((e) => e.payload["usage"]), [
+    { input_tokens: 900, output_tokens: 30 }, { input_tokens: 1000, output_tokens: 40 }, { input_tokens: 1100, output_tokens: 20 }, { input_tokens: 1200, output_tokens: 50 },
+  ], "each model response with its own token counts");
+  assert.deepEqual(messages.map((e) => e.payload["text"]), ["Let me look at add().", "", "", "Fix add() to add\n\nadd() subtracted; it adds now, and the tests pass."]);
+  const calls = agent.filter((e) => e.kind === "tool_call");
+  assert.deepEqual(calls.map((e) => e.payload["tool"]), ["Read", "Edit", "Bash"]);
+  assert.deepEqual(calls[1]?.payload["input"], { file_path: "/workspace/src/add.js", old_string: "return a - b;", new_string: "return a + b;", replace_all: false });
+  const results = agent.filter((e) => e.kind === "tool_result");
+  assert.deepEqual(results.map((e) => [e.payload["tool"], e.payload["ok"]]), [["Read", true], ["Edit", true], ["Bash", true]]);
+  assert.deepEqual(results.map((e) => e.payload["id"]), calls.map((e) => e.payload["id"]));
+
+  const reached = events.filter((e) => e.kind === "network" && e.payload["phase"] === "agent").map((e) => [e.payload["host"], e.payload["allowed"]]);
+  assert.ok(reached.length >= 4 && reached.every(([h, ok]) => h === modelHost && ok === true), `only the model's host, allowed: ${JSON.stringify(reached)}`);
+  const text = JSON.stringify(events.map((e) => e.payload));
+  assert.ok(!text.includes(key), "the model's key is redacted everywhere");
+});
+
+test("a model that keeps failing, or stops answering, fails the Claude Code run with a message that says so", async (t) => {
+  // Claude Code tries each request three times (the wrapper's CLAUDE_CODE_MAX_RETRIES=2), each within BOSUN_MODEL_TIMEOUT_SECONDS.
+  const { w, model } = await world(t, [
+    ...Array.from({ length: 3 }, (): ScriptedTurn => ({ fault: { status: 500, message: "the model is overloaded" } })),
+    ...Array.from({ length: 3 }, (): ScriptedTurn => ({ fault: "stall" })),
+  ], "flaky", "agent:\n  use: claude\n  inactivity_minutes: 0.25\ntest:\n  command: npm test\n");
+  const first = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky") });
+  assert.equal(first.state, "failed");
+  assert.match(JSON.stringify(first.facts.failure ?? first.outcome), /claude agent: Claude Code failed \(exit code 1; model scripted-coder at models\.bosun\.test:\d+\): API Error: 500 the model is overloaded/);
+  assert.equal(model.requests.length, 3, "the retries are bounded");
+
+  const second = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky", { title: "Again" }) });
+  assert.equal(second.state, "failed");
+  assert.match(JSON.stringify(second.facts.failure ?? second.outcome), /claude agent: Claude Code failed .*Request timed out/);
+  assert.deepEqual(model.problems, [], "no request past the script");
+});

@@ -1,0 +1,130 @@
+// OpenAI's Codex CLI as Bosun's agent (`agent.use: codex`) in the bosun/agent-clis image, against a
+// scripted Responses API model reached only through the egress proxy: it reads the bug, patches it
+// with Codex's own tools (`exec_command`, and `apply_patch` through it), runs the tests and ends
+// with a title and summary; the pull request fixes the demo's bug and the transcript has the
+// wrapper's prompt, Codex's messages with the turn's token counts, its tool calls and results, and
+// the model's host as the only, allowed, destination. A model that keeps failing fails the run
+// with a message that says so.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readTranscript } from "../../src/audit/transcript.ts";
+import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
+import { ScriptedModelServer, type ModelRequest, type ScriptedTurn } from "../model-server/server.ts";
+
+const modelHost = "models.bosun.test";
+const key = "sk-test-codex-agent-key-0123456789";
+
+/** The org's policy: the model agents talk to the scripted model, pinned to loopback, with its key as a secret. */
+function orgPolicy(port: number): string {
+  return [
+    "model:",
+    `  base_url: http://${modelHost}:${port}/v1`,
+    "  name: scripted-coder",
+    "  api_key_secret: MODEL_KEY",
+    "sandbox:",
+    "  phases:",
+    "    agent:",
+    "      network: allowlist",
+    `      hosts: ["${modelHost}:${port}"]`,
+    `      addresses: { ${modelHost}: 127.0.0.1 }`,
+    "      secrets: [MODEL_KEY]",
+    "",
+  ].join("\n");
+}
+
+async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedTurn[], repo: string, repoConfig = "agent:\n  use: codex\ntest:\n  command: npm test\n"): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
+  const model = await ScriptedModelServer.start({ script, apiKey: key });
+  t.after(() => model.close());
+  process.env["BOSUN_SECRET_MODEL_KEY"] = key;
+  const w = await startBosunWorld(t);
+  await seedDemoRepo(w.gh, repo, { protect: true, files: { ".github/bosun.yml": repoConfig } });
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
+  return { w, model };
+}
+
+const lastToolOutput = (must: RegExp) => (req: ModelRequest): string | null => {
+  const out = req.toolResults.at(-1)?.content ?? "";
+  return must.test(out) ? null : `expected the last tool result to match ${must}, got ${JSON.stringify(out.slice(0, 300))}`;
+};
+
+const patch = [
+  "apply_patch <<'PATCH'",
+  "*** Begin Patch",
+  "*** Update File: src/add.js",
+  "@@ export function add(a, b) {",
+  "-  return a - b;",
+  "+  return a + b;",
+  "*** End Patch",
+  "PATCH",
+].join("\n");
+
+test("the Codex CLI fixes the demo's bug through a scripted Responses API model behind the egress proxy", async (t) => {
+  const script: ScriptedTurn[] = [
+    {
+      expect: (req) => (req.toolNames.includes("exec_command") ? null : `Codex offered no exec_command: ${req.toolNames.join(", ")}`),
+      say: "Let me look at add().", tools: [{ name: "exec_command", input: { cmd: "cat src/add.js" } }], usage: { input_tokens: 900, output_tokens: 30 },
+    },
+    { expect: lastToolOutput(/return a - b;/), tools: [{ name: "exec_command", input: { cmd: patch } }], usage: { input_tokens: 1000, output_tokens: 40 } },
+    { expect: lastToolOutput(/Success\. Updated the following files:\nM src\/add\.js/), tools: [{ name: "exec_command", input: { cmd: "npm test" } }], usage: { input_tokens: 1100, output_tokens: 20 } },
+    { expect: lastToolOutput(/exited with code 0[\s\S]*add: 2 tests passed/), say: "Fix add() to add\n\nadd() subtracted; it adds now, and the tests pass.", usage: { input_tokens: 1200, output_tokens: 50 } },
+  ];
+  const { w, model } = await world(t, script, "codex");
+  const run = await w.waitForRun({ repo: "acme/codex", issue: await labelDemoIssue(w.gh, "codex") });
+  assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${JSON.stringify(run.facts.failure ?? {})} ${run.facts.agentOutputTail ?? ""}`);
+  assert.deepEqual(model.problems, [], "every request was the one the script expected");
+  assert.equal(model.requests.length, 4);
+  assert.ok(model.requests.every((r) => r.api === "responses" && r.model === "scripted-coder" && r.stream), "Codex streams the Responses API");
+  assert.ok(model.requests.every((r) => r.headers["authorization"] === `Bearer ${key}`), "with the org's key");
+  assert.deepEqual(model.sideRequests, []);
+  assert.match(model.requests[0]?.lastUserText ?? "", /add\(\) subtracts instead of adding[\s\S]*first line is a pull request title/);
+
+  const pr = [...w.gh.repo("acme/codex").issues.values()].find((i) => i.pull);
+  assert.equal(pr?.title, "Fix add() to add");
+  assert.match(pr?.body ?? "", /add\(\) subtracted; it adds now/);
+  const events = await readTranscript(w.bosun.pool, run.id);
+  const command = events.find((e) => e.kind === "command" && e.payload["phase"] === "agent" && e.payload["command"]);
+  assert.equal(command?.payload["command"], "node /bosun/agents/codex-agent.mjs");
+  assert.equal(command?.payload["image"], "bosun/agent-clis:latest");
+  const diff = events.find((e) => e.kind === "file_diff");
+  assert.match(String(diff?.payload["diff"]), /- {2}return a - b;\n\+ {2}return a \+ b;/);
+  assert.deepEqual(events.filter((e) => e.kind === "test").map((e) => e.payload["exit_code"]), [0]);
+
+  const agent = events.filter((e) => e.payload["source"] === "agent");
+  const prompt = agent.find((e) => e.kind === "prompt");
+  assert.equal(prompt?.payload["agent"], "codex");
+  assert.equal(prompt?.payload["model"], "scripted-coder");
+  const messages = agent.filter((e) => e.kind === "model_message");
+  assert.deepEqual(messages.filter((e) => e.payload["text"]).map((e) => e.payload["text"]).slice(0, 2), ["Let me look at add().", "Fix add() to add\n\nadd() subtracted; it adds now, and the tests pass."]);
+  assert.deepEqual(messages.filter((e) => e.payload["usage"]).map((e) => e.payload["usage"]), [{ input_tokens: 4200, output_tokens: 140 }], "Codex counts its turn's tokens: the script's four answers");
+  const calls = agent.filter((e) => e.kind === "tool_call");
+  assert.deepEqual(calls.map((e) => e.payload["tool"]), ["shell", "apply_patch", "shell"]);
+  assert.match(JSON.stringify(calls[0]?.payload["input"]), /cat src\/add\.js/);
+  assert.match(JSON.stringify(calls[1]?.payload["input"]), /src\/add\.js/);
+  const results = agent.filter((e) => e.kind === "tool_result");
+  assert.deepEqual(results.map((e) => e.payload["ok"]), [true, true, true]);
+  assert.deepEqual(results.map((e) => e.payload["id"]), calls.map((e) => e.payload["id"]));
+  assert.match(String(results[2]?.payload["output"]), /exit code: 0[\s\S]*add: 2 tests passed/);
+
+  const reached = events.filter((e) => e.kind === "network" && e.payload["phase"] === "agent").map((e) => [e.payload["host"], e.payload["allowed"]]);
+  assert.ok(reached.length >= 4 && reached.every(([h, ok]) => h === modelHost && ok === true), `only the model's host, allowed: ${JSON.stringify(reached)}`);
+  const text = JSON.stringify(events.map((e) => e.payload));
+  assert.ok(!text.includes(key), "the model's key is redacted everywhere");
+});
+
+test("a model that keeps failing, or stops answering, fails the Codex run with a message that says so", async (t) => {
+  // Codex retries a failed request once and a failed stream once (the wrapper's settings): four answers of 500, then a model that never answers.
+  const { w, model } = await world(t, [
+    ...Array.from({ length: 4 }, (): ScriptedTurn => ({ fault: { status: 500, message: "the model is overloaded" } })),
+    { fault: "stall" },
+  ], "flaky", "agent:\n  use: codex\n  inactivity_minutes: 0.25\ntest:\n  command: npm test\n");
+  const first = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky") });
+  assert.equal(first.state, "failed");
+  assert.match(JSON.stringify(first.facts.failure ?? first.outcome), /codex agent: Codex failed \(exit code 1; model scripted-coder at models\.bosun\.test:\d+\): /);
+  assert.equal(model.requests.length, 4, "the retries are bounded");
+
+  const second = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky", { title: "Again" }) });
+  assert.equal(second.state, "failed");
+  assert.match(JSON.stringify(second.facts.failure ?? second.outcome), /codex agent: the model endpoint did not answer within 10 s \(model scripted-coder at models\.bosun\.test:\d+\)/);
+  assert.deepEqual(model.problems, [], "no request past the script");
+});
