@@ -16,12 +16,13 @@ import { demoIssue, demoRepoFiles } from "../test/fixtures/demo-repo.ts";
 import { agentKinds } from "../src/config/org-policy.ts";
 import { demoScripts } from "../test/model-server/demo-scripts.ts";
 import { ScriptedModelServer } from "../test/model-server/server.ts";
+import { modelOrgPolicy } from "../test/helpers/model-agent-world.ts";
 
 const usage = `Usage: npm run demo -- [options]
   --json                 end with one JSON line: run id, state, pull request, progress comment, transcript path
   --agent "<command>"    run this command as the agent (same image, same contract) instead of the bundled one
-  --agent builtin        run Bosun's builtin agent against the scripted model server (or the model below)
-  --model-url URL        an OpenAI-compatible API root for the builtin agent (its key in BOSUN_SECRET_MODEL_KEY)
+  --agent builtin        run Bosun's builtin agent (or codex, claude) against the scripted model server (or the model below)
+  --model-url URL        the model's API root for that agent (its key in BOSUN_SECRET_MODEL_KEY)
   --model NAME           the model to ask for at --model-url
   --repo DIR             seed the repository from a local git repository (its HEAD becomes main)
   --issue-title TEXT     the issue's title          (default: the bundled demo's bug)
@@ -108,10 +109,7 @@ async function demoModel(kind: string): Promise<{ orgPolicy: string; close: () =
   return {
     describe: `the scripted model server on ${model.url} (as models.bosun.test, pinned to loopback)`,
     close: () => model.close(),
-    orgPolicy: [
-      "model:", `  base_url: http://models.bosun.test:${port}/v1`, "  name: scripted-model", "  api_key_secret: MODEL_KEY",
-      "sandbox:", "  phases:", "    agent:", "      network: allowlist", `      hosts: ["models.bosun.test:${port}"]`, "      addresses: { models.bosun.test: 127.0.0.1 }", "      secrets: [MODEL_KEY]", "",
-    ].join("\n"),
+    orgPolicy: modelOrgPolicy(port),
   };
 }
 

@@ -3,43 +3,19 @@
 // request fixes the demo's bug and the transcript has the agent's own prompt, model messages with
 // token counts, tool calls and results, and the model's host as an allowed destination. A model
 // that errors or stalls fails the run with a clear message instead of hanging it.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readTranscript } from "../../src/audit/transcript.ts";
-import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
-import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
+import type { BosunWorld } from "../helpers/bosun-world.ts";
+import { modelHost, startModelAgentWorld } from "../helpers/model-agent-world.ts";
+import { labelDemoIssue } from "../helpers/seed.ts";
 import { ScriptedModelServer, type ScriptedTurn } from "../model-server/server.ts";
 import { builtinDemoScript } from "../model-server/demo-scripts.ts";
 
-const modelHost = "models.bosun.test";
 const key = "sk-test-builtin-agent-key-0123456789";
 
-/** The org's policy: the builtin agent talks to the scripted model, pinned to loopback, with its key as a secret. */
-function orgPolicy(port: number): string {
-  return [
-    "model:",
-    `  base_url: http://${modelHost}:${port}/v1`,
-    "  name: scripted-coder",
-    "  api_key_secret: MODEL_KEY",
-    "sandbox:",
-    "  phases:",
-    "    agent:",
-    "      network: allowlist",
-    `      hosts: ["${modelHost}:${port}"]`,
-    `      addresses: { ${modelHost}: 127.0.0.1 }`,
-    "      secrets: [MODEL_KEY]",
-    "",
-  ].join("\n");
-}
-
-async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedTurn[], repo: string, repoConfig = "agent:\n  use: builtin\ntest:\n  command: npm test\n"): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
-  const model = await ScriptedModelServer.start({ script, apiKey: key });
-  t.after(() => model.close());
-  process.env["BOSUN_SECRET_MODEL_KEY"] = key;
-  const w = await startBosunWorld(t);
-  await seedDemoRepo(w.gh, repo, { protect: true, files: { ".github/bosun.yml": repoConfig } });
-  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
-  return { w, model };
+function world(t: TestContext, script: ScriptedTurn[], repo: string, repoConfig?: string): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
+  return startModelAgentWorld(t, { agent: "builtin", key, script, repo, ...(repoConfig ? { repoConfig } : {}) });
 }
 
 test("the builtin agent fixes the demo's bug through a scripted model behind the egress proxy", async (t) => {

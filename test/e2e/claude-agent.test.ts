@@ -5,59 +5,23 @@
 // prompt, each model response with its token counts, the tool calls and results, and the model's
 // host as the only, allowed, destination. A model that keeps failing fails the run with a message
 // that says so.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readTranscript } from "../../src/audit/transcript.ts";
-import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
-import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
-import { ScriptedModelServer, type ModelRequest, type ScriptedTurn } from "../model-server/server.ts";
+import type { BosunWorld } from "../helpers/bosun-world.ts";
+import { modelHost, startModelAgentWorld } from "../helpers/model-agent-world.ts";
+import { labelDemoIssue } from "../helpers/seed.ts";
+import { ScriptedModelServer, type ScriptedTurn } from "../model-server/server.ts";
+import { claudeDemoScript } from "../model-server/demo-scripts.ts";
 
-const modelHost = "models.bosun.test";
 const key = "sk-ant-test-claude-agent-key-0123456789";
 
-/** The org's policy: the same model block as for the other model agents (Claude Code is given it without the /v1). */
-function orgPolicy(port: number): string {
-  return [
-    "model:",
-    `  base_url: http://${modelHost}:${port}/v1`,
-    "  name: scripted-coder",
-    "  api_key_secret: MODEL_KEY",
-    "sandbox:",
-    "  phases:",
-    "    agent:",
-    "      network: allowlist",
-    `      hosts: ["${modelHost}:${port}"]`,
-    `      addresses: { ${modelHost}: 127.0.0.1 }`,
-    "      secrets: [MODEL_KEY]",
-    "",
-  ].join("\n");
+function world(t: TestContext, script: ScriptedTurn[], repo: string, repoConfig?: string): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
+  return startModelAgentWorld(t, { agent: "claude", key, script, repo, ...(repoConfig ? { repoConfig } : {}) });
 }
-
-async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedTurn[], repo: string, repoConfig = "agent:\n  use: claude\ntest:\n  command: npm test\n"): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
-  const model = await ScriptedModelServer.start({ script, apiKey: key });
-  t.after(() => model.close());
-  process.env["BOSUN_SECRET_MODEL_KEY"] = key;
-  const w = await startBosunWorld(t);
-  await seedDemoRepo(w.gh, repo, { protect: true, files: { ".github/bosun.yml": repoConfig } });
-  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
-  return { w, model };
-}
-
-const lastToolOutput = (must: RegExp) => (req: ModelRequest): string | null => {
-  const out = req.toolResults.at(-1)?.content ?? "";
-  return must.test(out) ? null : `expected the last tool result to match ${must}, got ${JSON.stringify(out.slice(0, 300))}`;
-};
 
 test("Claude Code fixes the demo's bug through a scripted Anthropic Messages model behind the egress proxy", async (t) => {
-  const script: ScriptedTurn[] = [
-    {
-      expect: (req) => (["Read", "Edit", "Bash"].every((n) => req.toolNames.includes(n)) ? null : `Claude Code did not offer Read, Edit and Bash: ${req.toolNames.join(", ")}`),
-      say: "Let me look at add().", tools: [{ name: "Read", input: { file_path: "/workspace/src/add.js" } }], usage: { input_tokens: 900, output_tokens: 30 },
-    },
-    { expect: lastToolOutput(/return a - b;/), tools: [{ name: "Edit", input: { file_path: "/workspace/src/add.js", old_string: "return a - b;", new_string: "return a + b;" } }], usage: { input_tokens: 1000, output_tokens: 40 } },
-    { expect: lastToolOutput(/has been updated successfully/), tools: [{ name: "Bash", input: { command: "npm test", description: "Run the tests" } }], usage: { input_tokens: 1100, output_tokens: 20 } },
-    { expect: lastToolOutput(/add: 2 tests passed/), say: "Fix add() to add\n\nadd() subtracted; it adds now, and the tests pass.", usage: { input_tokens: 1200, output_tokens: 50 } },
-  ];
+  const script = claudeDemoScript();
   const { w, model } = await world(t, script, "claude");
   const run = await w.waitForRun({ repo: "acme/claude", issue: await labelDemoIssue(w.gh, "claude") });
   assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${JSON.stringify(run.facts.failure ?? {})} ${run.facts.agentOutputTail ?? ""}`);

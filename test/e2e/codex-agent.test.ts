@@ -5,70 +5,23 @@
 // wrapper's prompt, Codex's messages with the turn's token counts, its tool calls and results, and
 // the model's host as the only, allowed, destination. A model that keeps failing fails the run
 // with a message that says so.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readTranscript } from "../../src/audit/transcript.ts";
-import { startBosunWorld, type BosunWorld } from "../helpers/bosun-world.ts";
-import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
-import { ScriptedModelServer, type ModelRequest, type ScriptedTurn } from "../model-server/server.ts";
+import type { BosunWorld } from "../helpers/bosun-world.ts";
+import { modelHost, startModelAgentWorld } from "../helpers/model-agent-world.ts";
+import { labelDemoIssue } from "../helpers/seed.ts";
+import { ScriptedModelServer, type ScriptedTurn } from "../model-server/server.ts";
+import { codexDemoScript } from "../model-server/demo-scripts.ts";
 
-const modelHost = "models.bosun.test";
 const key = "sk-test-codex-agent-key-0123456789";
 
-/** The org's policy: the model agents talk to the scripted model, pinned to loopback, with its key as a secret. */
-function orgPolicy(port: number): string {
-  return [
-    "model:",
-    `  base_url: http://${modelHost}:${port}/v1`,
-    "  name: scripted-coder",
-    "  api_key_secret: MODEL_KEY",
-    "sandbox:",
-    "  phases:",
-    "    agent:",
-    "      network: allowlist",
-    `      hosts: ["${modelHost}:${port}"]`,
-    `      addresses: { ${modelHost}: 127.0.0.1 }`,
-    "      secrets: [MODEL_KEY]",
-    "",
-  ].join("\n");
+function world(t: TestContext, script: ScriptedTurn[], repo: string, repoConfig?: string): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
+  return startModelAgentWorld(t, { agent: "codex", key, script, repo, ...(repoConfig ? { repoConfig } : {}) });
 }
-
-async function world(t: Parameters<typeof startBosunWorld>[0], script: ScriptedTurn[], repo: string, repoConfig = "agent:\n  use: codex\ntest:\n  command: npm test\n"): Promise<{ w: BosunWorld; model: ScriptedModelServer }> {
-  const model = await ScriptedModelServer.start({ script, apiKey: key });
-  t.after(() => model.close());
-  process.env["BOSUN_SECRET_MODEL_KEY"] = key;
-  const w = await startBosunWorld(t);
-  await seedDemoRepo(w.gh, repo, { protect: true, files: { ".github/bosun.yml": repoConfig } });
-  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": orgPolicy(Number(new URL(model.url).port)) } });
-  return { w, model };
-}
-
-const lastToolOutput = (must: RegExp) => (req: ModelRequest): string | null => {
-  const out = req.toolResults.at(-1)?.content ?? "";
-  return must.test(out) ? null : `expected the last tool result to match ${must}, got ${JSON.stringify(out.slice(0, 300))}`;
-};
-
-const patch = [
-  "apply_patch <<'PATCH'",
-  "*** Begin Patch",
-  "*** Update File: src/add.js",
-  "@@ export function add(a, b) {",
-  "-  return a - b;",
-  "+  return a + b;",
-  "*** End Patch",
-  "PATCH",
-].join("\n");
 
 test("the Codex CLI fixes the demo's bug through a scripted Responses API model behind the egress proxy", async (t) => {
-  const script: ScriptedTurn[] = [
-    {
-      expect: (req) => (req.toolNames.includes("exec_command") ? null : `Codex offered no exec_command: ${req.toolNames.join(", ")}`),
-      say: "Let me look at add().", tools: [{ name: "exec_command", input: { cmd: "cat src/add.js" } }], usage: { input_tokens: 900, output_tokens: 30 },
-    },
-    { expect: lastToolOutput(/return a - b;/), tools: [{ name: "exec_command", input: { cmd: patch } }], usage: { input_tokens: 1000, output_tokens: 40 } },
-    { expect: lastToolOutput(/Success\. Updated the following files:\nM src\/add\.js/), tools: [{ name: "exec_command", input: { cmd: "npm test" } }], usage: { input_tokens: 1100, output_tokens: 20 } },
-    { expect: lastToolOutput(/exited with code 0[\s\S]*add: 2 tests passed/), say: "Fix add() to add\n\nadd() subtracted; it adds now, and the tests pass.", usage: { input_tokens: 1200, output_tokens: 50 } },
-  ];
+  const script = codexDemoScript();
   const { w, model } = await world(t, script, "codex");
   const run = await w.waitForRun({ repo: "acme/codex", issue: await labelDemoIssue(w.gh, "codex") });
   assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${JSON.stringify(run.facts.failure ?? {})} ${run.facts.agentOutputTail ?? ""}`);
