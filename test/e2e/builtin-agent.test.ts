@@ -50,10 +50,11 @@ test("the builtin agent fixes the demo's bug through a scripted model behind the
   assert.ok(!text.includes(key), "the model's key is redacted everywhere");
 });
 
-test("a model that errors, or stops answering, fails the run with a message that says so", async (t) => {
+test("a model that errors, stops answering or answers nonsense fails the run with a message that says so", async (t) => {
   const { w } = await world(t, [
     { fault: { status: 500, message: "the model is overloaded" } },
     { fault: "stall" },
+    { fault: "nonsense" },
   ], "flaky", "agent:\n  use: builtin\n  inactivity_minutes: 0.25\ntest:\n  command: npm test\n");
   const first = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky") });
   assert.equal(first.state, "failed");
@@ -62,4 +63,8 @@ test("a model that errors, or stops answering, fails the run with a message that
   const second = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky", { title: "Again" }) });
   assert.equal(second.state, "failed");
   assert.match(JSON.stringify(second.facts.failure ?? second.outcome), /the model endpoint did not answer within 10 s/);
+
+  const third = await w.waitForRun({ repo: "acme/flaky", issue: await labelDemoIssue(w.gh, "flaky", { title: "Once more" }) });
+  assert.equal(third.state, "failed");
+  assert.match(JSON.stringify(third.facts.failure ?? third.outcome), /the model endpoint's answer is not (JSON|a Chat Completions response)/);
 });
