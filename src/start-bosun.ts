@@ -19,6 +19,7 @@ import { readRunGaugesFrom } from "./ops/metrics.ts";
 import { Worker } from "./runs/worker.ts";
 import { dashboard } from "./web/dashboard.ts";
 import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
+import type { Sandbox } from "./sandbox/sandbox.ts";
 
 export interface BosunProcess {
   /** Where GitHub must send webhooks. */
@@ -27,7 +28,7 @@ export interface BosunProcess {
   store: RunStore;
   pool: pg.Pool;
   worker: Worker;
-  sandbox: DockerSandbox;
+  sandbox: Sandbox;
   log: Logger;
   close(): Promise<void>;
 }
@@ -38,7 +39,7 @@ export interface StartBosunOptions {
   privateKey: string;
   webhookSecret: string;
   log?: Logger;
-  sandbox?: DockerSandbox;
+  sandbox?: Sandbox;
   /** Where agents that ship into /bosun/agents come from (default: the repository's agents/). */
   agentsDir?: string;
 }

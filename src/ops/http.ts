@@ -3,7 +3,7 @@
 // GitHub waits for each webhook delivery's answer.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Pool } from "pg";
-import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
 import { registry, renderMetrics, webhookResponse } from "./metrics.ts";
 
 /**
@@ -29,7 +29,7 @@ async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   }
 }
 
-export function operationsHandler(o: { pool: Pool; sandbox: DockerSandbox }) {
+export function operationsHandler(o: { pool: Pool; sandbox: Sandbox }) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? "").split("?")[0];
     if (req.method !== "GET") return false;

@@ -8,7 +8,8 @@ import { Transcript } from "../audit/transcript.ts";
 import type { Env } from "../config/env.ts";
 import { renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker } from "../github/tokens.ts";
-import type { DockerSandbox, SandboxLimits, SandboxRuntime } from "../sandbox/docker-sandbox.ts";
+import type { SandboxLimits, SandboxRuntime } from "../sandbox/docker-sandbox.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { EffectivePolicy } from "../policy/effective-policy.ts";
 import type { CommandStore } from "./command-store.ts";
 import type { Run, RunState } from "./run.ts";
@@ -25,7 +26,7 @@ export interface RunDeps {
   pool: Pool;
   store: RunStore;
   commands: CommandStore;
-  sandbox: DockerSandbox;
+  sandbox: Sandbox;
   env: Env;
   log: Logger;
   /** Host-side scratch for clones; one folder per run. */

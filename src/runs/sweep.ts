@@ -9,11 +9,11 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { summarizeRun } from "../audit/summary.ts";
 import { readTranscript } from "../audit/transcript.ts";
-import type { DockerSandbox } from "../sandbox/docker-sandbox.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
 import { isTerminal } from "./run.ts";
 import type { RunStore } from "./store.ts";
 
-export async function sweepLeftovers(o: { store: RunStore; sandbox: DockerSandbox; workDir: string; log: Logger }): Promise<void> {
+export async function sweepLeftovers(o: { store: RunStore; sandbox: Sandbox; workDir: string; log: Logger }): Promise<void> {
   let ids: Set<string>;
   try {
     ids = await o.sandbox.runIdsPresent();

@@ -2,6 +2,7 @@
 // volume carries the `bosun.run` label so anything a crash leaves behind can be found and removed.
 // Files move in and out through the Engine API's archive endpoints, so nothing on the Docker
 // host's filesystem is bind-mounted and a remote Docker host works the same.
+import type { Sandbox } from "./sandbox.ts";
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -82,7 +83,7 @@ const tailBytes = 16 * 1024;
 /** Longer stdout lines are cut: an agent printing without newlines must not grow Bosun's memory. */
 const maxLineBytes = 64 * 1024;
 
-export class DockerSandbox {
+export class DockerSandbox implements Sandbox {
   readonly docker: Docker;
   /** Set once Bosun knows its deployment's id (from Postgres); labels everything made after. */
   instance: string | null = null;
