@@ -5,9 +5,8 @@
 // that errors or stalls fails the run with a clear message instead of hanging it.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { readTranscript } from "../../src/audit/transcript.ts";
 import type { BosunWorld } from "../helpers/bosun-world.ts";
-import { modelHost, startModelAgentWorld } from "../helpers/model-agent-world.ts";
+import { assertDemoBugFixed, assertOnlyTheModelReached, startModelAgentWorld } from "../helpers/model-agent-world.ts";
 import { labelDemoIssue } from "../helpers/seed.ts";
 import { ScriptedModelServer, type ScriptedTurn } from "../model-server/server.ts";
 import { builtinDemoScript } from "../model-server/demo-scripts.ts";
@@ -27,13 +26,7 @@ test("the builtin agent fixes the demo's bug through a scripted model behind the
   assert.equal(model.requests.length, 4);
   assert.ok(model.requests.every((r) => r.api === "chat" && r.model === "scripted-coder"));
 
-  const pr = [...w.gh.repo("acme/builtin").issues.values()].find((i) => i.pull);
-  assert.equal(pr?.title, "Fix add() to add");
-  assert.match(pr?.body ?? "", /add\(\) subtracted; it adds now/);
-  const events = await readTranscript(w.bosun.pool, run.id);
-  const diff = events.find((e) => e.kind === "file_diff");
-  assert.match(String(diff?.payload["diff"]), /- {2}return a - b;\n\+ {2}return a \+ b;/);
-  assert.deepEqual(events.filter((e) => e.kind === "test").map((e) => e.payload["exit_code"]), [0]);
+  const events = await assertDemoBugFixed(w, run, "builtin");
 
   const agent = events.filter((e) => e.payload["source"] === "agent");
   const prompt = agent.find((e) => e.kind === "prompt");
@@ -44,10 +37,7 @@ test("the builtin agent fixes the demo's bug through a scripted model behind the
   ]);
   assert.deepEqual(agent.filter((e) => e.kind === "tool_call").map((e) => e.payload["tool"]), ["read_file", "replace_in_file", "run_command", "finish"]);
   assert.deepEqual(agent.filter((e) => e.kind === "tool_result").map((e) => e.payload["ok"]), [true, true, true, true]);
-  const reached = events.filter((e) => e.kind === "network" && e.payload["phase"] === "agent").map((e) => [e.payload["host"], e.payload["allowed"]]);
-  assert.ok(reached.length >= 4 && reached.every(([h, ok]) => h === modelHost && ok === true), `the model's host, allowed: ${JSON.stringify(reached)}`);
-  const text = JSON.stringify(events.map((e) => e.payload));
-  assert.ok(!text.includes(key), "the model's key is redacted everywhere");
+  assertOnlyTheModelReached(events, key);
 });
 
 test("a model that errors, stops answering or answers nonsense fails the run with a message that says so", async (t) => {
