@@ -7,7 +7,7 @@ import { Redactor } from "./audit/redactor.ts";
 import { Transcript } from "./audit/transcript.ts";
 import type { Env } from "./config/env.ts";
 import { settleIndependentReview } from "./github/independent-review.ts";
-import { triggerLabelsOf } from "./config/trigger-labels.ts";
+import { TriggerLabelCache } from "./config/trigger-labels.ts";
 import { TokenBroker } from "./github/tokens.ts";
 import type { CommandStore } from "./runs/command-store.ts";
 import { parseCommand } from "./runs/commands.ts";
@@ -37,6 +37,7 @@ function timed<C>(event: string, handler: (context: C) => Promise<void>): (conte
 
 export function bosunApp(deps: AppDeps) {
   return (app: Probot): void => {
+    const triggerLabels = new TriggerLabelCache();
     // Every verified delivery is counted, whatever Bosun does with it.
     app.onAny((context) => {
       webhookDeliveries.inc({ event: context.name });
@@ -46,11 +47,10 @@ export function bosunApp(deps: AppDeps) {
       const { repository, issue, sender, installation } = context.payload;
       if (!label || !installation) return;
       if ("pull_request" in issue && issue.pull_request) return;
-      const triggers = await triggerLabelsOf({
+      const mode = await triggerLabels.modeOf(label, {
         app, apiUrl: deps.env.GITHUB_API_URL, log: context.log, installationId: installation.id, repoId: repository.id,
         owner: repository.owner.login, repo: repository.name, defaultBranch: repository.default_branch,
       });
-      const mode = label === triggers.pull_request ? "pull_request" : label === triggers.plan ? "plan" : null;
       if (!mode) return;
       const result = await deps.store.createRunFromDelivery({ id: context.id, event: context.name, action: context.payload.action }, {
         installationId: installation.id,

@@ -49,7 +49,8 @@ export const bundledAgentsDir = fileURLToPath(new URL("../agents", import.meta.u
 export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const { env } = o;
   const log = o.log ?? pino({ level: process.env["LOG_LEVEL"] ?? "info", base: { app: "bosun" } });
-  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10 });
+  // Named, so pg_stat_activity shows which connections are Bosun's.
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10, application_name: "bosun" });
   pool.on("error", (e) => log.error({ err: e }, "idle Postgres connection failed"));
   try {
     await migrate(env.DATABASE_URL, log);

@@ -1,6 +1,6 @@
 // Which labels start Bosun in a repository: its `.github/bosun.yml` may rename them. Read when a
-// label is added, with a token scoped to the one repository (contents and issues: read), revoked
-// straight after. A file that cannot be read or parsed leaves the defaults in force, so the
+// label is added (and kept a short while, see TriggerLabelCache), with a token scoped to the one
+// repository (contents and issues: read), revoked straight after. A file that cannot be read or parsed leaves the defaults in force, so the
 // default label still starts a run that then says what is wrong with the file.
 import type { Probot } from "probot";
 import type { Logger } from "pino";
@@ -11,9 +11,12 @@ import { defaultTriggerLabels, parseRepoConfig, repoConfigPath } from "./repo-co
 
 export interface TriggerLabels { pull_request: string; plan: string }
 
-export async function triggerLabelsOf(o: {
+export type ReadOptions = {
   app: Probot; apiUrl: string; log: Logger; installationId: number; repoId: number; owner: string; repo: string; defaultBranch: string;
-}): Promise<TriggerLabels> {
+};
+
+/** Reads the repository's trigger labels; throws when the file cannot be read (a broken file gives the defaults). */
+async function readTriggerLabels(o: ReadOptions): Promise<TriggerLabels> {
   const tokens = new TokenBroker({
     app: o.app, apiUrl: o.apiUrl, log: o.log, transcript: null, redactor: new Redactor(),
     target: { installationId: o.installationId, repoId: o.repoId, repoFullName: `${o.owner}/${o.repo}` },
@@ -22,10 +25,67 @@ export async function triggerLabelsOf(o: {
     const { octokit } = await tokens.get("fetch");
     const parsed = parseRepoConfig(await readRawFile(octokit, { owner: o.owner, repo: o.repo, path: repoConfigPath, ref: o.defaultBranch }));
     return parsed.ok ? parsed.config.trigger_labels : { ...defaultTriggerLabels };
-  } catch (e) {
-    o.log.warn({ err: e, repo: `${o.owner}/${o.repo}` }, "could not read the repository's trigger labels; the defaults hold for this label");
-    return { ...defaultTriggerLabels };
   } finally {
     await tokens.revokeAll();
+  }
+}
+
+export type TriggerMode = "pull_request" | "plan";
+
+export interface TriggerLabelCacheOptions {
+  trustAllMs?: number;
+  trustTriggersMs?: number;
+  now?: () => number;
+  /** How the file is read (tests give their own). */
+  read?: (o: ReadOptions) => Promise<TriggerLabels>;
+}
+
+function modeFor(label: string, t: TriggerLabels): TriggerMode | null {
+  return label === t.pull_request ? "pull_request" : label === t.plan ? "plan" : null;
+}
+
+/**
+ * Which mode a label starts, answered from what the repository's file said a moment ago where it
+ * can be, so that a burst of labels (a maintainer triaging, a script) costs one read of the file
+ * and the webhook is answered at once. An answer younger than `trustAllMs` is used as it is; one
+ * younger than `trustTriggersMs` is used when it names the label (a label it does not name is read
+ * afresh, so a renamed trigger works at once; a trigger removed from the file may still start runs
+ * on this replica for `trustTriggersMs`). Reads of one repository at the same time share one request;
+ * a failed read is not kept.
+ */
+export class TriggerLabelCache {
+  readonly #kept = new Map<number, { labels: TriggerLabels; at: number }>();
+  readonly #reading = new Map<number, Promise<TriggerLabels>>();
+  readonly #o: Required<TriggerLabelCacheOptions>;
+
+  constructor(o: TriggerLabelCacheOptions = {}) {
+    this.#o = { trustAllMs: o.trustAllMs ?? 5_000, trustTriggersMs: o.trustTriggersMs ?? 60_000, now: o.now ?? Date.now, read: o.read ?? readTriggerLabels };
+  }
+
+  async modeOf(label: string, o: ReadOptions): Promise<TriggerMode | null> {
+    const kept = this.#kept.get(o.repoId);
+    const age = kept ? this.#o.now() - kept.at : Infinity;
+    if (kept && age < this.#o.trustAllMs) return modeFor(label, kept.labels);
+    if (kept && age < this.#o.trustTriggersMs) {
+      const mode = modeFor(label, kept.labels);
+      if (mode) return mode;
+    }
+    try {
+      return modeFor(label, await this.#read(o));
+    } catch (e) {
+      o.log.warn({ err: e, repo: `${o.owner}/${o.repo}` }, "could not read the repository's trigger labels; the defaults hold for this label");
+      return modeFor(label, defaultTriggerLabels);
+    }
+  }
+
+  #read(o: ReadOptions): Promise<TriggerLabels> {
+    const pending = this.#reading.get(o.repoId);
+    if (pending) return pending;
+    const p = this.#o.read(o).then((labels) => {
+      this.#kept.set(o.repoId, { labels, at: this.#o.now() });
+      return labels;
+    }).finally(() => this.#reading.delete(o.repoId));
+    this.#reading.set(o.repoId, p);
+    return p;
   }
 }

@@ -1,5 +1,6 @@
-// Bosun's own clone of the repository at the run's base commit, on the host. It is rebuilt when
-// missing (another replica, a restart), so every step that needs it can be repeated.
+// Bosun's own clone of the repository at the run's base commit (or at the commit the run built on
+// it), on the host. It is rebuilt when missing (another replica, a restart), so every step that
+// needs it can be repeated.
 import { access, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { cloneAt, runGit } from "../../github/git.ts";
@@ -10,8 +11,9 @@ export async function ensureCheckout(ctx: RunContext): Promise<string> {
   const { run } = ctx;
   const base = run.baseSha;
   if (base) {
-    const head = await access(join(dir, ".git")).then(() => runGit(dir, ["rev-parse", "HEAD"]).catch(() => ""), () => "");
-    if (head.trim() === base) return dir;
+    const head = await headOf(dir);
+    // At the base, or at the commit this run built on it (verify built it; publish pushes it).
+    if (head === base || (head !== null && head === run.facts.commitSha)) return dir;
   }
   await rm(dir, { recursive: true, force: true });
   await mkdir(ctx.dir, { recursive: true });
@@ -22,4 +24,10 @@ export async function ensureCheckout(ctx: RunContext): Promise<string> {
   const head = await cloneAt({ url, token, dir, branch });
   if (base && head !== base) await runGit(dir, ["reset", "--quiet", "--hard", base]);
   return dir;
+}
+
+/** The commit a checkout is at, or null when there is no checkout there. */
+export async function headOf(dir: string): Promise<string | null> {
+  const head = await access(join(dir, ".git")).then(() => runGit(dir, ["rev-parse", "HEAD"]).catch(() => ""), () => "");
+  return head.trim() || null;
 }

@@ -10,7 +10,7 @@ import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
 import { runPhase } from "../run-phase.ts";
 import { StepFailure } from "../step-failure.ts";
-import { ensureCheckout } from "./checkout.ts";
+import { ensureCheckout, headOf } from "./checkout.ts";
 import { protectedChanges } from "../../policy/readiness.ts";
 
 const maxDiffEvent = 200_000;
@@ -77,8 +77,14 @@ export const botEmail = "bosun[bot]@users.noreply.github.com";
 /** Builds (or rebuilds, identically) the run's commit on the checkout; returns its sha or null for no change. */
 export async function buildCommit(ctx: RunContext): Promise<{ checkout: string; sha: string | null; files: { path: string; status: string }[] }> {
   const checkout = await ensureCheckout(ctx);
-  await takeChange(ctx, checkout);
   const base = ctx.run.baseSha ?? "HEAD";
+  // Built already on this checkout (verify, then publish in the same place): a commit's sha names
+  // its content, so computing the change again in a sandbox would give this very commit.
+  const built = ctx.run.facts.commitSha;
+  if (built && (await headOf(checkout)) === built) {
+    return { checkout, sha: built, files: ctx.run.facts.changedFiles ?? await changedFiles(checkout, base) };
+  }
+  await takeChange(ctx, checkout);
   const files = await changedFiles(checkout, base);
   if (files.length === 0) return { checkout, sha: null, files };
   const date = ctx.run.facts.commitDate ?? new Date().toISOString();
