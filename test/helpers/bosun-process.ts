@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
 import pg from "pg";
 import { sign } from "@octokit/webhooks-methods";
 import { RunStore } from "../../src/runs/store.ts";
@@ -14,7 +13,7 @@ import { createTestDatabase } from "./database.ts";
 import { transcriptProblems } from "./transcript-check.ts";
 import { freePort, removeDeploymentSandboxes } from "./bosun-world.ts";
 import { startCheckedGitHub, type CheckedGitHub } from "./offline-github.ts";
-import type { OfflineGitHub } from "../offline-github/server.ts";
+import { OfflineGitHub } from "../offline-github/server.ts";
 import type { Delivery } from "../offline-github/webhooks.ts";
 
 export interface BosunReplica {
@@ -38,6 +37,10 @@ export interface BosunCluster {
   deliverAgain(d: Delivery, to: BosunReplica): Promise<number>;
 }
 
+function uncheckedGitHub(gh: OfflineGitHub): CheckedGitHub {
+  return { gh, problems: [], seen: new Set(), close: () => gh.close() };
+}
+
 export async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, ms = 120_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -48,8 +51,16 @@ export async function until<T>(what: string, f: () => Promise<T | null | undefin
   }
 }
 
-export async function startBosunCluster(t: TestContext, baseEnv: Record<string, string> = {}): Promise<BosunCluster> {
-  const checked = await startCheckedGitHub(null);
+/** What a cluster needs from its owner: a test's context, or the benchmarks' own list of clean-ups. */
+export interface Lifecycle { after(fn: () => Promise<void>): void }
+
+/**
+ * One offline GitHub, one fresh database and a work folder; replicas are started on demand.
+ * `checkSchemas: false` skips validating every response against GitHub's published schemas
+ * (the benchmarks: the check costs CPU in the process that also measures).
+ */
+export async function startBosunCluster(t: Lifecycle, baseEnv: Record<string, string> = {}, o: { checkSchemas?: boolean } = {}): Promise<BosunCluster> {
+  const checked = o.checkSchemas === false ? uncheckedGitHub(await OfflineGitHub.start()) : await startCheckedGitHub(null);
   const { gh } = checked;
   const db = await createTestDatabase();
   const workDir = await mkdtemp(join(tmpdir(), "bosun-cluster-"));
