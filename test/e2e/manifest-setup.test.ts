@@ -81,6 +81,14 @@ test("first start without credentials: register the app from the setup page, ins
   assert.equal((await fetch(`${publicUrl}/healthz`)).status, 200);
   assert.equal((await fetch(`${publicUrl}/`, { redirect: "manual" })).headers.get("location"), "/setup");
 
+  // A right state with a code GitHub never gave: GitHub says 404, Bosun says so, and saves nothing.
+  const earlier = await fetch(`${publicUrl}/setup`);
+  const earlierState = new URL(formOf(await earlier.text(), `${publicUrl}/setup`).action).searchParams.get("state") ?? "";
+  const bogus = await fetch(`${publicUrl}/setup/callback?code=${"0".repeat(40)}&state=${earlierState}`, { headers: { cookie: cookiesOf(earlier) }, redirect: "manual" });
+  assert.equal(bogus.status, 502);
+  assert.match(await bogus.text(), /GitHub did not hand over the app&#39;s credentials/);
+  await assert.rejects(stat(credentialsFile), { code: "ENOENT" });
+
   const setupPage = await fetch(`${publicUrl}/setup`);
   assert.equal(setupPage.status, 200);
   const browserCookie = cookiesOf(setupPage);
