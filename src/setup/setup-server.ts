@@ -19,7 +19,7 @@ import { RequestError } from "@octokit/request-error";
 import type { Logger } from "pino";
 import type { Env } from "../config/env.ts";
 import type { AppCredentials } from "./credentials-file.ts";
-import { credentialsFileProblem, writeCredentialsFile } from "./credentials-file.ts";
+import { credentialsFileProblem, credentialsSchema, writeCredentialsFile } from "./credentials-file.ts";
 import { buildManifest, setupCallbackPath, webhookPath } from "./manifest.ts";
 import { callbackPage, problemPage, setupPage } from "./setup-pages.ts";
 
@@ -164,14 +164,17 @@ async function convert(env: Env, code: string): Promise<AppCredentials> {
   const octokit = new Octokit({ baseUrl: env.GITHUB_API_URL, userAgent: "bosun-setup", log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } });
   const { data } = await octokit.request("POST /app-manifests/{code}/conversions", { code });
   if (!data.webhook_secret) throw new Error("GitHub registered the app without a webhook secret, so Bosun could not tell GitHub's deliveries from forgeries");
-  return {
+  const r = credentialsSchema.required({ APP_HTML_URL: true }).safeParse({
     APP_ID: String(data.id),
     PRIVATE_KEY: data.pem,
     WEBHOOK_SECRET: data.webhook_secret,
     GITHUB_CLIENT_ID: data.client_id,
     GITHUB_CLIENT_SECRET: data.client_secret,
     APP_HTML_URL: data.html_url,
-  };
+  });
+  // The keys only, never the values: they are the app's secrets.
+  if (!r.success) throw new Error(`GitHub's answer lacked what Bosun needs (${r.error.issues.map((i) => i.path.join(".")).join(", ")})`);
+  return r.data;
 }
 
 function same(a: string, b: string): boolean {
