@@ -1,16 +1,35 @@
-// Bosun in production: a GitHub App's credentials from the environment, Postgres, Docker.
-import { readFile } from "node:fs/promises";
+// Bosun in production: a GitHub App's credentials (from the environment, or the file the first
+// start's setup saved; without either, that setup), Postgres, Docker.
+import { pino } from "pino";
 import { readEnv } from "./config/env.ts";
+import { lookUpAppCredentials } from "./setup/app-credentials.ts";
+import { setUpGitHubApp } from "./setup/set-up-github-app.ts";
+import { SetupRefused } from "./setup/setup-server.ts";
 import { startBosun } from "./start-bosun.ts";
 
 const env = readEnv();
-if (!env.APP_ID || !(env.PRIVATE_KEY || env.PRIVATE_KEY_PATH) || !env.WEBHOOK_SECRET) {
-  console.error("Bosun needs a GitHub App: set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET (see README, \"Deploying\").\nTo try Bosun without one, run `npm run demo`: it starts the bundled offline GitHub.");
+const log = pino({ level: process.env["LOG_LEVEL"] ?? "info", base: { app: "bosun" } });
+const found = await lookUpAppCredentials(env).catch((e: unknown) => {
+  // A credentials file that exists but cannot be used: its message says which and what to do.
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(2);
+});
+if (found.kind === "incomplete") {
+  console.error(`Bosun needs all of the GitHub App's credentials; missing: ${found.missing.join(", ")} (see README, "Creating the GitHub App").\nUnset them all to register a new app from this Bosun's setup page instead.`);
   process.exit(2);
 }
-const privateKey = env.PRIVATE_KEY ?? (await readFile(env.PRIVATE_KEY_PATH ?? "", "utf8"));
-const bosun = await startBosun({ env, appId: env.APP_ID, privateKey, webhookSecret: env.WEBHOOK_SECRET });
-bosun.log.info({ webhooks: bosun.webhookUrl }, "Bosun is listening");
+let app = found.kind === "ready" ? found.app : null;
+if (!app) {
+  try {
+    app = await setUpGitHubApp(env, log);
+  } catch (e) {
+    if (!(e instanceof SetupRefused)) throw e;
+    console.error(`${e.message}\nOr set APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET of an app you registered (README, "Creating the GitHub App").\nTo try Bosun without GitHub, run \`npm run demo\`: it starts the bundled offline GitHub.`);
+    process.exit(2);
+  }
+}
+const bosun = await startBosun({ env: app.env, appId: app.appId, privateKey: app.privateKey, webhookSecret: app.webhookSecret, log });
+bosun.log.info({ webhooks: bosun.webhookUrl, credentials: app.source }, "Bosun is listening");
 
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -1,7 +1,7 @@
 // Process settings from the environment, validated once at start-up.
 import { z } from "zod";
 
-const envSchema = z.object({
+export const envSchema = z.object({
   DATABASE_URL: z.string().default("postgres://bosun:bosun@127.0.0.1:5432/bosun"),
   APP_ID: z.string().optional(),
   PRIVATE_KEY: z.string().optional(),
@@ -42,6 +42,10 @@ const envSchema = z.object({
   /** The GitHub App's client id and secret: the dashboard's "Sign in with GitHub". */
   GITHUB_CLIENT_ID: z.string().optional(),
   GITHUB_CLIENT_SECRET: z.string().optional(),
+  /** The organization that owns the GitHub App the first-start setup registers; unset: the signed-in person's account. */
+  GITHUB_ORG: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "must be a GitHub organization's login").optional(),
+  /** Where the first-start setup keeps the GitHub App's credentials, and where later starts read them (a volume in a container). */
+  BOSUN_CREDENTIALS_FILE: z.string().min(1).default("/var/lib/bosun/github-app.json"),
   /** Seals dashboard users' GitHub tokens in Postgres; derived from the app's private key when unset. */
   BOSUN_SESSION_SECRET: z.string().min(32).optional(),
 });

@@ -29,12 +29,15 @@ export function verifyAppJwt(w: World, jwt: string): void {
     throw new HttpError(401, "A JSON web token could not be decoded");
   }
   if (header.alg !== "RS256") throw new HttpError(401, "A JSON web token could not be decoded");
+  // No app registered yet (the manifest flow has not run): no key can have signed this.
+  const app = w.registeredApp;
+  if (!app) throw new HttpError(401, "A JSON web token could not be decoded");
   const verifier = createVerify("RSA-SHA256");
   verifier.update(`${h}.${p}`);
-  if (!verifier.verify(createPublicKey(w.app.publicKeyPem), Buffer.from(s, "base64url"))) {
+  if (!verifier.verify(createPublicKey(app.publicKeyPem), Buffer.from(s, "base64url"))) {
     throw new HttpError(401, "A JSON web token could not be decoded");
   }
-  if (String(claims.iss) !== String(w.app.id) && claims.iss !== w.app.clientId) {
+  if (String(claims.iss) !== String(app.id) && claims.iss !== app.clientId) {
     throw new HttpError(401, "'Issuer' claim ('iss') must be an Integer");
   }
   // JWTs are checked against the real clock: the app's clock and GitHub's agree, and the

@@ -12,9 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { RequestError } from "@octokit/request-error";
+import { Octokit } from "@octokit/rest";
 import { verify } from "@octokit/webhooks-methods";
 import { startCheckedGitHub } from "../helpers/offline-github.ts";
 import { appJwt, octokitWith } from "../helpers/app-jwt.ts";
+import { createAppFromManifest } from "../helpers/manifest-flow.ts";
 import { sentWebhookEvents, servedOperations } from "./server.ts";
 
 const run = promisify(execFile);
@@ -263,6 +265,14 @@ test("every served operation and every sent webhook is exercised and matches Git
     "GET /repos/{owner}/{repo} 404", "POST /repos/{owner}/{repo}/issues 403", "POST /repos/{owner}/{repo}/pulls 422",
     "GET /repos/{owner}/{repo} 401", "GET /repos/{owner}/{repo} 502", "POST /repos/{owner}/{repo}/issues/{issue_number}/comments 403",
   ]) assert.ok(seen.has(s), `${s} was answered (and validated)`);
+
+  // ---- registering an app from a manifest: on an offline GitHub of its own, as this one has its app ----
+  const fresh = await startCheckedGitHub(t, { registerApp: false });
+  fresh.gh.createUser("maya");
+  const created = await createAppFromManifest(fresh.gh.webUrl, { url: "http://127.0.0.1:9/", redirect_url: "http://127.0.0.1:9/setup/callback", default_permissions: { issues: "write" } }, { login: "maya", name: "Coverage" });
+  const code = new URL(created.headers.get("location") ?? "").searchParams.get("code") ?? "";
+  assert.equal((await new Octokit({ baseUrl: fresh.gh.url }).request("POST /app-manifests/{code}/conversions", { code })).data.slug, "coverage");
+  for (const s of fresh.seen) seen.add(s);
 
   // ---- nothing left out ------------------------------------------------------------------------------
   await gh.hooks.settled();

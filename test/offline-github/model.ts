@@ -197,7 +197,23 @@ export interface App {
   webhookSecret: string;
   permissions: Permissions;
   events: string[];
+  description: string | null;
+  /** The app's homepage (the manifest's `url`). */
+  externalUrl: string | null;
+  /** Where webhooks go, as registered (the manifest's `hook_attributes.url`). */
+  hookUrl: string | null;
+  /** Where the OAuth web flow may send people back to; empty: any loopback URL. */
+  callbackUrls: string[];
+  /** Where people go after installing the app. */
+  setupUrl: string | null;
   createdAt: Date;
+}
+
+/** A code from the manifest flow's "Create GitHub App", waiting to be traded for the app's credentials. */
+export interface ManifestCode {
+  code: string;
+  appId: number;
+  expiresAt: Date;
 }
 
 export interface Installation {

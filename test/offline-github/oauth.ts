@@ -57,11 +57,12 @@ interface AuthorizeForm { clientId: string; redirectUri: string; state: string |
 
 function authorize(w: World, res: ServerResponse, params: URLSearchParams, submitted: boolean): number {
   // GitHub shows its 404 page for a client_id it does not know.
-  if (params.get("client_id") !== w.app.clientId) return html(res, 404, notFoundPage());
+  const app = w.registeredApp;
+  if (!app || params.get("client_id") !== app.clientId) return html(res, 404, notFoundPage());
   const redirectUri = params.get("redirect_uri") ?? "";
   const redirect = loopbackUrl(redirectUri);
-  if (!redirect) return html(res, 400, redirectMismatchPage(redirectUri));
-  const form: AuthorizeForm = { clientId: w.app.clientId, redirectUri, state: params.get("state"), login: params.get("login") ?? "" };
+  if (!redirect || !registeredCallback(app.callbackUrls, redirect)) return html(res, 400, redirectMismatchPage(redirectUri, app.callbackUrls));
+  const form: AuthorizeForm = { clientId: app.clientId, redirectUri, state: params.get("state"), login: params.get("login") ?? "" };
   if (!submitted) return html(res, 200, authorizePage(w, form, null));
   if (params.get("authorize") === "0") {
     return redirectBack(res, redirect, {
@@ -93,6 +94,21 @@ function loopbackUrl(raw: string): URL | null {
   if (!["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) return null;
   if (u.hash !== "" || u.username !== "" || u.password !== "") return null;
   return u;
+}
+
+/**
+ * GitHub's rule for `redirect_uri` against a registered callback URL: the same scheme, host and
+ * port, and the same path or one below it. An app registered without callback URLs (the offline
+ * GitHub's default app) takes any loopback URL.
+ */
+function registeredCallback(callbackUrls: string[], redirect: URL): boolean {
+  if (callbackUrls.length === 0) return true;
+  return callbackUrls.some((raw) => {
+    const c = URL.canParse(raw) ? new URL(raw) : null;
+    if (!c || c.origin !== redirect.origin) return false;
+    const base = c.pathname.replace(/\/+$/, "");
+    return redirect.pathname === c.pathname || redirect.pathname.startsWith(`${base}/`);
+  });
 }
 
 /** A person signs in with their login or email address. */
@@ -138,7 +154,8 @@ async function tokenParams(req: IncomingMessage, url: URL): Promise<Map<string, 
 }
 
 function accessToken(w: World, params: Map<string, string>): TokenAnswer {
-  if (params.get("client_id") !== w.app.clientId || params.get("client_secret") !== w.app.clientSecret) return tokenError("incorrect_client_credentials");
+  const app = w.registeredApp;
+  if (!app || params.get("client_id") !== app.clientId || params.get("client_secret") !== app.clientSecret) return tokenError("incorrect_client_credentials");
   const grantType = params.get("grant_type") ?? "authorization_code";
   if (grantType === "refresh_token") {
     const old = w.refreshTokens.get(params.get("refresh_token") ?? "");
@@ -151,7 +168,7 @@ function accessToken(w: World, params: Map<string, string>): TokenAnswer {
   }
   if (grantType !== "authorization_code") return tokenError("unsupported_grant_type");
   const code = w.oauthCodes.get(params.get("code") ?? "");
-  if (!code || code.clientId !== w.app.clientId || w.now() >= code.expiresAt) return tokenError("bad_verification_code");
+  if (!code || code.clientId !== app.clientId || w.now() >= code.expiresAt) return tokenError("bad_verification_code");
   const redirectUri = params.get("redirect_uri");
   if (redirectUri && redirectUri !== code.redirectUri) return tokenError("redirect_uri_mismatch");
   w.oauthCodes.delete(code.code);
@@ -206,10 +223,12 @@ ${hidden("client_id", form.clientId)}${hidden("redirect_uri", form.redirectUri)}
 <p>Authorizing will redirect to <strong>${esc(form.redirectUri)}</strong></p>`);
 }
 
-function redirectMismatchPage(redirectUri: string): string {
+function redirectMismatchPage(redirectUri: string, callbackUrls: string[]): string {
   const why = redirectUri === ""
-    ? "The offline GitHub registers no callback URL for the app, so <code>redirect_uri</code> is required."
-    : `<code>${esc(redirectUri)}</code> is not an http(s) URL on loopback (127.0.0.1, localhost, [::1]), which is what the offline GitHub accepts as a callback URL.`;
+    ? "The offline GitHub fills in no default callback URL for the app, so <code>redirect_uri</code> is required."
+    : callbackUrls.length > 0 && loopbackUrl(redirectUri)
+      ? `<code>${esc(redirectUri)}</code> is not at or below the app's registered callback URLs (${callbackUrls.map((c) => `<code>${esc(c)}</code>`).join(", ")}).`
+      : `<code>${esc(redirectUri)}</code> is not an http(s) URL on loopback (127.0.0.1, localhost, [::1]), which is what the offline GitHub accepts as a callback URL.`;
   return page("Redirect URI mismatch", `<h1>Be careful!</h1>
 <p>The redirect_uri is not associated with this application. (redirect_uri_mismatch)</p>
 <p>${why}</p>`);

@@ -14,6 +14,7 @@ import { Faults, HttpError, readBody, Router } from "./http.ts";
 import type { BranchProtection, Installation, Permissions, Repo, RepoRole, ReviewComment, Token } from "./model.ts";
 import { fullName, roleAtLeast } from "./model.ts";
 import { handleOAuth, oauthPathPrefix } from "./oauth.ts";
+import { handleAppRegistration, isAppRegistrationPath } from "./app-registration.ts";
 import type { Ctx, Route } from "./routes/context.ts";
 import { emit } from "./routes/context.ts";
 import { appRoutes } from "./routes/apps.ts";
@@ -55,6 +56,11 @@ export interface StartOptions {
   /** The GitHub App manifest whose permissions and events the registered app gets (default: app.yml). */
   manifestPath?: string;
   appId?: number;
+  /**
+   * false: start with no GitHub App, for the manifest flow (`/settings/apps/new`) to register one;
+   * webhooks then go to its hook URL, signed with its secret. Default true: the app from the manifest.
+   */
+  registerApp?: boolean;
   /** Every REST response, for the fidelity check. */
   onResponse?: (r: RecordedResponse) => void;
   /** Every webhook payload before delivery, for the fidelity check. */
@@ -90,7 +96,7 @@ export class OfflineGitHub {
     this.world = world;
     this.#dataDir = dataDir;
     this.#options = options;
-    this.hooks = new WebhookSender(options.webhookUrl ?? null, world.app.webhookSecret);
+    this.hooks = new WebhookSender(options.webhookUrl ?? null, world.registeredApp?.webhookSecret ?? "");
     this.hooks.onPayload = options.onWebhook ?? null;
     for (const r of routes) this.#router.add(r);
     this.#server = createServer((req, res) => {
@@ -105,9 +111,10 @@ export class OfflineGitHub {
     const manifestPath = options.manifestPath ?? new URL("../../app.yml", import.meta.url).pathname;
     const manifest = parseYaml(await readFile(manifestPath, "utf8")) as Manifest;
     const dataDir = await mkdtemp(join(tmpdir(), "offline-github-"));
-    const world = new World(join(dataDir, "git"), {
-      id: options.appId,
+    const world = new World(join(dataDir, "git"), options.registerApp === false ? null : {
+      id: options.appId ?? 1,
       name: manifest.name,
+      slug: "bosun",
       webhookSecret: options.webhookSecret ?? "offline-github-webhook-secret",
       permissions: manifest.default_permissions ?? {},
       events: manifest.default_events ?? [],
@@ -130,6 +137,7 @@ export class OfflineGitHub {
     return this.world.webUrl;
   }
 
+  /** The registered app's id (throws while none is registered: see `registerApp`). */
   get appId(): number {
     return this.world.app.id;
   }
@@ -314,7 +322,22 @@ export class OfflineGitHub {
     const gitPath = /^\/([^/]+)\/([^/]+?)\.git(\/.*)$/.exec(url.pathname);
     if (gitPath) return this.#handleGit(req, res, url, gitPath[1] ?? "", gitPath[2] ?? "", gitPath[3] ?? "");
     if (url.pathname.startsWith(oauthPathPrefix)) return this.#handleOAuth(req, res, url);
+    if (isAppRegistrationPath(url.pathname)) return this.#handleAppRegistration(req, res, url);
     return this.#handleApi(req, res, url);
+  }
+
+  /** Registering the app from a manifest and installing it: github.com pages, outside the route table. */
+  async #handleAppRegistration(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const started = new Date();
+    const status = await handleAppRegistration(this.world, {
+      onRegistered: () => {
+        const app = this.world.app;
+        this.hooks.secret = app.webhookSecret;
+        this.hooks.url = this.#options.webhookUrl ?? app.hookUrl;
+      },
+      install: (account) => this.install(account),
+    }, req, res, url);
+    this.#log({ started, method: req.method ?? "GET", path: url.pathname, route: null, status, principal: { kind: "anonymous" } });
   }
 
   /** The OAuth web flow's pages: github.com's, not the API's, so outside the route table. */
@@ -362,10 +385,11 @@ export class OfflineGitHub {
       }
       if (authError !== null || principal === null) throw authError;
       const route = match.route;
-      if (route.auth === "app" && principal.kind !== "app") {
+      if (route.auth === "none") {
+        // No credentials are asked for; any sent are not looked at.
+      } else if (route.auth === "app" && principal.kind !== "app") {
         throw new HttpError(401, "A JSON web token could not be decoded");
-      }
-      if (route.auth !== "app" && principal.kind === "app") {
+      } else if (route.auth !== "app" && principal.kind === "app") {
         throw new HttpError(403, "This endpoint requires an installation access token, not a JWT.");
       }
       if (route.auth === "token" && principal.kind === "anonymous") throw new HttpError(401, "Requires authentication");

@@ -1,10 +1,26 @@
 // Everything the offline GitHub knows, with the lookups the routes share.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import type { Account, App, Installation, Label, OAuthCode, Org, RefreshToken, Repo, RepoRole, Team, Token } from "./model.ts";
+import type { Account, App, Installation, Label, ManifestCode, OAuthCode, Org, RefreshToken, Repo, RepoRole, Team, Token } from "./model.ts";
 import { fullName, repoRoleOrder, roleAtLeast } from "./model.ts";
 import { GitStore } from "./git-store.ts";
 import { nodeId, isoTime, renderUser } from "./render.ts";
 import { HttpError } from "./http.ts";
+
+/** What registering the app takes; the rest (keys, OAuth client, webhook secret unless given) is made. */
+export interface AppRegistration {
+  id?: number;
+  slug?: string;
+  name?: string;
+  owner?: string;
+  webhookSecret?: string;
+  permissions: App["permissions"];
+  events: string[];
+  description?: string | null;
+  externalUrl?: string | null;
+  hookUrl?: string | null;
+  callbackUrls?: string[];
+  setupUrl?: string | null;
+}
 
 export class World {
   apiUrl = "";
@@ -19,34 +35,62 @@ export class World {
   /** The OAuth web flow's codes and refresh tokens, by their value. */
   readonly oauthCodes = new Map<string, OAuthCode>();
   readonly refreshTokens = new Map<string, RefreshToken>();
-  readonly app: App;
+  /** The manifest flow's codes, by their value. */
+  readonly manifestCodes = new Map<string, ManifestCode>();
   /** Added to the wall clock for token lifetimes, so tests can make tokens expire. */
   clockOffsetMs = 0;
   tokenLifetimeMs = 60 * 60 * 1000;
   #nextId = 1000;
+  #app: App | null = null;
 
-  constructor(gitRoot: string, app: { id?: number; slug?: string; name?: string; owner?: string; webhookSecret: string; permissions: App["permissions"]; events: string[] }) {
+  /** `app`: the GitHub App registered from the start; null starts with none, for the manifest flow to register. */
+  constructor(gitRoot: string, app: AppRegistration | null) {
     this.git = new GitStore(gitRoot);
+    if (app) {
+      const owner = app.owner ?? "bosun-dev";
+      this.addOrg(owner);
+      this.registerApp({ ...app, owner });
+    }
+  }
+
+  /** The registered GitHub App; the offline GitHub holds one at most. */
+  get app(): App {
+    if (!this.#app) throw new Error("[offline-github] no GitHub App is registered yet (the offline GitHub was started with registerApp: false; the manifest flow registers one)");
+    return this.#app;
+  }
+
+  get registeredApp(): App | null {
+    return this.#app;
+  }
+
+  /** Registers the GitHub App, owned by an existing user or organization, with a fresh key pair and OAuth client. */
+  registerApp(o: AppRegistration & { owner: string }): App {
+    if (this.#app) throw new Error(`[offline-github] the offline GitHub holds one GitHub App, and ${this.#app.slug} is registered`);
+    const owner = this.account(o.owner);
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const slug = app.slug ?? "bosun";
-    const owner = app.owner ?? "bosun-dev";
-    this.#addAccount(owner, "Organization");
-    this.orgs.set(owner, { account: this.account(owner), members: new Map() });
-    this.app = {
-      id: app.id ?? 1,
+    const name = o.name ?? "Bosun";
+    const slug = o.slug ?? name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    this.#app = {
+      id: o.id ?? this.nextId(),
       slug,
-      name: app.name ?? "Bosun",
-      owner,
+      name,
+      owner: owner.login,
       clientId: `Iv1.${randomBytes(8).toString("hex")}`,
       clientSecret: randomBytes(20).toString("hex"),
       privateKeyPem: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
       publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
-      webhookSecret: app.webhookSecret,
-      permissions: app.permissions,
-      events: app.events,
+      webhookSecret: o.webhookSecret ?? randomBytes(20).toString("hex"),
+      permissions: o.permissions,
+      events: o.events,
+      description: o.description ?? null,
+      externalUrl: o.externalUrl ?? null,
+      hookUrl: o.hookUrl ?? null,
+      callbackUrls: o.callbackUrls ?? [],
+      setupUrl: o.setupUrl ?? null,
       createdAt: new Date(),
     };
     this.#addAccount(`${slug}[bot]`, "Bot");
+    return this.#app;
   }
 
   now(): Date {
@@ -160,8 +204,8 @@ export class World {
       node_id: nodeId("App", a.id),
       owner: renderUser(this, this.account(a.owner)),
       name: a.name,
-      description: "Runs coding agents on labelled issues and opens pull requests that cannot merge themselves.",
-      external_url: `${this.webUrl}/apps/${a.slug}`,
+      description: a.description ?? "Runs coding agents on labelled issues and opens pull requests that cannot merge themselves.",
+      external_url: a.externalUrl ?? `${this.webUrl}/apps/${a.slug}`,
       html_url: `${this.webUrl}/apps/${a.slug}`,
       created_at: isoTime(a.createdAt),
       updated_at: isoTime(a.createdAt),

@@ -41,6 +41,24 @@ function installationOr404(w: World, id: string | undefined): Installation {
 
 export const appRoutes: Route[] = [
   {
+    // The manifest flow's last step (app-registration.ts has its pages): the code, used once within
+    // an hour, gives the app's credentials to whoever holds it, without other credentials.
+    method: "POST", path: "/app-manifests/{code}/conversions", auth: "none",
+    handle: ({ w, params }) => {
+      const code = w.manifestCodes.get(params["code"] ?? "");
+      const app = w.registeredApp;
+      if (!code || w.now() >= code.expiresAt || !app || app.id !== code.appId) throw new HttpError(404, "Not Found");
+      w.manifestCodes.delete(code.code);
+      return json(201, {
+        ...w.renderAppForRest(),
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+        webhook_secret: app.webhookSecret,
+        pem: app.privateKeyPem,
+      });
+    },
+  },
+  {
     method: "GET", path: "/app", auth: "app",
     handle: ({ w }) => json(200, { ...w.renderAppForRest(), installations_count: w.installations.size }),
   },

@@ -26,8 +26,8 @@ export interface Route {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   /** The path template exactly as in GitHub's OpenAPI description. */
   path: string;
-  /** `app`: the app's JWT; `token`: an installation or user token; `repo`: a token with `need` on the repository in the path. */
-  auth: "app" | "token" | "repo";
+  /** `app`: the app's JWT; `token`: an installation or user token; `repo`: a token with `need` on the repository in the path; `none`: no credentials asked for. */
+  auth: "app" | "token" | "repo" | "none";
   need?: RepoNeed | ((params: Record<string, string>, repo: Repo | undefined) => RepoNeed);
   /** Webhook events (`event.action`) this route may send, so the fidelity test can cover them. */
   sends?: string[];
