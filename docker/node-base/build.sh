@@ -86,7 +86,7 @@ build_rootfs "$work/rootfs.tar" "$work/host.sources" "$log.mmdebstrap" \
     --customize-hook="sh $(printf %q "$here/customize.sh") \"\$1\" $(printf %q "$work/node-linux-$ARCH-$NODE_VERSION.tgz") $(printf %q "$work/npm-$NPM_VERSION.tgz") $(printf %q "$work/extra-ca.crt") $(printf %q "$here/docker-entrypoint.sh")"
 
 ca_env=()
-[ -s "$work/extra-ca.crt" ] && ca_env=(--change 'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/bosun-extra-ca.crt')
+[ -s "$work/extra-ca.crt" ] && ca_env=(--change 'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/bosun/extra-ca.pem')
 "$DOCKER" import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change "ENV NODE_VERSION=$NODE_VERSION" \

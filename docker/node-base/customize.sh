@@ -24,8 +24,15 @@ ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 chroot "$root" groupadd --gid 1000 node
 chroot "$root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 
+# Extra certificate authorities: one bundle for NODE_EXTRA_CA_CERTS, and one file per
+# certificate where Debian's ca-certificates looks for local ones.
 if [ -s "$4" ]; then
-    install -D -m 0644 "$4" "$root/usr/local/share/ca-certificates/bosun-extra-ca.crt"
+    install -D -m 0644 "$4" "$root/usr/local/share/bosun/extra-ca.pem"
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    awk -v dir="$root/usr/local/share/ca-certificates" '
+        /-----BEGIN CERTIFICATE-----/ { n++; f = sprintf("%s/bosun-extra-ca-%d.crt", dir, n) }
+        f { print > f }
+        /-----END CERTIFICATE-----/ { close(f); f = "" }' "$4"
 fi
 install -m 0755 "$5" "$root/usr/local/bin/docker-entrypoint.sh"
 
