@@ -98,6 +98,7 @@ test("docker/compose.yml: Bosun's image, non-root, on Postgres from compose, tur
   const appImage = `${appRepo}:compose-test-${await appImageHash(baseId)}`;
   if (!(await imageExists(appImage))) {
     const t0 = Date.now();
+    // The legacy builder: Docker 20.10 here has no buildx plugin, and it takes FROM a local image as it is.
     await must("docker build -f docker/Dockerfile", "docker", ["build", "-f", "docker/Dockerfile", "--label", `${testImageLabel}=1`, "-t", appImage, "."], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, timeoutMs: 900_000 });
     t.diagnostic(`built ${appImage} in ${Math.round((Date.now() - t0) / 1000)} s`);
     // Earlier test builds of the app image: this one replaces them.
