@@ -80,8 +80,10 @@ async function bridgeAddress(): Promise<string> {
   return v4;
 }
 
-async function inspect(id: string): Promise<{ Id: string; Config: { User: string }; State: { Pid: number; Running: boolean; Health?: { Status: string } } }> {
-  const [info] = JSON.parse(await must("docker inspect", "docker", ["inspect", id])) as [Awaited<ReturnType<typeof inspect>>];
+interface Inspected { Id: string; Config: { User: string }; HostConfig: { ReadonlyRootfs: boolean; CapDrop: string[] | null; SecurityOpt: string[] | null }; State: { Pid: number; Running: boolean; Health?: { Status: string } } }
+
+async function inspect(id: string): Promise<Inspected> {
+  const [info] = JSON.parse(await must("docker inspect", "docker", ["inspect", id])) as [Inspected];
   return info;
 }
 
@@ -177,6 +179,7 @@ test("docker/compose.yml: Bosun's image, non-root, on Postgres from compose, tur
   assert.equal(uids.length, 4, status);
   assert.ok(uids.every((u) => u !== 0), `the container's main process runs without uid 0 (real, effective, saved, fs: ${uids.join(" ")})`);
   assert.match(await readFile(`/proc/${bosun.State.Pid}/cmdline`, "utf8"), /^node\0src\/main\.ts\0$/);
+  assert.deepEqual([bosun.HostConfig.ReadonlyRootfs, bosun.HostConfig.CapDrop, bosun.HostConfig.SecurityOpt], [true, ["ALL"], ["no-new-privileges:true"]], "read-only root, no capabilities, no new privileges");
   const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
   assert.deepEqual(await ready.json(), { status: "ready", postgres: "ok", docker: "ok" }, "Bosun reaches Postgres and the Docker socket");
 
