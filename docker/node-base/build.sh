@@ -10,7 +10,8 @@
 #   build.sh --force    rebuild even if the image exists
 #   build.sh --tag      print node:24-bookworm-slim-bosun-<recipe-hash> and exit
 #
-# A node:24-bookworm-slim that is not ours (pulled from a registry) is left alone and used.
+# A node:24-bookworm-slim that is not ours (pulled from a registry) is left alone and used,
+# even with --force.
 # Needs root (mmdebstrap), npm and a running Docker daemon. Environment: DOCKER, NPM,
 # BOSUN_APT_SOURCES (sources to use instead of the host's), BOSUN_EXTRA_CA_CERTS (PEM file of
 # extra certificate authorities, default: the host's /usr/local/share/ca-certificates/*.crt;
@@ -58,8 +59,8 @@ case "${1:-}" in
 esac
 
 ours="$("$DOCKER" image inspect --format '{{index .Config.Labels "io.bosun.recipe-hash"}}' "$NAME" 2>/dev/null || true)"
-if [ -n "$(image_id "$NAME")" ] && [ -z "$ours" ] && [ "$force" = 0 ]; then
-    say "$NAME present and not built here (a registry's?): using it as it is"
+if [ -n "$(image_id "$NAME")" ] && [ -z "$ours" ]; then
+    say "$NAME present and not built here (a registry's?): using it as it is (docker rmi $NAME first to build the local one)"
     exit 0
 fi
 [ "$force" = 1 ] || use_if_present "$TAG" "$NAME"
