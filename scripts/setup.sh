@@ -4,7 +4,9 @@
 #   gVisor registered with Docker as runtime "runsc", dockerd running,
 #   PostgreSQL 15 running with role/database bosun (password bosun) on 127.0.0.1:5432,
 #   node_modules installed (with Node 24 from the `node` package),
-#   the agent base image bosun/agent-base and the CLI agents' image bosun/agent-clis built.
+#   the agent base image bosun/agent-base and the CLI agents' image bosun/agent-clis built,
+#   Compose (Debian's docker-compose, unless `docker compose` works) and the local base images
+#   of the deployment test (node:24-bookworm-slim, bosun/postgres:15) built.
 # Idempotent and non-interactive; a second run only checks (about a second).
 # Runs as the npm pretest/predemo hook. Acting (installing, starting daemons,
 # building the image) needs root; checking does not.
@@ -43,11 +45,13 @@ pkg_installed "postgresql-$PG_VERSION" || missing+=(postgresql)
 command -v git >/dev/null || missing+=(git)
 [ -x /usr/bin/python3 ] || missing+=(python3)
 command -v flock >/dev/null || missing+=(util-linux)
+# docker/compose.yml and its test: Compose v2's plugin where present, else Debian's docker-compose 1.29.
+command -v docker-compose >/dev/null || { command -v "$DOCKER" >/dev/null && "$DOCKER" compose version >/dev/null 2>&1; } || missing+=(docker-compose)
 # The dashboard's browser test drives Debian's Chromium (Playwright's own download needs a registry we cannot reach).
 command -v chromium >/dev/null || missing+=(chromium)
 pkg_installed fonts-dejavu-core || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" = 0 ]; then
-    say packages "docker.io, runsc, mmdebstrap, postgresql-$PG_VERSION, git, python3, chromium already installed"
+    say packages "docker.io, runsc, mmdebstrap, postgresql-$PG_VERSION, git, python3, chromium, compose already installed"
 else
     need_root packages "installing ${missing[*]}"
     aptlog=/var/log/bosun-setup-apt.log
@@ -274,3 +278,11 @@ fi
 bash docker/agent-base/build.sh
 # Codex and Claude Code on top of the base (agent.use: codex | claude).
 bash docker/agent-clis/build.sh
+
+# ---------------------------------------------------------------- deployment test images
+# test/e2e/compose.test.ts builds docker/Dockerfile FROM node:24-bookworm-slim and runs
+# docker/compose.yml on bosun/postgres:15; no container registry is reachable, so both are
+# made here from Debian's packages and the npm registry (a registry's node:24-bookworm-slim,
+# where one was pulled, is used as it is).
+bash docker/node-base/build.sh
+bash docker/postgres-base/build.sh
