@@ -24,14 +24,15 @@ const run = promisify(execFile);
 
 export interface RunBenchOptions {
   image: string;
-  /** Spacing of Bosun's GitHub writes (BOSUN_GITHUB_*_INTERVAL_MS); production's default follows GitHub's guidance for github.com. */
+  /** Spacing of Bosun's GitHub writes (BOSUN_GITHUB_WRITE_INTERVAL_MS, _NOTIFY_INTERVAL_MS); production's defaults follow GitHub's guidance for github.com. */
   writeIntervalMs: number;
+  notifyIntervalMs: number;
 }
 
 function clusterEnv(o: RunBenchOptions): Record<string, string> {
   return {
     BOSUN_AGENT_IMAGE: o.image, BOSUN_LEASE_SECONDS: "30", BOSUN_SWEEP_SECONDS: "60",
-    BOSUN_GITHUB_WRITE_INTERVAL_MS: String(o.writeIntervalMs), BOSUN_GITHUB_NOTIFY_INTERVAL_MS: String(o.writeIntervalMs),
+    BOSUN_GITHUB_WRITE_INTERVAL_MS: String(o.writeIntervalMs), BOSUN_GITHUB_NOTIFY_INTERVAL_MS: String(o.notifyIntervalMs),
   };
 }
 

@@ -8,7 +8,8 @@
 // Sizes (environment): BENCH_REPETITIONS (5: sandbox and runs), BENCH_LATENCY_RUNS (20),
 // BENCH_BURST_PER_SECOND (200), BENCH_BURST_SECONDS (10), BENCH_BURST_REPETITIONS (3),
 // BENCH_ISSUES (100), BENCH_CONCURRENCY (4), BENCH_MANY_REPETITIONS (3),
-// BENCH_GITHUB_WRITE_INTERVAL_MS (10), BOSUN_AGENT_IMAGE (bosun/agent-base:latest).
+// BENCH_GITHUB_WRITE_INTERVAL_MS (10), BENCH_GITHUB_NOTIFY_INTERVAL_MS (the same),
+// BOSUN_AGENT_IMAGE (bosun/agent-base:latest).
 import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, hostname, totalmem } from "node:os";
@@ -45,6 +46,7 @@ const settings = {
   concurrency: num("BENCH_CONCURRENCY", 4),
   manyRepetitions: num("BENCH_MANY_REPETITIONS", 3),
   writeIntervalMs: num("BENCH_GITHUB_WRITE_INTERVAL_MS", 10),
+  notifyIntervalMs: num("BENCH_GITHUB_NOTIFY_INTERVAL_MS", Number(process.env["BENCH_GITHUB_WRITE_INTERVAL_MS"] || 10)),
 };
 
 const version = (cmd: string, args: string[]): string => {
@@ -68,7 +70,7 @@ const step = async (part: Part, f: () => Promise<Figure[]>): Promise<void> => {
   figures.push(...await f());
   process.stderr.write(`bench: ${part} done in ${Math.round((Date.now() - t) / 1000)} s\n`);
 };
-const run = { image: settings.image, writeIntervalMs: settings.writeIntervalMs };
+const run = { image: settings.image, writeIntervalMs: settings.writeIntervalMs, notifyIntervalMs: settings.notifyIntervalMs };
 await step("sandbox", () => sandboxFigures({ image: settings.image, repetitions: settings.repetitions }));
 await step("runs", () => perRunFigures({ ...run, repetitions: settings.repetitions, latencyRuns: settings.latencyRuns }));
 await step("burst", () => burstFigures({ ...run, perSecond: settings.burstPerSecond, seconds: settings.burstSeconds, repetitions: settings.burstRepetitions }));
@@ -86,7 +88,7 @@ for (const r of rows) {
   const ratio = r.ratio_to_floor === null ? "" : `${r.ratio_to_floor.toFixed(2)}×${r.note ? ` (${r.note})` : ""}`;
   console.log(`${r.name.padEnd(width)}  ${String(r.n).padStart(4)}  ${fmt(r.min).padStart(8)}  ${fmt(r.median).padStart(8)}  ${fmt(r.p95).padStart(8)}  ${fmt(r.p99).padStart(8)}  ${fmt(r.max).padStart(8)}  ${r.unit.padEnd(11)}  ${ratio}`);
 }
-console.log(`(${machine.cpus} × ${machine.cpu}, ${machine.memory_gib} GiB, Node ${machine.node}, Docker ${machine.docker}; Bosun's GitHub writes spaced ${settings.writeIntervalMs} ms; ${Math.round((Date.now() - started) / 1000)} s in all)`);
+console.log(`(${machine.cpus} × ${machine.cpu}, ${machine.memory_gib} GiB, Node ${machine.node}, Docker ${machine.docker}; Bosun's GitHub writes spaced ${settings.writeIntervalMs} ms, ${settings.notifyIntervalMs} ms for those that notify people; ${Math.round((Date.now() - started) / 1000)} s in all)`);
 await mkdir("bench/results", { recursive: true });
 const out = join("bench/results", `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
 await writeFile(out, JSON.stringify({ at: new Date().toISOString(), machine, settings, parts: only, figures: rows }, null, 2) + "\n");
