@@ -46,6 +46,8 @@ export const envSchema = z.object({
   GITHUB_ORG: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "must be a GitHub organization's login").optional(),
   /** Where the first-start setup keeps the GitHub App's credentials, and where later starts read them (a volume in a container). */
   BOSUN_CREDENTIALS_FILE: z.string().min(1).default("/var/lib/bosun/github-app.json"),
+  /** The setup page's token (first start without an app); a random one, printed in the log, when unset. */
+  BOSUN_SETUP_TOKEN: z.string().min(16).optional(),
   /** Seals dashboard users' GitHub tokens in Postgres; derived from the app's private key when unset. */
   BOSUN_SESSION_SECRET: z.string().min(32).optional(),
 });

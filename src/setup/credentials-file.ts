@@ -2,7 +2,7 @@
 // Bosun's user alone (0600), in a folder only it may enter (0700). Nothing here prints or logs a
 // value; errors name the file and the key, never what it holds.
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { chmod, link, mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 
@@ -47,8 +47,9 @@ export async function readCredentialsFile(path: string): Promise<AppCredentials 
 
 /**
  * Writes the credentials so that no other user can read them at any moment: a temporary file
- * created 0600 in the same folder, flushed, then renamed over the target (a crash leaves the old
- * file or none, never half a key).
+ * created 0600 in the same folder, flushed, then linked to the target name, which must not exist
+ * yet (a crash leaves no file or the whole one, never half a key; an app's file is never replaced
+ * by another's).
  */
 export async function writeCredentialsFile(path: string, credentials: AppCredentials): Promise<void> {
   const dir = dirname(path);
@@ -56,18 +57,17 @@ export async function writeCredentialsFile(path: string, credentials: AppCredent
   const temp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(temp, "wx", 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify(credentialsSchema.parse(credentials), null, 2)}\n`, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(`${JSON.stringify(credentialsSchema.parse(credentials), null, 2)}\n`, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     // The umask cannot widen 0600, but a file system that ignores modes at creation is put right here.
     await chmod(temp, 0o600);
-    await rename(temp, path);
-  } catch (e) {
+    await link(temp, path);
+  } finally {
     await rm(temp, { force: true });
-    throw e;
   }
 }
 

@@ -76,7 +76,12 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
   const manifest = await buildManifest(publicUrl, o.manifestPath);
   const secure = publicUrl.startsWith("https:");
   const states = new Map<string, number>();
+  // Only whoever can read Bosun's log (or set BOSUN_SETUP_TOKEN) may register the app: the page is
+  // on the public address GitHub's webhooks need, and an app registered by a stranger would be theirs.
+  const token = env.BOSUN_SETUP_TOKEN ?? randomBytes(18).toString("base64url");
   let done = false;
+  // One callback at a time: two at once would register two apps and keep one.
+  let finishing = false;
   let resolveRegistered: (c: AppCredentials) => void = () => {};
   const registered = new Promise<AppCredentials>((resolve) => (resolveRegistered = resolve));
 
@@ -90,8 +95,17 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
     if (url.pathname === "/readyz" && method === "GET") return send(res, 503, "application/json", JSON.stringify({ status: "not ready", setup: `open ${publicUrl}/setup to register the GitHub App` }));
     if (method !== "GET" && method !== "HEAD") return send(res, 405, "text/plain; charset=utf-8", "Method not allowed\n");
     if (done) return html(res, 200, problemPage("Bosun is set up", "The GitHub App is registered and Bosun is starting. Reload in a moment.", null));
-    if (url.pathname === setupCallbackPath) return callback(req, res, url);
+    if (url.pathname === setupCallbackPath) {
+      // GitHub's redirect is a GET; a HEAD must not spend the state or the code.
+      if (method !== "GET") return send(res, 405, "text/plain; charset=utf-8", "Method not allowed\n", { allow: "GET" });
+      return callback(req, res, url);
+    }
     if (url.pathname !== "/setup") return redirect(res, "/setup");
+    const given = url.searchParams.get("token");
+    if (!given || !same(given, token)) {
+      log.warn({ token: given ? "wrong" : "none" }, "refused the setup page: it needs the link with the setup token from Bosun's log");
+      return html(res, 403, problemPage("This setup page needs its link", `Open the link Bosun printed in its log when it started (${publicUrl}/setup?token=…), or the one with the BOSUN_SETUP_TOKEN you set. Only someone who can read the log may register Bosun's GitHub App.`, null));
+    }
     const state = randomBytes(24).toString("base64url");
     for (const [s, expires] of states) if (expires <= Date.now() || states.size >= maxPendingStates) states.delete(s);
     states.set(state, Date.now() + stateLifetimeMs);
@@ -110,12 +124,21 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
       log.warn({ hasCode: Boolean(code), knownState: expires !== undefined, cookie: Boolean(fromCookie) }, "refused a setup callback whose state does not match a setup started in this browser");
       return html(res, 400, problemPage("This setup link is not valid", "It was used already, it expired, or the setup was not started from this browser. Nothing was registered with it.", "/setup"));
     }
+    if (finishing) {
+      return html(res, 409, problemPage("Another setup is finishing", "Bosun is saving the app another callback registered. Reload in a moment.", null));
+    }
+    finishing = true;
     states.delete(state);
     res.setHeader("set-cookie", cookie(stateCookie, "", { maxAge: 0, secure }));
     let credentials: AppCredentials;
     try {
-      credentials = await convert(env, code);
+      const converted = await convert(env, code);
+      credentials = converted.credentials;
+      if (env.GITHUB_ORG && converted.owner.toLowerCase() !== env.GITHUB_ORG.toLowerCase()) {
+        throw new Error(`GitHub registered the app for ${converted.owner}, not for ${env.GITHUB_ORG} (GITHUB_ORG), so Bosun did not keep it`);
+      }
     } catch (e) {
+      finishing = false;
       log.error({ err: e instanceof RequestError ? { status: e.status, message: e.message } : e }, "GitHub did not hand over the new app's credentials");
       return html(res, 502, problemPage("GitHub did not hand over the app's credentials",
         `${e instanceof Error ? e.message : String(e)}. If GitHub shows the app under Developer settings → GitHub Apps, delete it there, then start again.`, "/setup"));
@@ -123,6 +146,7 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
     try {
       await writeCredentialsFile(env.BOSUN_CREDENTIALS_FILE, credentials);
     } catch (e) {
+      finishing = false;
       log.error({ err: e, file: env.BOSUN_CREDENTIALS_FILE }, "could not save the new app's credentials");
       return html(res, 500, problemPage("Bosun could not save the app's credentials",
         `Writing ${env.BOSUN_CREDENTIALS_FILE} failed (${(e as NodeJS.ErrnoException).code ?? "error"}). The app is registered on GitHub but its key is lost: delete it under Developer settings → GitHub Apps, fix the file's folder, and start again.`, null));
@@ -147,7 +171,8 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
   });
   const { port } = server.address() as AddressInfo;
   const host = env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST;
-  log.info({ setup: `${publicUrl}/setup`, manifest: { webhook: manifest.hook_attributes.url, callback: manifest.callback_urls, redirect: manifest.redirect_url }, owner: env.GITHUB_ORG ?? "the signed-in account" },
+  // The link with the token is printed once, here: whoever reads the log may register the app.
+  log.info({ setup: `${publicUrl}/setup?token=${env.BOSUN_SETUP_TOKEN ? "<BOSUN_SETUP_TOKEN>" : token}`, manifest: { webhook: manifest.hook_attributes.url, callback: manifest.callback_urls, redirect: manifest.redirect_url }, owner: env.GITHUB_ORG ?? "the signed-in account" },
     "Bosun has no GitHub App yet: open the setup page to register one");
   return {
     url: `http://${host}:${port}`,
@@ -159,8 +184,8 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
   };
 }
 
-/** Trades the manifest flow's code for the app's credentials (unauthenticated, as GitHub documents). */
-async function convert(env: Env, code: string): Promise<AppCredentials> {
+/** Trades the manifest flow's code for the app's credentials (unauthenticated, as GitHub documents), and says who owns the app. */
+async function convert(env: Env, code: string): Promise<{ credentials: AppCredentials; owner: string }> {
   const octokit = new Octokit({ baseUrl: env.GITHUB_API_URL, userAgent: "bosun-setup", log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } });
   const { data } = await octokit.request("POST /app-manifests/{code}/conversions", { code });
   if (!data.webhook_secret) throw new Error("GitHub registered the app without a webhook secret, so Bosun could not tell GitHub's deliveries from forgeries");
@@ -174,7 +199,8 @@ async function convert(env: Env, code: string): Promise<AppCredentials> {
   });
   // The keys only, never the values: they are the app's secrets.
   if (!r.success) throw new Error(`GitHub's answer lacked what Bosun needs (${r.error.issues.map((i) => i.path.join(".")).join(", ")})`);
-  return r.data;
+  const owner = data.owner && "login" in data.owner ? data.owner.login : (data.owner as { slug?: string } | null)?.slug ?? "";
+  return { credentials: r.data, owner };
 }
 
 function same(a: string, b: string): boolean {

@@ -80,19 +80,30 @@ test("first start without credentials: register the app from the setup page, ins
   assert.equal((await fetch(`${publicUrl}/api/github/webhooks`, { method: "POST", body: "{}" })).status, 503, "no app, no webhooks");
   assert.equal((await fetch(`${publicUrl}/healthz`)).status, 200);
   assert.equal((await fetch(`${publicUrl}/`, { redirect: "manual" })).headers.get("location"), "/setup");
+  // The page is on the public address: it needs the link with the token Bosun printed in its log.
+  const setupLink = /"setup":"([^"]+)"/.exec(first.output())?.[1] ?? "";
+  assert.match(setupLink, new RegExp(`^${publicUrl}/setup\\?token=[A-Za-z0-9_-]{24}$`), "the log prints the setup link with a token");
+  for (const without of [`${publicUrl}/setup`, `${publicUrl}/setup?token=${"x".repeat(24)}`]) {
+    const refused = await fetch(without);
+    assert.equal(refused.status, 403, without);
+    assert.match(await refused.text(), /This setup page needs its link/);
+    assert.equal(refused.headers.getSetCookie().length, 0, "no state for a stranger");
+  }
 
   // A right state with a code GitHub never gave: GitHub says 404, Bosun says so, and saves nothing.
-  const earlier = await fetch(`${publicUrl}/setup`);
-  const earlierState = new URL(formOf(await earlier.text(), `${publicUrl}/setup`).action).searchParams.get("state") ?? "";
+  const earlier = await fetch(setupLink);
+  const earlierState = new URL(formOf(await earlier.text(), setupLink).action).searchParams.get("state") ?? "";
+  // A HEAD (a link preview, say) spends neither the state nor a code.
+  assert.equal((await fetch(`${publicUrl}/setup/callback?code=${"0".repeat(40)}&state=${earlierState}`, { method: "HEAD", headers: { cookie: cookiesOf(earlier) } })).status, 405);
   const bogus = await fetch(`${publicUrl}/setup/callback?code=${"0".repeat(40)}&state=${earlierState}`, { headers: { cookie: cookiesOf(earlier) }, redirect: "manual" });
   assert.equal(bogus.status, 502);
   assert.match(await bogus.text(), /GitHub did not hand over the app&#39;s credentials/);
   await assert.rejects(stat(credentialsFile), { code: "ENOENT" });
 
-  const setupPage = await fetch(`${publicUrl}/setup`);
+  const setupPage = await fetch(setupLink);
   assert.equal(setupPage.status, 200);
   const browserCookie = cookiesOf(setupPage);
-  const form = formOf(await setupPage.text(), `${publicUrl}/setup`);
+  const form = formOf(await setupPage.text(), setupLink);
   const action = new URL(form.action);
   assert.equal(`${action.origin}${action.pathname}`, `${gh.webUrl}/organizations/acme/settings/apps/new`, "registered for GITHUB_ORG on GITHUB_URL");
   const state = action.searchParams.get("state") ?? "";

@@ -2,7 +2,7 @@
 // goes, the credentials file (0600, refused when others may read it), and which credentials win.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, readdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readEnv } from "../../src/config/env.ts";
@@ -54,6 +54,10 @@ test("the credentials file is written 0600 in a 0700 folder, and refused when ot
   assert.equal((await stat(file)).mode & 0o777, 0o600);
   assert.equal((await stat(join(dir, "state"))).mode & 0o777, 0o700);
   assert.deepEqual(await readCredentialsFile(file), saved);
+  // An app's file is never replaced by another app's, and no temporary file is left behind.
+  await assert.rejects(writeCredentialsFile(file, { ...saved, APP_ID: "43" }), { code: "EEXIST" });
+  assert.deepEqual(await readCredentialsFile(file), saved);
+  assert.deepEqual(await readdir(join(dir, "state")), ["github-app.json"]);
   await chmod(file, 0o644);
   await assert.rejects(readCredentialsFile(file), (e: Error) => /may be read by other users \(mode 644\); run `chmod 600/.test(e.message) && !e.message.includes("whsec-saved"));
   await writeFile(file, JSON.stringify({ ...saved, APP_ID: "not-a-number" }), { mode: 0o600 });
