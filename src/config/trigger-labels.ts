@@ -33,8 +33,7 @@ async function readTriggerLabels(o: ReadOptions): Promise<TriggerLabels> {
 export type TriggerMode = "pull_request" | "plan";
 
 export interface TriggerLabelCacheOptions {
-  trustAllMs?: number;
-  trustTriggersMs?: number;
+  keepMs?: number;
   now?: () => number;
   /** How the file is read (tests give their own). */
   read?: (o: ReadOptions) => Promise<TriggerLabels>;
@@ -45,13 +44,12 @@ function modeFor(label: string, t: TriggerLabels): TriggerMode | null {
 }
 
 /**
- * Which mode a label starts, answered from what the repository's file said a moment ago where it
- * can be, so that a burst of labels (a maintainer triaging, a script) costs one read of the file
- * and the webhook is answered at once. An answer younger than `trustAllMs` is used as it is; one
- * younger than `trustTriggersMs` is used when it names the label (a label it does not name is read
- * afresh, so a renamed trigger works at once; a trigger removed from the file may still start runs
- * on this replica for `trustTriggersMs`). Reads of one repository at the same time share one request;
- * a failed read is not kept.
+ * Which mode a label starts, answered from what the repository's file said within the last
+ * `keepMs`, so that a burst of labels (a maintainer triaging, a script) costs one read of the file
+ * and the webhook is answered at once; a change to the file's trigger labels counts within `keepMs`.
+ * Reads of one repository at the same time share one request. A failed read answers with the last
+ * answer the file gave, or the defaults, and is itself kept for `keepMs`, so that an unreachable
+ * GitHub is not asked again for every delivery.
  */
 export class TriggerLabelCache {
   readonly #kept = new Map<number, { labels: TriggerLabels; at: number }>();
@@ -59,29 +57,25 @@ export class TriggerLabelCache {
   readonly #o: Required<TriggerLabelCacheOptions>;
 
   constructor(o: TriggerLabelCacheOptions = {}) {
-    this.#o = { trustAllMs: o.trustAllMs ?? 5_000, trustTriggersMs: o.trustTriggersMs ?? 60_000, now: o.now ?? Date.now, read: o.read ?? readTriggerLabels };
+    this.#o = { keepMs: o.keepMs ?? 5_000, now: o.now ?? Date.now, read: o.read ?? readTriggerLabels };
   }
 
   async modeOf(label: string, o: ReadOptions): Promise<TriggerMode | null> {
     const kept = this.#kept.get(o.repoId);
-    const age = kept ? this.#o.now() - kept.at : Infinity;
-    if (kept && age < this.#o.trustAllMs) return modeFor(label, kept.labels);
-    if (kept && age < this.#o.trustTriggersMs) {
-      const mode = modeFor(label, kept.labels);
-      if (mode) return mode;
-    }
-    try {
-      return modeFor(label, await this.#read(o));
-    } catch (e) {
-      o.log.warn({ err: e, repo: `${o.owner}/${o.repo}` }, "could not read the repository's trigger labels; the defaults hold for this label");
-      return modeFor(label, defaultTriggerLabels);
-    }
+    if (kept && this.#o.now() - kept.at < this.#o.keepMs) return modeFor(label, kept.labels);
+    return modeFor(label, await this.#read(o));
   }
 
   #read(o: ReadOptions): Promise<TriggerLabels> {
     const pending = this.#reading.get(o.repoId);
     if (pending) return pending;
-    const p = this.#o.read(o).then((labels) => {
+    const p = this.#o.read(o).catch((e: unknown) => {
+      const last = this.#kept.get(o.repoId)?.labels;
+      o.log.warn({ err: e, repo: `${o.owner}/${o.repo}` }, last
+        ? "could not read the repository's trigger labels; the last ones read hold for now"
+        : "could not read the repository's trigger labels; the defaults hold for now");
+      return last ?? { ...defaultTriggerLabels };
+    }).then((labels) => {
       this.#kept.set(o.repoId, { labels, at: this.#o.now() });
       return labels;
     }).finally(() => this.#reading.delete(o.repoId));

@@ -1,4 +1,5 @@
-// The trigger labels kept between labels: one read for a burst, a renamed trigger honoured at once.
+// The trigger labels kept between labels: one read for a burst, a change to the file counted within
+// seconds, an unreachable GitHub not asked for every delivery.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Logger } from "pino";
@@ -39,33 +40,36 @@ test("a burst of labels in one repository costs one read", async () => {
   assert.equal(w.reads.length, 2);
 });
 
-test("a renamed trigger works at once; a removed one is honoured for at most a minute", async () => {
+test("a change to the file's trigger labels counts within 5 s", async () => {
   const w = world({ pull_request: "bosun", plan: "bosun:plan" });
   assert.equal(await w.cache.modeOf("bosun", w.o(1)), "pull_request");
-  w.rename({ pull_request: "agent", plan: "agent:plan" });
-  // Within 5 s the kept answer stands for every label.
-  w.at(4_000);
-  assert.equal(await w.cache.modeOf("agent", w.o(1)), null);
+  // The labels swapped: within 5 s the last answer stands, after that the file's new one.
+  w.rename({ pull_request: "bosun:plan", plan: "bosun" });
+  w.at(4_999);
+  assert.equal(await w.cache.modeOf("bosun", w.o(1)), "pull_request");
   assert.equal(w.reads.length, 1);
-  // Later, a label the kept answer does not name is read afresh.
-  w.at(6_000);
-  assert.equal(await w.cache.modeOf("agent", w.o(1)), "pull_request");
+  w.at(5_000);
+  assert.equal(await w.cache.modeOf("bosun", w.o(1)), "plan");
+  assert.equal(await w.cache.modeOf("bosun:plan", w.o(1)), "pull_request");
   assert.equal(w.reads.length, 2);
-  // The old trigger is no longer named by the fresh answer.
-  assert.equal(await w.cache.modeOf("bosun", w.o(1)), null);
-  w.rename({ pull_request: "bosun", plan: "bosun:plan" });
-  w.at(70_000);
-  // Past a minute even a named label is read afresh.
-  assert.equal(await w.cache.modeOf("agent", w.o(1)), null);
-  assert.equal(w.reads.length, 3);
 });
 
-test("a failed read gives the defaults for this label and is not kept", async () => {
+test("a failed read answers with the last labels read, or the defaults, and is not repeated for 5 s", async () => {
   const w = world({ pull_request: "agent", plan: "agent:plan" });
   w.fail(true);
+  assert.equal(await w.cache.modeOf("bosun", w.o(1)), "pull_request", "no answer yet: the defaults");
   assert.equal(await w.cache.modeOf("bosun", w.o(1)), "pull_request");
-  assert.deepEqual(w.warnings, ["could not read the repository's trigger labels; the defaults hold for this label"]);
+  assert.equal(w.reads.length, 1, "GitHub is not asked again at once");
   w.fail(false);
+  w.at(6_000);
   assert.equal(await w.cache.modeOf("bosun", w.o(1)), null);
-  assert.equal(w.reads.length, 2);
+  assert.equal(await w.cache.modeOf("agent", w.o(1)), "pull_request");
+  w.fail(true);
+  w.at(12_000);
+  assert.equal(await w.cache.modeOf("agent", w.o(1)), "pull_request", "the last labels read hold while GitHub cannot be read");
+  assert.equal(w.reads.length, 3);
+  assert.deepEqual(w.warnings, [
+    "could not read the repository's trigger labels; the defaults hold for now",
+    "could not read the repository's trigger labels; the last ones read hold for now",
+  ]);
 });
