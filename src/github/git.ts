@@ -53,9 +53,9 @@ export async function commitIndex(dir: string, o: { message: string; author: Git
   return (await runGit(dir, ["rev-parse", "HEAD"])).trim();
 }
 
-/** Pushes HEAD to `branch` without force: a branch that moved under us is an error, not overwritten. */
-export async function pushBranch(o: { dir: string; url: string; token: string; branch: string }): Promise<void> {
-  await runGit(o.dir, ["push", "--quiet", "--no-verify", o.url, `HEAD:refs/heads/${o.branch}`], { token: o.token });
+/** Pushes `commit` to `branch` without force: a branch that moved under us is an error, not overwritten. */
+export async function pushBranch(o: { dir: string; url: string; token: string; branch: string; commit: string }): Promise<void> {
+  await runGit(o.dir, ["push", "--quiet", "--no-verify", o.url, `${o.commit}:refs/heads/${o.branch}`], { token: o.token });
 }
 
 /** The sha a remote branch points at, or null. */

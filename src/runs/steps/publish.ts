@@ -43,7 +43,7 @@ export async function publish(ctx: RunContext): Promise<void> {
   const remote = await remoteBranchSha({ dir: checkout, url, token, branch });
   if (remote !== sha) {
     try {
-      await pushBranch({ dir: checkout, url, token, branch });
+      await pushBranch({ dir: checkout, url, token, branch, commit: sha });
     } catch (e) {
       if (/\[rejected\]|non-fast-forward|fetch first/.test(String(e))) {
         throw new StepFailure({

@@ -82,6 +82,9 @@ export async function buildCommit(ctx: RunContext): Promise<{ checkout: string; 
   // its content, so computing the change again in a sandbox would give this very commit.
   const built = ctx.run.facts.commitSha;
   if (built && (await headOf(checkout)) === built) {
+    // Its tree exactly as committed: the tests are seeded from it.
+    await runGit(checkout, ["reset", "--quiet", "--hard", built]);
+    await runGit(checkout, ["clean", "-ffdxq"]);
     return { checkout, sha: built, files: ctx.run.facts.changedFiles ?? await changedFiles(checkout, base) };
   }
   await takeChange(ctx, checkout);
