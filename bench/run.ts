@@ -7,6 +7,7 @@
 //
 // Sizes (environment): BENCH_REPETITIONS (5: sandbox and runs), BENCH_LATENCY_RUNS (20),
 // BENCH_BURST_PER_SECOND (200), BENCH_BURST_SECONDS (10), BENCH_BURST_REPETITIONS (3),
+// BENCH_BURST_REPOSITORIES (10),
 // BENCH_ISSUES (100), BENCH_CONCURRENCY (4), BENCH_MANY_REPETITIONS (3),
 // BENCH_GITHUB_WRITE_INTERVAL_MS (10), BENCH_GITHUB_NOTIFY_INTERVAL_MS (the same),
 // BOSUN_AGENT_IMAGE (bosun/agent-base:latest).
@@ -42,6 +43,7 @@ const settings = {
   burstPerSecond: num("BENCH_BURST_PER_SECOND", 200),
   burstSeconds: num("BENCH_BURST_SECONDS", 10),
   burstRepetitions: num("BENCH_BURST_REPETITIONS", 3),
+  burstRepositories: num("BENCH_BURST_REPOSITORIES", 10),
   issues: num("BENCH_ISSUES", 100),
   concurrency: num("BENCH_CONCURRENCY", 4),
   manyRepetitions: num("BENCH_MANY_REPETITIONS", 3),
@@ -73,7 +75,7 @@ const step = async (part: Part, f: () => Promise<Figure[]>): Promise<void> => {
 const run = { image: settings.image, writeIntervalMs: settings.writeIntervalMs, notifyIntervalMs: settings.notifyIntervalMs };
 await step("sandbox", () => sandboxFigures({ image: settings.image, repetitions: settings.repetitions }));
 await step("runs", () => perRunFigures({ ...run, repetitions: settings.repetitions, latencyRuns: settings.latencyRuns }));
-await step("burst", () => burstFigures({ ...run, perSecond: settings.burstPerSecond, seconds: settings.burstSeconds, repetitions: settings.burstRepetitions }));
+await step("burst", () => burstFigures({ ...run, perSecond: settings.burstPerSecond, seconds: settings.burstSeconds, repetitions: settings.burstRepetitions, repositories: settings.burstRepositories }));
 await step("many", () => manyIssuesFigures({ ...run, issues: settings.issues, concurrency: settings.concurrency, repetitions: settings.manyRepetitions }));
 
 const rows = figures.map((f) => {
