@@ -55,7 +55,8 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const r = envSchema.safeParse(source);
+  // An empty value is no value: `APP_ID=` in a compose file's .env passes "" rather than nothing.
+  const r = envSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== "")));
   if (!r.success) {
     const lines = r.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n");
     throw new Error(`[bosun/config] the environment is not valid:\n${lines}`);

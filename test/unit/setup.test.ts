@@ -71,6 +71,7 @@ test("the environment's app wins over the file's; the file's OAuth client is use
   const file = join(await scratch(t), "github-app.json");
   const look = (env: Record<string, string>) => lookUpAppCredentials(readEnv({ BOSUN_CREDENTIALS_FILE: file, ...env }));
   assert.deepEqual(await look({}), { kind: "none" });
+  assert.deepEqual(await look({ APP_ID: "", PRIVATE_KEY: "", WEBHOOK_SECRET: "" }), { kind: "none" }, "empty values (a compose file's `APP_ID=`) are no values");
   assert.deepEqual(await look({ APP_ID: "7" }), { kind: "incomplete", missing: ["PRIVATE_KEY (or PRIVATE_KEY_PATH)", "WEBHOOK_SECRET"] });
   await writeCredentialsFile(file, saved);
 
