@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "./http.ts";
+import { esc, html, page } from "./pages.ts";
 import type { Account, Permissions } from "./model.ts";
 import type { World } from "./world.ts";
 
@@ -205,18 +206,6 @@ ${error === null ? "" : `<p role="alert">${esc(error)}</p>\n`}<form method="post
 }
 
 // ---- pages --------------------------------------------------------------------------------------------
-
-function html(res: ServerResponse, status: number, body: string): number {
-  res.writeHead(status, { "content-type": "text/html; charset=utf-8" });
-  res.end(body);
-  return status;
-}
-
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function page(title: string, body: string): string {
-  return `<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>${esc(title)}</title></head>\n<body>\n<main>\n${body}\n</main>\n</body>\n</html>\n`;
-}
 
 function notFoundPage(): string {
   return page("Page not found", "<h1>404</h1>\n<p>This is not the web page you are looking for.</p>");

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { mintUserToken, refreshTokenLifetimeSeconds, userTokenLifetimeSeconds } from "./auth.ts";
 import { readBody } from "./http.ts";
+import { esc, html, page } from "./pages.ts";
 import type { Account } from "./model.ts";
 import type { World } from "./world.ts";
 
@@ -195,18 +196,6 @@ function tokenError(error: keyof typeof tokenErrors): TokenAnswer {
 }
 
 // ---- pages --------------------------------------------------------------------------------------------
-
-function html(res: ServerResponse, status: number, body: string): number {
-  res.writeHead(status, { "content-type": "text/html; charset=utf-8" });
-  res.end(body);
-  return status;
-}
-
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function page(title: string, body: string): string {
-  return `<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>${esc(title)}</title></head>\n<body>\n<main>\n${body}\n</main>\n</body>\n</html>\n`;
-}
 
 function authorizePage(w: World, form: AuthorizeForm, error: string | null): string {
   const app = esc(w.app.name);
