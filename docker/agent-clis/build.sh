@@ -8,58 +8,27 @@
 #   build.sh --force    rebuild even if the image exists
 #   build.sh --tag      print bosun/agent-clis:<recipe-hash> and exit
 #
-# The hash covers every file in this directory except README.md, and the base image's own tag
+# The hash covers every file in this directory except README.md, docker/lib/, and the base image's own tag
 # (so a new base means a new tag and a rebuild). Needs a running Docker daemon, npm, and the base
 # image (docker/agent-base/build.sh). Environment: DOCKER (client binary, default `docker`),
 # NPM (default `npm`).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DOCKER="${DOCKER:-docker}"
+WHAT=agent-clis
+# shellcheck source=../lib/common.sh
+. "$here/../lib/common.sh"
 NPM="${NPM:-npm}"
 REPO=bosun/agent-clis
 
-say() { printf 'setup: %-11s %s\n' agent-clis "$*"; }
-die() { printf 'setup: %-11s FAILED: %s\n' agent-clis "$*" >&2; exit 1; }
-
 BASE="$(bash "$here/../agent-base/build.sh" --tag)" || die "could not work out the base image's tag"
 
-recipe_hash() {
-    local f
-    (
-        printf '== base %s\n' "$BASE"
-        cd "$here"
-        for f in $(LC_ALL=C ls -A | LC_ALL=C sort); do
-            [ "$f" = README.md ] && continue
-            [ -f "$f" ] || continue
-            printf '== %s\n' "$f"
-            cat "$f"
-        done
-    ) | sha256sum | cut -c1-12
-}
-
-HASH="$(recipe_hash)"
+HASH="$(recipe_hash "base $BASE")"
 TAG="$REPO:$HASH"
 
-force=0
-case "${1:-}" in
-    --tag) echo "$TAG"; exit 0 ;;
-    --force) force=1 ;;
-    "") ;;
-    *) die "unknown argument '$1' (use --tag or --force)" ;;
-esac
+recipe_args "$TAG" "$@"
 
-image_id() { "$DOCKER" image inspect --format '{{.Id}}' "$1" 2>/dev/null || true; }
-
-if [ "$force" = 0 ] && [ -n "$(image_id "$TAG")" ]; then
-    if [ "$(image_id "$TAG")" != "$(image_id "$REPO:latest")" ]; then
-        "$DOCKER" tag "$TAG" "$REPO:latest"
-        say "$TAG present; tagged it $REPO:latest"
-    else
-        say "$TAG present (= $REPO:latest)"
-    fi
-    exit 0
-fi
+[ "$force" = 1 ] || use_if_present "$TAG" "$REPO:latest"
 
 [ -n "$(image_id "$BASE")" ] || die "the base image $BASE is missing: build it first (bash docker/agent-base/build.sh)"
 command -v "$NPM" >/dev/null || die "npm is not installed"
@@ -94,10 +63,7 @@ fi
 # Smoke test before :latest moves, under the sandbox's own constraints: user 1000, no network,
 # a read-only root filesystem with tmpfs /tmp and home; under runc and (when registered) gVisor.
 check='id -u | grep -qx 1000 && codex --version && claude --version && node --version'
-runtimes="runc"
-if [[ "$("$DOCKER" info --format '{{json .Runtimes}}' 2>/dev/null)" == *'"runsc"'* ]]; then
-    runtimes="runc runsc"
-fi
+runtimes="$(sandbox_runtimes)"
 for rt in $runtimes; do
     if ! out="$("$DOCKER" run --rm --network none --runtime "$rt" --user 1000 --read-only \
             --tmpfs /tmp:rw,nosuid --tmpfs /home/agent:rw,nosuid,uid=1000,gid=1000 \

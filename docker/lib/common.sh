@@ -1,6 +1,6 @@
-# Shared by docker/node-base/build.sh and docker/postgres-base/build.sh (sourced, not run).
-# The caller sets: here (its recipe folder), WHAT (the name in messages), and then calls
-# recipe_hash, use_if_present, host_sources and build_rootfs in that order.
+# Shared by the image recipes under docker/ (sourced, not run). The caller sets: here (its
+# recipe folder) and WHAT (the name in messages), then uses recipe_hash, recipe_args,
+# use_if_present and, for a Debian rootfs, need_builder, host_sources and build_rootfs.
 lib="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DOCKER="${DOCKER:-docker}"
 SUITE=bookworm
@@ -26,6 +26,29 @@ recipe_hash() {
         done
         printf '== extra\n%s\n' "$*"
     } | sha256sum | cut -c1-12
+}
+
+# recipe_args TAG "$@": `--tag` prints TAG and exits, `--force` sets force=1 (rebuild even if
+# the image exists), nothing else is accepted.
+recipe_args() {
+    local tag="$1"
+    shift
+    force=0
+    case "${1:-}" in
+        --tag) echo "$tag"; exit 0 ;;
+        --force) force=1 ;;
+        "") ;;
+        *) die "unknown argument '$1' (use --tag or --force)" ;;
+    esac
+}
+
+# The runtimes a new image's smoke test runs under: runc, and gVisor's runsc when registered.
+sandbox_runtimes() {
+    if [[ "$("$DOCKER" info --format '{{json .Runtimes}}' 2>/dev/null)" == *'"runsc"'* ]]; then
+        echo "runc runsc"
+    else
+        echo "runc"
+    fi
 }
 
 # Exits 0 when $1 (the hash tag) exists: points $2 (the name users and compose files use) at it.

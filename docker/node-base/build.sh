@@ -50,13 +50,7 @@ esac
 HASH="$(recipe_hash "node $NODE_VERSION $ARCH" "npm $NPM_VERSION" "$extra_ca")"
 TAG="$NAME-bosun-$HASH"
 
-force=0
-case "${1:-}" in
-    --tag) echo "$TAG"; exit 0 ;;
-    --force) force=1 ;;
-    "") ;;
-    *) die "unknown argument '$1' (use --tag or --force)" ;;
-esac
+recipe_args "$TAG" "$@"
 
 ours="$("$DOCKER" image inspect --format '{{index .Config.Labels "io.bosun.recipe-hash"}}' "$NAME" 2>/dev/null || true)"
 if [ -n "$(image_id "$NAME")" ] && [ -z "$ours" ]; then

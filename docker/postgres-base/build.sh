@@ -22,13 +22,7 @@ NAME=bosun/postgres:$PG_MAJOR
 HASH="$(recipe_hash "postgresql-$PG_MAJOR")"
 TAG="$NAME-$HASH"
 
-force=0
-case "${1:-}" in
-    --tag) echo "$TAG"; exit 0 ;;
-    --force) force=1 ;;
-    "") ;;
-    *) die "unknown argument '$1' (use --tag or --force)" ;;
-esac
+recipe_args "$TAG" "$@"
 [ "$force" = 1 ] || use_if_present "$TAG" "$NAME"
 
 need_builder "$TAG"
