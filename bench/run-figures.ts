@@ -18,7 +18,7 @@ import { startBosunCluster, until, type BosunCluster, type BosunReplica } from "
 import { seedDemoRepo } from "../test/helpers/seed.ts";
 import type { OfflineGitHub } from "../test/offline-github/server.ts";
 import type { Delivery } from "../test/offline-github/webhooks.ts";
-import { sleep, withCleanUps, type CleanUps, type Figure } from "./figures.ts";
+import { percentile, sleep, withCleanUps, type CleanUps, type Figure } from "./figures.ts";
 
 const run = promisify(execFile);
 
@@ -292,9 +292,8 @@ export async function burstFigures(o: RunBenchOptions & { perSecond: number; sec
       late.push(results.filter((r) => r.status === 202).length);
       const ms = results.map((r) => r.ms);
       acks.push(...ms);
-      const sorted = [...ms].sort((a, b) => a - b);
-      p50.push(sorted[Math.ceil(sorted.length * 0.5) - 1] ?? NaN);
-      p99.push(sorted[Math.ceil(sorted.length * 0.99) - 1] ?? NaN);
+      p50.push(percentile(ms, 50));
+      p99.push(percentile(ms, 99));
     });
   }
   const what = `${o.perSecond} deliveries/s for ${o.seconds} s, ${o.repositories} repositories`;

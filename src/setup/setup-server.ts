@@ -11,7 +11,7 @@
 // Probot has a setup app of its own, but its package does not export it, it writes `.env` into
 // the working directory, and its manifest points webhooks at `<url>/` while Bosun's path is
 // /api/github/webhooks; hence this one.
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Octokit } from "@octokit/rest";
@@ -20,6 +20,7 @@ import type { Logger } from "pino";
 import type { Env } from "../config/env.ts";
 import type { AppCredentials } from "./credentials-file.ts";
 import { credentialsFileProblem, credentialsSchema, writeCredentialsFile } from "./credentials-file.ts";
+import { sameToken } from "../web/sessions.ts";
 import { buildManifest, setupCallbackPath, webhookPath } from "./manifest.ts";
 import { callbackPage, problemPage, setupPage } from "./setup-pages.ts";
 
@@ -102,7 +103,7 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
     }
     if (url.pathname !== "/setup") return redirect(res, "/setup");
     const given = url.searchParams.get("token");
-    if (!given || !same(given, token)) {
+    if (!sameToken(token, given ?? undefined)) {
       log.warn({ token: given ? "wrong" : "none" }, "refused the setup page: it needs the link with the setup token from Bosun's log");
       return html(res, 403, problemPage("This setup page needs its link", `Open the link Bosun printed in its log when it started (${publicUrl}/setup?token=…), or the one with the BOSUN_SETUP_TOKEN you set. Only someone who can read the log may register Bosun's GitHub App.`, null));
     }
@@ -120,7 +121,7 @@ export async function serveSetup(o: { env: Env; log: Logger; manifestPath?: stri
     const expires = state ? states.get(state) : undefined;
     // The state must be one this server handed out, not yet used or expired, and the one this
     // browser was given: a code from another browser's flow (or someone else's app) is refused.
-    if (!code || !state || expires === undefined || expires <= Date.now() || !fromCookie || !same(state, fromCookie)) {
+    if (!code || !state || expires === undefined || expires <= Date.now() || !fromCookie || !sameToken(state, fromCookie)) {
       log.warn({ hasCode: Boolean(code), knownState: expires !== undefined, cookie: Boolean(fromCookie) }, "refused a setup callback whose state does not match a setup started in this browser");
       return html(res, 400, problemPage("This setup link is not valid", "It was used already, it expired, or the setup was not started from this browser. Nothing was registered with it.", "/setup"));
     }
@@ -201,12 +202,6 @@ async function convert(env: Env, code: string): Promise<{ credentials: AppCreden
   if (!r.success) throw new Error(`GitHub's answer lacked what Bosun needs (${r.error.issues.map((i) => i.path.join(".")).join(", ")})`);
   const owner = data.owner && "login" in data.owner ? data.owner.login : (data.owner as { slug?: string } | null)?.slug ?? "";
   return { credentials: r.data, owner };
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function cookie(name: string, value: string, o: { maxAge: number; secure: boolean }): string {

@@ -73,7 +73,7 @@ export class SessionStore {
   }
 }
 
-/** Constant-time comparison for the CSRF token a form sends back. */
+/** Constant-time comparison of a secret token with what a request sent back (a form's CSRF token, an OAuth or setup state). */
 export function sameToken(a: string, b: string | undefined): boolean {
   if (!b) return false;
   const x = Buffer.from(a);
