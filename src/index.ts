@@ -3,12 +3,8 @@
 import type { Probot } from "probot";
 import { webhookDeliveries, webhookHandling } from "./ops/metrics.ts";
 import type { Pool } from "pg";
-import { Redactor } from "./audit/redactor.ts";
-import { Transcript } from "./audit/transcript.ts";
 import type { Env } from "./config/env.ts";
-import { settleIndependentReview } from "./github/independent-review.ts";
 import { TriggerLabelCache } from "./config/trigger-labels.ts";
-import { TokenBroker } from "./github/tokens.ts";
 import type { CommandStore } from "./runs/command-store.ts";
 import { parseCommand } from "./runs/commands.ts";
 import type { RunStore } from "./runs/store.ts";
@@ -86,33 +82,23 @@ export function bosunApp(deps: AppDeps) {
       if (recorded) deps.onRunQueued?.();
     }));
 
-    // A dismissed approval must stop counting, so dismissals settle the check as submissions do.
+    // Reviews and pushes on Bosun's pull requests are recorded for the merge gate (src/gate/), which
+    // the command loop applies: a dismissed approval, an approval of an older commit, a new push,
+    // each settles both checks again.
     app.on(["pull_request_review.submitted", "pull_request_review.dismissed"], timed("pull_request_review", async (context) => {
-      // Settling the check is idempotent, so a redelivery simply settles it again.
-      const { repository, pull_request: pr, installation } = context.payload;
+      const { repository, pull_request: pr, installation, review } = context.payload;
       if (!installation || !pr.head.ref.startsWith("bosun/")) return;
       const runs = (await deps.store.list({ owner: repository.owner.login, repo: repository.name })).filter((r) => r.prNumber === pr.number);
       const run = runs[runs.length - 1];
       if (!run) return;
-      const redactor = new Redactor();
-      const transcript = new Transcript(deps.pool, run.id, redactor);
-      const tokens = new TokenBroker({
-        app, apiUrl: deps.env.GITHUB_API_URL, log: context.log, transcript, redactor,
-        target: { installationId: installation.id, repoId: repository.id, repoFullName: repository.full_name },
+      const recorded = await deps.commands.record({ id: `${context.id}:gate`, event: context.name, action: context.payload.action }, {
+        installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
+        issueNumber: pr.number, commentId: 0, author: review.user?.login ?? "ghost", authorType: review.user?.type ?? "User",
+        verb: "gate:review", args: JSON.stringify({ review: { id: review.id, user: review.user?.login ?? null, state: review.state.toUpperCase(), commit: review.commit_id ?? null } }),
       });
-      try {
-        const { octokit } = await tokens.get("review");
-        const decision = await settleIndependentReview(octokit, run);
-        await transcript.append("review", {
-          reviewer: context.payload.review.user?.login ?? null, state: context.payload.review.state,
-          independent_review: decision.satisfied ? "satisfied" : "waiting", reason: decision.reason,
-        });
-      } finally {
-        await tokens.revokeAll();
-      }
+      if (recorded) deps.onRunQueued?.();
       // Changes requested on Bosun's pull request: a follow-up run on its branch (the worker checks
       // that the reviewer may start work, as for a label).
-      const review = context.payload.review;
       if (context.payload.action !== "submitted" || review.state !== "changes_requested" || !review.user || review.user.type === "Bot") return;
       const result = await deps.store.createRunFromDelivery({ id: context.id, event: context.name, action: context.payload.action }, {
         installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
@@ -125,6 +111,20 @@ export function bosunApp(deps: AppDeps) {
       if (result.duplicate) return;
       context.log.info({ run: result.run.id, created: result.created }, result.created ? "follow-up run queued for a review" : "the issue already has an active run");
       if (result.created) deps.onRunQueued?.();
+    }));
+
+    // Someone (or Bosun) pushed to a pull request's branch: approvals of the old head stop counting.
+    app.on("pull_request.synchronize", timed("pull_request", async (context) => {
+      const { repository, pull_request: pr, installation, sender } = context.payload;
+      if (!installation || !pr.head.ref.startsWith("bosun/")) return;
+      const known = (await deps.store.list({ owner: repository.owner.login, repo: repository.name })).some((r) => r.prNumber === pr.number);
+      if (!known) return;
+      const recorded = await deps.commands.record({ id: `${context.id}:gate`, event: context.name, action: context.payload.action }, {
+        installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
+        issueNumber: pr.number, commentId: 0, author: sender.login, authorType: sender.type,
+        verb: "gate:push", args: JSON.stringify({ push: { by: sender.login, byType: sender.type, before: context.payload.before, after: context.payload.after, branch: pr.head.ref } }),
+      });
+      if (recorded) deps.onRunQueued?.();
     }));
   };
 }

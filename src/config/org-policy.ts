@@ -59,8 +59,9 @@ const rulesShape = {
     teams: z.array(z.string().min(1)).optional().describe("Team slugs of the org whose members may start work whatever their permission."),
   }).optional(),
   approve_outsider_issues: z.boolean().optional().describe("An issue written by someone without write access waits for `/bosun approve` before the agent reads it."),
+  push_before_approval: z.boolean().optional().describe("Push the agent's verified commit and open its pull request before anyone approves it. Off: nothing the agent wrote reaches GitHub until someone with write access other than the requester comments `/bosun approve` on the change Bosun shows. On: a push starts the repository's workflows on the agent's code, with its secrets (same-repository pull requests too, drafts included), before anyone has looked; turn it on only where no workflow gives secrets to `bosun/*` branches. Changes to `protected_paths` wait for approval either way."),
   require_protection_gate: z.boolean().optional().describe("Keep pull requests drafts until the base branch's protection requires Bosun's checks, an approving review and code owners."),
-  protected_paths: z.array(z.string().min(1)).optional().describe("Globs of files whose change keeps the pull request a draft with a failing `bosun` check until someone allowed comments `/bosun approve` on it."),
+  protected_paths: z.array(z.string().min(1)).optional().describe("Globs of files (matched through renames and symbolic links of their folders) whose change is never pushed until someone with write access other than the requester comments `/bosun approve`, whatever `push_before_approval` says."),
   budgets: z.strictObject({
     runs_per_day_per_repository: perDay.describe("Runs one repository may start per day (UTC); none means no limit."),
     sandbox_minutes_per_day_per_repository: perDay.describe("Sandbox minutes (setup, agent, tests) one repository may use per day (UTC); none means no limit."),
@@ -127,6 +128,7 @@ export interface ResolvedRules {
   model: { base_url: string | null; name: string | null; api_key_secret: string | null; max_steps: number; max_tokens: number };
   who_may_start: { min_permission: (typeof permissions)[number]; users: string[]; teams: string[] };
   approve_outsider_issues: boolean;
+  push_before_approval: boolean;
   require_protection_gate: boolean;
   protected_paths: string[];
   budgets: {
@@ -156,8 +158,9 @@ export const bosunDefaults: ResolvedRules = {
   model: { base_url: null, name: null, api_key_secret: null, max_steps: 40, max_tokens: 400_000 },
   who_may_start: { min_permission: "write", users: [], teams: [] },
   approve_outsider_issues: true,
+  push_before_approval: false,
   require_protection_gate: true,
-  protected_paths: [".github/workflows/**", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/bosun.yml"],
+  protected_paths: [".github/workflows/**", ".github/actions/**", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/bosun.yml"],
   budgets: { runs_per_day_per_repository: null, sandbox_minutes_per_day_per_repository: null, runs_per_day_per_org: null, sandbox_minutes_per_day_per_org: null },
   concurrency: { runs_per_repository: null, runs_per_org: null },
   retention: { transcript_days: null },

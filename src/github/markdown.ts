@@ -8,11 +8,14 @@ export function fence(text: string, info = ""): string {
   return `${f}${info}\n${text.replace(/\n+$/, "")}\n${f}`;
 }
 
-const closing = /\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(\s*:?\s+)((?:[\w.-]+\/[\w.-]+)?#)(\d+)/gi;
+// GitHub's closing keywords, before `#12`, `owner/repo#12` or a full issue or pull request URL
+// (docs: "Linking a pull request to an issue using a keyword").
+const closing = /\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(\s*:?\s*)((?:[\w.-]+\/[\w.-]+)?#|https?:\/\/[^\s/]+\/[\w.-]+\/[\w.-]+\/(?:issues|pull)\/)(\d+)/gi;
 
 /**
- * Keeps the words but stops GitHub acting on them: `@name` does not notify, and
- * "Fixes #12" does not close issue 12 when the pull request merges.
+ * Keeps the words but stops GitHub acting on them: `@name` does not notify, and "Fixes #12" (or an
+ * issue's URL) does not close issue 12 when the pull request merges. Also for titles and commit
+ * messages: a closing keyword in a commit that reaches the default branch closes the issue too.
  */
 export function neutralize(text: string): string {
   return text

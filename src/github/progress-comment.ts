@@ -12,6 +12,7 @@ const headline: Record<RunState, string> = {
   preparing: "📥 Preparing the workspace",
   running: "🤖 The agent is working",
   verifying: "🧪 Checking the change",
+  awaiting_push_approval: "✋ Change ready: waiting for someone else's `/bosun approve` before anything is pushed",
   publishing: "📤 Publishing the change",
   succeeded: "✅ Done",
   failed: "❌ Failed",
@@ -31,7 +32,8 @@ const nextStep: Record<"pull_request" | "plan", Partial<Record<RunState, string>
     awaiting_approval: "a maintainer comments `/bosun approve`",
     preparing: "start the agent in a sandbox",
     running: "compute the diff and run the tests",
-    verifying: "push the branch and open the pull request",
+    verifying: "show the change here for approval before anything is pushed",
+    awaiting_push_approval: "someone with write access other than the requester comments `/bosun approve`; then Bosun pushes the branch and opens the pull request",
     publishing: "check the base branch's protection and finish",
   },
   plan: {
@@ -68,6 +70,14 @@ export function renderProgress(run: Run, now: Date = new Date(), publicUrl?: str
   const next = nextStep[run.mode][run.state];
   if (next) lines.push("", `**Next:** ${next}.`);
   if (run.outcome) lines.push("", `**Outcome:** ${run.outcome}`);
+  if (run.state === "awaiting_approval" && f.approvalShown) {
+    const t = f.approvalShown;
+    lines.push("", `<details><summary>The text \`/bosun approve\` lets the agent read (text ${t.hash})</summary>\n\n${fence(`${t.title}\n\n${t.body ?? ""}`, "text")}\n</details>`);
+  }
+  if (run.state === "awaiting_push_approval" && f.heldDiff) {
+    const files = f.changedFiles ?? [];
+    lines.push("", `<details><summary>The change: ${files.length} file${files.length === 1 ? "" : "s"} in ${(f.commitSha ?? "").slice(0, 7)}${f.heldDiff.truncated ? " (cut here; the dashboard has all of it)" : ""}</summary>\n\n${fence(f.heldDiff.text, "diff")}\n</details>`);
+  }
   if (f.failure?.detail) lines.push("", `<details><summary>${f.failure.title}</summary>\n\n${fence(f.failure.detail)}\n</details>`);
   lines.push("", progressMarker(run.id));
   return lines.join("\n");

@@ -19,14 +19,12 @@ export const tokenPurposes = {
   publish: { contents: "write", pull_requests: "write", checks: "write", administration: "read", metadata: "read" },
   /** The same, for a change under `.github/workflows/`: GitHub refuses such a push without `workflows`. */
   publishWorkflows: { contents: "write", workflows: "write", pull_requests: "write", checks: "write", administration: "read", metadata: "read" },
-  /** `/bosun approve` on a pull request: settle the `bosun` check and take the pull request out of draft. */
-  approve: { checks: "write", pull_requests: "write", metadata: "read" },
   /** Team membership for who may start work (an org permission; the token is still scoped to the one repository). */
   membership: { members: "read", metadata: "read" },
   /** A follow-up's review comments (read-only), for the agent's task. */
   readReviews: { pull_requests: "read", metadata: "read" },
-  /** Settle the independent-review check when a review arrives. */
-  review: { checks: "write", pull_requests: "read", metadata: "read" },
+  /** The merge gate after a review or a push: both check runs, the draft state, branch protection. */
+  gate: { checks: "write", pull_requests: "write", administration: "read", metadata: "read" },
 } as const satisfies Record<string, Record<string, "read" | "write">>;
 export type TokenPurpose = keyof typeof tokenPurposes;
 

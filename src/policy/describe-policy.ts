@@ -39,6 +39,7 @@ export function policyRows(o: PolicyDescription): { setting: string; value: stri
     }),
     ...(Object.keys(r.budgets) as (keyof typeof r.budgets)[]).map((k): [string, unknown, string | undefined] => [`budgets.${k}`, r.budgets[k], s[`budgets.${k}`]]),
     ["protected paths", r.protected_paths, s["protected_paths"]],
+    ["agent's change pushed before anyone approves it", r.push_before_approval, s["push_before_approval"]],
     ["base branch protection gate required", r.require_protection_gate, s["require_protection_gate"]],
     ["pull requests always drafts", p.draft, s["draft"]],
   ];

@@ -3,6 +3,16 @@
 export const commandVerbs = ["approve", "retry", "cancel", "status", "policy"] as const;
 export type CommandVerb = (typeof commandVerbs)[number] | "unknown";
 
+/**
+ * Not commands people type (a comment's unknown word is stored as `unknown`): a review or a push on
+ * Bosun's pull request, recorded by the webhook handler for the merge gate to look at.
+ */
+export const gateEvents = ["gate:review", "gate:push"] as const;
+export type GateEvent = (typeof gateEvents)[number];
+export function isGateEvent(verb: string): verb is GateEvent {
+  return (gateEvents as readonly string[]).includes(verb);
+}
+
 export interface ParsedCommand { verb: CommandVerb; args: string; raw: string }
 
 /** The first line of a comment, when it starts with `/bosun`; null otherwise. */
@@ -20,7 +30,7 @@ export function parseCommand(body: string): ParsedCommand | null {
 }
 
 export const commandHelp = [
-  "- `/bosun approve`: let the agent read this issue's text (needed when someone without write access wrote it)",
+  "- `/bosun approve`: let the agent read this issue's text (needed when someone without write access wrote it); or, when Bosun holds the agent's change, push it (someone other than the requester; `/bosun approve <commit>` approves only that commit)",
   "- `/bosun retry`: start the run again after it failed or was cancelled",
   "- `/bosun cancel`: stop the run now",
   "- `/bosun status`: where the run is",

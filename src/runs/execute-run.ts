@@ -3,7 +3,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { RequestError } from "@octokit/request-error";
-import { isTerminal } from "./run.ts";
+import { isTerminal, isWaitingForPerson } from "./run.ts";
 import type { Run } from "./run.ts";
 import { RunContext, type RunDeps } from "./run-context.ts";
 import { isDockerConnectionError } from "../sandbox/docker-sandbox.ts";
@@ -80,7 +80,7 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
       await ctx.update({ facts: { dockerLostSince: null, waiting: null } });
       await ctx.reportProgressOrNote();
     }
-    while (!isTerminal(ctx.run.state) && ctx.run.state !== "awaiting_approval") {
+    while (!isTerminal(ctx.run.state) && !isWaitingForPerson(ctx.run.state)) {
       const before = ctx.run.state;
       const endStep = stepDuration.startTimer({ step: stepNames[before] ?? before });
       switch (ctx.run.state) {

@@ -12,18 +12,21 @@ import { hasWriteAccess, mayStartWork, teamChecker } from "../policy/who-may-sta
 import { repoConfigPath } from "../config/repo-config.ts";
 import { findMarkedComment, renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker, type GitHubClient } from "../github/tokens.ts";
-import { checkNames, upsertCheckRun } from "../github/check-runs.ts";
-import { setDraft } from "../github/pull-request.ts";
-import { readiness } from "../policy/readiness.ts";
-import { commandHelp } from "./commands.ts";
+import { pushApprovalRefusal } from "../gate/push-approval.ts";
+import { refreshGate } from "../gate/refresh-gate.ts";
+import { approvalHash } from "../policy/approval-text.ts";
+import { commandHelp, isGateEvent } from "./commands.ts";
 import type { StoredCommand } from "./command-store.ts";
 import { followUpOf, isTerminal, type Run } from "./run.ts";
 import type { RunDeps } from "./run-context.ts";
 
 export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<string> {
+  // A review or a push Bosun recorded from a webhook: the merge gate looks again; nobody is answered.
+  if (isGateEvent(cmd.verb)) return refreshGate(deps, cmd);
   const redactor = new Redactor();
   const runs = await deps.store.list({ owner: cmd.owner, repo: cmd.repo });
-  const run = [...runs].reverse().find((r) => r.issueNumber === cmd.issueNumber || r.prNumber === cmd.issueNumber) ?? null;
+  // On an issue: its latest run. On Bosun's pull request: the latest run on it (a follow-up waiting there included).
+  const run = [...runs].reverse().find((r) => r.issueNumber === cmd.issueNumber || r.prNumber === cmd.issueNumber || r.facts.iteration?.pullNumber === cmd.issueNumber) ?? null;
   const transcript = run ? new Transcript(deps.pool, run.id, redactor) : null;
   const tokens = new TokenBroker({
     app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, transcript, redactor,
@@ -83,14 +86,22 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       return { decision: "cancelled", reply: `Cancelled run \`${active.id}\`; its sandbox is stopped.` };
     }
     case "approve": {
-      if (run && run.prNumber === cmd.issueNumber) return approveProtectedPaths(deps, cmd, run, tokens, role);
-      if (!active || active.state !== "awaiting_approval") return { decision: "nothing to do", reply: "There is no run waiting for approval on this issue." };
+      if (active?.state === "awaiting_push_approval") return approvePush(deps, cmd, active, octokit, role);
+      if (!active || active.state !== "awaiting_approval") return { decision: "nothing to do", reply: `There is no run waiting for approval on this ${run?.prNumber === cmd.issueNumber ? "pull request" : "issue"}.` };
+      // The approval is of the text the waiting comment showed (its hash printed there), not of
+      // whatever the issue says when the command is handled.
       const { octokit: reader } = await tokens.get("fetch");
       const issue = (await reader.rest.issues.get({ owner: cmd.owner, repo: cmd.repo, issue_number: active.issueNumber })).data;
-      const approval = { by: cmd.author, at: new Date().toISOString(), title: issue.title, body: issue.body ?? null };
-      const moved = await deps.store.forceState(active.id, "preparing", null, { approval });
-      if (moved) await refreshProgress(deps, octokit, moved);
-      return { decision: "approved", reply: "Approved. The agent now reads the issue as it stands; later edits will not reach it." };
+      const current = { title: issue.title, body: issue.body ?? null };
+      const shown = active.facts.approvalShown ?? { ...current, hash: approvalHash(current) };
+      const named = cmd.args.trim().split(/\s+/)[0] ?? "";
+      if (named && named !== shown.hash) return { decision: "refused", reply: `The text waiting for approval is text ${shown.hash}, not \`${named.slice(0, 40)}\`; nothing was approved.` };
+      const approval = { by: cmd.author, at: new Date().toISOString(), title: shown.title, body: shown.body };
+      const moved = await deps.store.forceState(active.id, "preparing", null, { approval }, "awaiting_approval");
+      if (!moved) return { decision: "nothing to do", reply: "The run moved on before this approval arrived; nothing changed." };
+      await refreshProgress(deps, octokit, moved);
+      const edited = approvalHash(current) !== shown.hash;
+      return { decision: "approved", reply: `Approved text ${shown.hash}, as the progress comment shows it. ${edited ? "The issue was edited after that; the edit does not reach the agent (a follow-up on an edited issue asks again)." : "Later edits will not reach the agent."}` };
     }
     case "retry": {
       if (active) return { decision: "nothing to do", reply: `Run \`${active.id}\` is still ${active.state.replace("_", " ")}; \`/bosun cancel\` it first.` };
@@ -125,26 +136,30 @@ async function followUp(deps: RunDeps, cmd: StoredCommand, run: Run, active: Run
     : { decision: "nothing to do", reply: "Another run on this issue has just started." };
 }
 
-/** `/bosun approve` on Bosun's pull request: the change to protected paths in its commit is approved. */
-async function approveProtectedPaths(deps: RunDeps, cmd: StoredCommand, run: Run, tokens: TokenBroker, role: string): Promise<{ reply: string; decision: string }> {
-  const changed = run.facts.protectedChanges ?? [];
+/**
+ * `/bosun approve` of a change Bosun holds: the verified commit the waiting comment shows is
+ * pushed. The approver must have write access and must not be the person who asked for the run;
+ * `/bosun approve <sha>` approves only that commit.
+ */
+async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit: GitHubClient, role: string): Promise<{ reply: string; decision: string }> {
   const sha = run.facts.commitSha ?? "";
-  const paths = changed.map((p) => `\`${p}\``).join(", ");
-  if (!changed.length) return { decision: "nothing to do", reply: "This pull request changes no protected paths, so there is nothing for `/bosun approve` to approve. Review it as usual." };
-  if (run.facts.protectedApproval?.sha === sha) return { decision: "nothing to do", reply: `@${run.facts.protectedApproval.by} already approved the change to ${paths} in ${sha.slice(0, 7)}.` };
-  if (!hasWriteAccess(role)) return { decision: "refused", reply: `Approving a change to protected paths (${paths}) needs write access to ${cmd.owner}/${cmd.repo}; you have ${role === "none" ? "no" : role} access.` };
-  const approved = await deps.store.amendFacts(run.id, { protectedApproval: { by: cmd.author, at: new Date().toISOString(), sha } });
-  if (!approved) return { decision: "nothing to do", reply: "The run behind this pull request is gone." };
-  const ready = readiness(approved);
-  const { octokit } = await tokens.get("approve");
-  await upsertCheckRun(octokit, {
-    owner: run.owner, repo: run.repo, headSha: sha, name: checkNames.tests, externalId: `${run.id}:tests`, knownId: run.checkRunId, fields: ready.check,
-  });
-  const pr = (await octokit.rest.pulls.get({ owner: run.owner, repo: run.repo, pull_number: cmd.issueNumber })).data;
-  const draft = pr.state === "open" ? await setDraft(octokit, { nodeId: pr.node_id, draft: pr.draft ?? false }, ready.draft) : pr.draft ?? false;
-  const state = ready.blockers.length ? `The \`bosun\` check still fails: ${ready.blockers.join("; ")}.` : "The `bosun` check passes now.";
-  const next = draft ? "The pull request stays a draft." : `The pull request is ready for review; it still needs an approving review from someone other than @${run.requestedBy}.`;
-  return { decision: "approved", reply: `Approved the change to ${paths} in ${sha.slice(0, 7)}. ${state} ${next}` };
+  const short = sha.slice(0, 7);
+  if (!hasWriteAccess(role)) return { decision: "refused", reply: `Approving the agent's change (${short}) for pushing needs write access to ${cmd.owner}/${cmd.repo}; you have ${role === "none" ? "no" : role} access.` };
+  const refusal = pushApprovalRefusal(run, cmd.author);
+  if (refusal) return { decision: "refused", reply: `Bosun did not push ${short}: ${refusal}` };
+  const named = cmd.args.trim().split(/\s+/)[0] ?? "";
+  if (named && !(/^[0-9a-f]{7,40}$/i.test(named) && sha.startsWith(named.toLowerCase()))) {
+    return { decision: "refused", reply: `The change waiting for approval is ${short}, not \`${named.slice(0, 40)}\`; nothing was pushed. Look at the change in the progress comment and approve it by its own id.` };
+  }
+  const pushApproval = { by: cmd.author, at: new Date().toISOString(), sha };
+  const moved = await deps.store.forceState(run.id, "publishing", null, { pushApproval }, "awaiting_push_approval");
+  if (!moved) return { decision: "nothing to do", reply: "The run moved on before this approval arrived; nothing changed." };
+  await refreshProgress(deps, octokit, moved);
+  const protectedPaths = run.facts.protectedChanges ?? [];
+  return {
+    decision: "approved",
+    reply: `Approved ${short}${protectedPaths.length ? `, with its change to protected paths (${protectedPaths.map((p) => `\`${p}\``).join(", ")})` : ""}. Bosun pushes it and opens the pull request now; the pull request still needs an approving review of its head commit from someone who did not ask for it.`,
+  };
 }
 
 function statusOf(run: Run): string {

@@ -6,6 +6,7 @@ export const runStates = [
   "preparing",
   "running",
   "verifying",
+  "awaiting_push_approval",
   "publishing",
   "succeeded",
   "failed",
@@ -15,6 +16,11 @@ export const runStates = [
 export type RunState = (typeof runStates)[number];
 export const terminalStates: readonly RunState[] = ["succeeded", "failed", "cancelled", "refused"];
 export type RunMode = "pull_request" | "plan";
+/** States in which a run waits for a person's `/bosun approve`; no worker holds it meanwhile. */
+export const waitingStates: readonly RunState[] = ["awaiting_approval", "awaiting_push_approval"];
+export function isWaitingForPerson(state: RunState): boolean {
+  return waitingStates.includes(state);
+}
 
 /** What the steps learnt, kept on the run so a repeated step can skip what is done. */
 export interface RunFacts {
@@ -56,10 +62,18 @@ export interface RunFacts {
   testOutputTail?: string;
   commitSha?: string;
   gateMissing?: string[];
+  /** The verified change as the waiting comment shows it (redacted; cut past 30,000 characters). */
+  heldDiff?: { text: string; truncated: boolean };
   /** Changed files under the policy's protected paths. */
   protectedChanges?: string[];
-  /** `/bosun approve` on the pull request: who approved the protected paths, for which commit. */
-  protectedApproval?: { by: string; at: string; sha: string };
+  /**
+   * `/bosun approve` of the verified commit before anything is pushed: who approved it, and which
+   * commit (the one the waiting comment showed). Nothing the agent wrote reaches GitHub without it,
+   * unless the org's policy pushes before approval (never for protected paths).
+   */
+  pushApproval?: { by: string; at: string; sha: string };
+  /** The issue text the waiting comment showed (and `/bosun approve` approves): title, body and their hash. */
+  approvalShown?: { title: string; body: string | null; hash: string };
   planCommentId?: number;
   reviewersRequested?: string[];
   steps?: { name: string; at: string }[];
@@ -76,6 +90,8 @@ export interface RunFacts {
    * adds a commit; its progress comment is on the pull request.
    */
   iteration?: Iteration;
+  /** People who pushed to the pull request's branch (recorded from `pull_request.synchronize`). */
+  pushers?: string[];
   /** Review comments a follow-up has replied to already. */
   iterationReplies?: number[];
   transcriptReducedAt?: string;

@@ -2,7 +2,7 @@
 // epoch, so a process that lost its lease cannot overwrite the new owner's work.
 import type { Pool, PoolClient } from "pg";
 import type { Run, RunFacts, RunMode, RunState } from "./run.ts";
-import { terminalStates } from "./run.ts";
+import { terminalStates, waitingStates } from "./run.ts";
 import { assertTransition } from "./transition.ts";
 
 export class LeaseLostError extends Error {
@@ -12,6 +12,7 @@ export class LeaseLostError extends Error {
 }
 
 const terminalSql = terminalStates.map((s) => `'${s}'`).join(", ");
+const waitingSql = waitingStates.map((s) => `'${s}'`).join(", ");
 
 interface RunRow {
   id: string; installation_id: string; repo_id: string; owner: string; repo: string; issue_number: number; mode: RunMode;
@@ -143,7 +144,7 @@ export class RunStore {
     const r = await this.pool.query<RunRow>(
       `WITH c AS (
          SELECT id FROM runs
-         WHERE state NOT IN (${terminalSql}, 'awaiting_approval')
+         WHERE state NOT IN (${terminalSql}, ${waitingSql})
            AND (lease_expires_at IS NULL OR lease_expires_at < now())
          ORDER BY created_at
          LIMIT $2
@@ -323,13 +324,17 @@ export class RunStore {
     return r.rows[0] ? toRun(r.rows[0]) : null;
   }
 
-  async forceState(runId: string, to: RunState, outcome: string | null, facts: Partial<RunFacts> = {}): Promise<Run | null> {
+  /**
+   * Moves a run nobody need hold (a command's doing). `from`: only from this state (a run that moved
+   * on meanwhile is left alone and null returned).
+   */
+  async forceState(runId: string, to: RunState, outcome: string | null, facts: Partial<RunFacts> = {}, from?: RunState): Promise<Run | null> {
     const client: PoolClient = await this.pool.connect();
     try {
       await client.query("BEGIN");
       const cur = await client.query<RunRow>("SELECT * FROM runs WHERE id = $1 FOR UPDATE", [runId]);
       const row = cur.rows[0];
-      if (!row) { await client.query("ROLLBACK"); return null; }
+      if (!row || (from !== undefined && row.state !== from)) { await client.query("ROLLBACK"); return null; }
       assertTransition(row.state, to);
       const r = await client.query<RunRow>(
         `UPDATE runs SET state = $2, outcome = coalesce($3, outcome), facts = facts || $4::jsonb, state_changed_at = now(), updated_at = now(),

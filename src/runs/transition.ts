@@ -19,8 +19,12 @@ export function allowedNext(from: RunState): readonly RunState[] {
     case "running":
       return ["verifying", ...stop];
     case "verifying":
-      // A plan, or an agent that changed nothing, ends here.
-      return ["publishing", "succeeded", ...stop];
+      // A plan, or an agent that changed nothing, ends here. A change waits for a person's
+      // approval before anything is pushed, unless the org's policy says otherwise.
+      return ["awaiting_push_approval", "publishing", "succeeded", ...stop];
+    // `/bosun approve` by someone other than the requester moves it on.
+    case "awaiting_push_approval":
+      return ["publishing", ...stop];
     case "publishing":
       return ["succeeded", ...stop];
     case "succeeded":

@@ -9,6 +9,7 @@ import { applyRepositoryChoices, defaultSource, operatorSettings, orgRulesFor, t
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 import { progressNumber } from "../run.ts";
+import { approvalHash } from "../../policy/approval-text.ts";
 
 
 /** The org's rules for this repository: read again on every attempt, so a fixed policy counts. */
@@ -130,20 +131,48 @@ export async function authorize(ctx: RunContext): Promise<void> {
   await ctx.stepDone(`Checked that @${run.requestedBy} may assign work`);
 
   // Text written by someone without write access is untrusted: the agent does not read it until a
-  // maintainer approves it with `/bosun approve`.
-  // A follow-up was asked for by someone who may start work (checked above), on an issue already approved or trusted.
-  if (!run.facts.approval && !run.facts.iteration && rules.approve_outsider_issues) {
+  // maintainer approves it with `/bosun approve`. A follow-up carries the approval of the run it
+  // follows, for the text approved then: an edit since makes it wait for approval again.
+  if (rules.approve_outsider_issues) {
     const issue = (await octokit.rest.issues.get({ owner: run.owner, repo: run.repo, issue_number: run.issueNumber })).data;
     const author = issue.user?.login ?? "unknown";
     const authorRole = author === run.requestedBy ? "labeller" : (await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: run.owner, repo: run.repo, username: author }).catch(() => null))?.data.role_name ?? "none";
     if (authorRole !== "labeller" && !hasWriteAccess(authorRole)) {
+      const approval = run.facts.approval ?? await inheritedApproval(ctx);
+      const now = { title: issue.title, body: issue.body ?? null };
       const reason = `the issue was written by @${author}, who has ${authorRole === "none" ? "no" : authorRole} access to ${ctx.repoFullName}`;
-      await ctx.transcript.append("policy_decision", { decision: "awaiting approval", rule: "issue text from people without write access", reason });
-      await ctx.moveTo("awaiting_approval", { outcome: `Waiting: ${reason}. The agent has not read it. A maintainer can comment \`/bosun approve\` to let the agent read the issue as it stands now.` });
-      return;
+      if (approval && approval.title === now.title && (approval.body ?? "") === (now.body ?? "")) {
+        if (!run.facts.approval) await ctx.update({ facts: { approval } });
+      } else if (!run.facts.approval) {
+        const changed = approval ? `; @${approval.by} approved its text at ${approval.at.slice(0, 16).replace("T", " ")} UTC, and it was edited since (${describeEdit(approval, now)})` : "";
+        const shown = { ...now, hash: approvalHash(now) };
+        await ctx.transcript.append("policy_decision", { decision: "awaiting approval", rule: "issue text from people without write access", reason: reason + changed, text_hash: shown.hash });
+        await ctx.update({ facts: { approvalShown: shown } });
+        await ctx.moveTo("awaiting_approval", { outcome: `Waiting: ${reason}${changed}. The agent has not read it. A maintainer can comment \`/bosun approve\` to let the agent read the text below (and only that text: later edits do not reach it).` });
+        return;
+      }
     }
   }
   await startWhenRoom(ctx, rules, sources);
+}
+
+/** The approval of the issue's text that the run this one follows up carried (none for a first run). */
+async function inheritedApproval(ctx: RunContext): Promise<RunContext["run"]["facts"]["approval"] | undefined> {
+  let of = ctx.run.facts.iteration?.of;
+  for (let hops = 0; of && hops < 100; hops++) {
+    const earlier = await ctx.deps.store.get(of);
+    if (!earlier) return undefined;
+    if (earlier.facts.approval) return earlier.facts.approval;
+    of = earlier.facts.iteration?.of;
+  }
+  return undefined;
+}
+
+function describeEdit(was: { title: string; body: string | null }, now: { title: string; body: string | null }): string {
+  const parts: string[] = [];
+  if (was.title !== now.title) parts.push("its title");
+  if ((was.body ?? "") !== (now.body ?? "")) parts.push("its body");
+  return `${parts.join(" and ")} changed`;
 }
 
 /** Moves on to preparing when the policy's concurrency limits leave room; otherwise the run waits in the queue. */

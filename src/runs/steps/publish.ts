@@ -1,13 +1,15 @@
 // publishing → succeeded | failed: push bosun/<issue>-<slug>, open or update the pull request,
 // post the check runs, request reviewers from CODEOWNERS, and apply the protection gate.
-import { checkNames, upsertCheckRun } from "../../github/check-runs.ts";
 import { pushBranch, remoteBranchSha, runGit } from "../../github/git.ts";
 import { summarizeRun } from "../../audit/summary.ts";
 import { readTranscript } from "../../audit/transcript.ts";
 import { branchName, renderPullRequestBody, upsertPullRequest, type NetworkSummary } from "../../github/pull-request.ts";
 import { ownersOfFiles } from "../../policy/codeowners.ts";
-import { checkProtectionGate } from "../../policy/protection-gate.ts";
-import { readiness } from "../../policy/readiness.ts";
+import { applyGate } from "../../gate/apply-gate.ts";
+import { pullRequestParties } from "../../gate/pull-request-parties.ts";
+import { checkProtectionGate } from "../../gate/protection.ts";
+import { pushApprovalNeeded } from "../../gate/push-approval.ts";
+import { readiness } from "../../gate/readiness.ts";
 import type { RunContext } from "../run-context.ts";
 import type { RunContext as Ctx } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
@@ -31,6 +33,10 @@ async function chooseBranch(ctx: Ctx, checkout: string, url: string, token: stri
 
 export async function publish(ctx: RunContext): Promise<void> {
   const { run } = ctx;
+  // Nothing the agent wrote reaches a GitHub ref (where workflows would run it with the
+  // repository's secrets) without the approval it needs; verify holds the run until then.
+  const hold = pushApprovalNeeded(run);
+  if (hold.needed && !hold.approved) throw new Error(`[bosun/runs] publishing ${run.facts.commitSha ?? "(no commit)"} without the approval it needs: ${hold.reason}`);
   // A change under .github/workflows/ needs GitHub's `workflows` permission to be pushed at all;
   // every other change is pushed without it.
   const touchesWorkflows = (run.facts.changedFiles ?? []).some((f) => f.path.startsWith(".github/workflows/"));
@@ -66,31 +72,29 @@ export async function publish(ctx: RunContext): Promise<void> {
 
   // A follow-up's pull request merges into its own base; its head branch is the run's base branch.
   const base = run.facts.iteration?.base ?? run.baseBranch ?? "main";
-  const gate = await checkProtectionGate(octokit, { owner: run.owner, repo: run.repo, branch: base, appId: ctx.deps.appId });
+  const protection = await checkProtectionGate(octokit, { owner: run.owner, repo: run.repo, branch: base, appId: ctx.deps.appId });
   const gateRequired = ctx.policy.rules.require_protection_gate;
-  await ctx.transcript.append("policy_decision", { rule: "base branch protection gate", required: gateRequired, decision: gate.ok || !gateRequired ? "ready" : "draft", missing: gate.missing });
-  await ctx.update({ facts: { gateMissing: gate.missing } });
+  await ctx.update({ facts: { gateMissing: protection.missing } });
   const ready = readiness(ctx.run);
-  const { testsPassed, draft } = ready;
-  const title = run.facts.iteration?.title ?? run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`;
-  const body = ctx.redactor.text(renderPullRequestBody(ctx.run, { gateMissing: gate.missing, gateRequired, testsPassed, protectedWaiting: ready.protectedWaiting, network: await networkSummary(ctx) }));
-  const pr = await upsertPullRequest(octokit, { owner: run.owner, repo: run.repo, head: branch, base, title, body, draft });
+  const { testsPassed } = ready;
+  // A squash merge makes the title a commit subject on the default branch, where a closing keyword acts.
+  const title = neutralize(run.facts.iteration?.title ?? run.facts.prTitle ?? `Bosun: ${run.facts.issueTitle ?? `issue #${run.issueNumber}`}`);
+  const body = ctx.redactor.text(renderPullRequestBody(ctx.run, { gateMissing: protection.missing, gateRequired, testsPassed, protectedWaiting: ready.protectedWaiting, network: await networkSummary(ctx) }));
+  const pr = await upsertPullRequest(octokit, { owner: run.owner, repo: run.repo, head: branch, base, title, body, draft: ready.draft });
   await ctx.transcript.append("pull_request", { number: pr.number, url: pr.url, draft: pr.draft, created: pr.created, title });
   await ctx.update({ prNumber: pr.number, prUrl: pr.url });
 
-  const testCheck = await upsertCheckRun(octokit, {
-    owner: run.owner, repo: run.repo, headSha: sha, name: checkNames.tests, externalId: `${run.id}:tests`, knownId: run.checkRunId, fields: ready.check,
+  const parties = await pullRequestParties(ctx.deps.store, { owner: run.owner, repo: run.repo, pullNumber: pr.number });
+  const gate = await applyGate(octokit, {
+    appId: ctx.deps.appId, run: ctx.run, transcript: ctx.transcript, protection,
+    requesters: parties.requesters.some((r) => r.toLowerCase() === run.requestedBy.toLowerCase()) ? parties.requesters : [...parties.requesters, run.requestedBy],
+    pushers: parties.pushers,
   });
-  const reviewCheck = await upsertCheckRun(octokit, {
-    owner: run.owner, repo: run.repo, headSha: sha, name: checkNames.independentReview, externalId: `${run.id}:independent-review`, knownId: run.reviewCheckRunId,
-    fields: { status: "in_progress", title: "Waiting for an independent approval", summary: `@${run.requestedBy} asked for this change, so their approval alone does not count. Another person with write access must approve this pull request.` },
-  });
-  await ctx.transcript.append("check_run", { name: checkNames.tests, id: testCheck, conclusion: ready.check.conclusion, title: ready.check.title });
-  await ctx.transcript.append("check_run", { name: checkNames.independentReview, id: reviewCheck, status: "in_progress" });
-  await ctx.update({ checkRunId: testCheck, reviewCheckRunId: reviewCheck });
+  await ctx.update({ checkRunId: gate.checkRunId, reviewCheckRunId: gate.reviewCheckRunId });
 
   const owners = await ownersOfFiles(checkout, run.baseSha ?? "HEAD", (run.facts.changedFiles ?? []).map((f) => f.path));
-  const reviewers = owners.users.filter((u) => u.toLowerCase() !== run.requestedBy.toLowerCase() && !u.endsWith("[bot]"));
+  const excluded = new Set(parties.requesters.map((r) => r.toLowerCase()).concat(run.requestedBy.toLowerCase()));
+  const reviewers = owners.users.filter((u) => !excluded.has(u.toLowerCase()) && !u.endsWith("[bot]"));
   if (reviewers.length || owners.teams.length) {
     await octokit.rest.pulls.requestReviewers({ owner: run.owner, repo: run.repo, pull_number: pr.number, reviewers, team_reviewers: owners.teams });
     await ctx.update({ facts: { reviewersRequested: [...reviewers, ...owners.teams.map((t) => `${run.owner}/${t}`)] } });
@@ -98,16 +102,17 @@ export async function publish(ctx: RunContext): Promise<void> {
   if (run.facts.iteration) await answerReview(ctx, octokit, pr.number, sha);
   const labels = run.facts.config?.pull_request.labels ?? ["bosun"];
   if (labels.length) await octokit.rest.issues.addLabels({ owner: run.owner, repo: run.repo, issue_number: pr.number, labels });
-  await ctx.stepDone(`${pr.created ? "Opened" : "Updated"} pull request #${pr.number}${pr.draft ? " (draft)" : ""}`);
+  await ctx.stepDone(`${pr.created ? "Opened" : "Updated"} pull request #${pr.number}${gate.draft ? " (draft)" : ""}`);
 
+  const approvedBy = run.facts.pushApproval?.sha === sha ? ` @${run.facts.pushApproval.by} approved the change before it was pushed.` : "";
   if (testsPassed === false) {
-    await ctx.moveTo("failed", { outcome: `The tests failed on the agent's change. Pull request ${pr.url} is open as a draft with a failing check, so people can look.` });
+    await ctx.moveTo("failed", { outcome: `The tests failed on the agent's change. Pull request ${pr.url} is open as a draft with a failing check, so people can look.${approvedBy}` });
   } else if (ready.protectedWaiting.length) {
-    await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is open as a draft: it changes protected paths (${ready.protectedWaiting.map((p) => `\`${p}\``).join(", ")}), so its \`bosun\` check fails until someone allowed comments \`/bosun approve\` on it.` });
-  } else if (pr.draft) {
-    await ctx.moveTo("succeeded", { outcome: ready.blockers.length ? `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` : `Pull request ${pr.url} is open as a draft, as \`.github/bosun.yml\` asks; mark it ready for review when you are.` });
+    throw new Error("[bosun/runs] a change to protected paths reached the gate without an approval");
+  } else if (gate.draft) {
+    await ctx.moveTo("succeeded", { outcome: `${ready.blockers.length ? `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` : `Pull request ${pr.url} is open as a draft, as \`.github/bosun.yml\` asks; mark it ready for review when you are.`}${approvedBy}` });
   } else {
-    await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is ready for review. It needs an approval from someone other than @${run.requestedBy}.` });
+    await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is ready for review.${approvedBy} It needs an approval of its head commit from someone with write access who did not ask for it (not ${parties.requesters.concat(parties.requesters.includes(run.requestedBy) ? [] : [run.requestedBy]).map((r) => `@${r}`).join(", ")}).` });
   }
 }
 

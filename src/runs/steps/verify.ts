@@ -11,7 +11,8 @@ import type { RunContext } from "../run-context.ts";
 import { runPhase } from "../run-phase.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout, headOf } from "./checkout.ts";
-import { protectedChanges } from "../../policy/readiness.ts";
+import { protectedChanges } from "../../gate/protected-paths.ts";
+import { pushApprovalNeeded } from "../../gate/push-approval.ts";
 
 const maxDiffEvent = 200_000;
 
@@ -62,7 +63,7 @@ export function commitMessage(run: Run, botEmail: string): { message: string; au
   const requester = run.facts.requesterId ? `${run.facts.requesterId}+${run.requestedBy}@users.noreply.github.com` : `${run.requestedBy}@users.noreply.github.com`;
   const it = run.facts.iteration;
   const message = [
-    it ? `${it.review ? `Address @${it.by}'s review` : `Follow up on @${it.by}'s request`} (#${it.pullNumber})` : `${title} (#${run.issueNumber})`,
+    it ? `${it.review ? `Address @${it.by}'s review` : `Follow up on @${it.by}'s request`} (#${it.pullNumber})` : `${neutralize(title)} (#${run.issueNumber})`,
     "",
     ...(run.facts.summary ? [neutralize(run.facts.summary.split("\n\n")[0] ?? ""), ""] : []),
     `Bosun-Run: ${run.id}`,
@@ -120,18 +121,19 @@ export async function verify(ctx: RunContext): Promise<void> {
   }
   const diff = await runGit(checkout, ["show", "--no-color", "--format=", sha]);
   await ctx.transcript.append("file_diff", { base: run.baseSha, commit: sha, files, diff: diff.slice(0, maxDiffEvent), truncated: diff.length > maxDiffEvent });
-  const touched = protectedChanges(files.map((f) => f.path), ctx.policy.rules.protected_paths);
+  const links = await symlinkTargets(checkout, run.baseSha ?? "HEAD", sha);
+  const touched = protectedChanges(files.map((f) => ({ path: f.path, symlinkTarget: links.get(f.path) ?? null })), ctx.policy.rules.protected_paths);
   if (touched.length) {
     await ctx.transcript.append("policy_decision", { rule: "protected_paths", source: run.facts.policySources?.["protected_paths"], decision: "approval needed", paths: touched });
   }
-  await ctx.update({ facts: { changedFiles: files, commitSha: sha, protectedChanges: touched } });
+  await ctx.update({ facts: { changedFiles: files, commitSha: sha, protectedChanges: touched, heldDiff: heldDiff(ctx.redactor.text(diff)) } });
   await ctx.stepDone(`Computed the diff: ${files.length} file${files.length === 1 ? "" : "s"} changed`);
 
   const config = run.facts.config;
   const testCommand = config?.test.command ?? null;
   if (!testCommand) {
     await ctx.update({ facts: { testCommand: null, testExitCode: null } });
-    await ctx.moveTo("publishing");
+    await holdOrPublish(ctx);
     return;
   }
   await deps.sandbox.removeVolume(run.id, "test");
@@ -148,6 +150,46 @@ export async function verify(ctx: RunContext): Promise<void> {
   await ctx.stepDone(passed ? `Tests passed: \`${testCommand}\`` : `Tests failed: \`${testCommand}\` (${outcome.timedOut ? `timed out after ${timeoutMinutes} min` : `exit code ${outcome.exitCode}`})`, {
     facts: { testCommand, testExitCode: outcome.exitCode, testTimedOut: outcome.timedOut, testOutputTail: tail },
   });
-  await ctx.moveTo("publishing");
+  await holdOrPublish(ctx);
+}
+
+/**
+ * The verified commit goes on to publishing only when nothing needs approving; otherwise the run
+ * waits with the change shown on the issue (or the pull request, for a follow-up) and on the
+ * dashboard, and nothing the agent wrote is on GitHub yet.
+ */
+async function holdOrPublish(ctx: RunContext): Promise<void> {
+  const { run } = ctx;
+  const hold = pushApprovalNeeded(run);
+  await ctx.transcript.append("policy_decision", { rule: "push approval", decision: hold.needed && !hold.approved ? "held" : "publish", reason: hold.reason, commit: run.facts.commitSha ?? null });
+  if (!hold.needed || hold.approved) return ctx.moveTo("publishing");
+  const sha = (run.facts.commitSha ?? "").slice(0, 7);
+  const files = run.facts.changedFiles ?? [];
+  const tests = run.facts.testCommand
+    ? (run.facts.testExitCode === 0 && !run.facts.testTimedOut ? `\`${run.facts.testCommand}\` passed on it` : `\`${run.facts.testCommand}\` failed on it (it would open as a draft with a failing check)`)
+    : "no test command is configured";
+  await ctx.moveTo("awaiting_push_approval", {
+    outcome: `Bosun holds the agent's change (${sha}, ${files.length} file${files.length === 1 ? "" : "s"}; ${tests}) and has pushed nothing, because ${hold.reason}. Look at the change below; to publish exactly ${sha}, someone with write access other than @${run.requestedBy} comments \`/bosun approve\` here. \`/bosun cancel\` drops it.`,
+  });
+}
+
+/** The diff as the waiting comment shows it: whole, or cut at a line with a note. */
+function heldDiff(diff: string): { text: string; truncated: boolean } {
+  const max = 30_000;
+  if (diff.length <= max) return { text: diff, truncated: false };
+  return { text: diff.slice(0, diff.lastIndexOf("\n", max) + 1), truncated: true };
+}
+
+/** Symbolic links the commit adds or changes, with their targets as stored in git. */
+async function symlinkTargets(checkout: string, base: string, sha: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const raw = await runGit(checkout, ["diff-tree", "-r", "-z", "--no-renames", "--raw", base, sha]);
+  const parts = raw.split("\0");
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const [, newMode, , newSha] = (parts[i] ?? "").replace(/^:/, "").split(" ");
+    const path = parts[i + 1] ?? "";
+    if (newMode === "120000" && newSha) out.set(path, await runGit(checkout, ["cat-file", "blob", newSha]));
+  }
+  return out;
 }
 

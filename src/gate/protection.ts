@@ -22,6 +22,8 @@ export async function checkProtectionGate(octokit: GitHubClient, o: { owner: str
           `Protect the branch \`${o.branch}\` (Settings → Branches → Add branch protection rule)`,
           `Require status checks to pass: \`${checkNames.tests}\` and \`${checkNames.independentReview}\``,
           "Require a pull request before merging, with at least 1 approving review",
+          "Dismiss stale pull request approvals when new commits are pushed",
+          "Require approval of the most recent reviewable push",
           "Require review from Code Owners",
         ],
       };
@@ -43,6 +45,11 @@ export async function checkProtectionGate(octokit: GitHubClient, o: { owner: str
   }
   const reviews = protection.required_pull_request_reviews;
   if (!reviews || (reviews.required_approving_review_count ?? 0) < 1) missing.push("Require a pull request before merging, with at least 1 approving review");
+  // An approval of an earlier commit must not carry over to what was pushed after it, and whoever
+  // pushed last (a person on Bosun's branch) must not approve their own push: GitHub's
+  // `dismiss_stale_reviews` and `require_last_push_approval`.
+  if (!reviews?.dismiss_stale_reviews) missing.push("Dismiss stale pull request approvals when new commits are pushed");
+  if (!reviews?.require_last_push_approval) missing.push("Require approval of the most recent reviewable push");
   if (!reviews?.require_code_owner_reviews) missing.push("Require review from Code Owners");
   return { ok: missing.length === 0, missing };
 }
