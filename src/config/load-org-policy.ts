@@ -10,8 +10,12 @@ import { readRawFile } from "../github/read-file.ts";
 import { orgPolicyPath, orgPolicyRepo, parseOrgPolicy, type OrgPolicy } from "./org-policy.ts";
 import type { ConfigProblem } from "./yaml-settings.ts";
 
-/** `policy` is null when the org has written none (or Bosun cannot read it): Bosun's defaults hold. */
-export type LoadedPolicy = { ok: true; policy: OrgPolicy | null; source: string } | { ok: false; problems: ConfigProblem[] };
+/**
+ * `policy` is null when the org has written none (no `.github` repository in the installation, or no
+ * file there: GitHub's 404/422): Bosun's defaults hold. Any other failure to read it is not "no
+ * policy": `unreadable` says what GitHub answered, and no work starts under a policy Bosun did not read.
+ */
+export type LoadedPolicy = { ok: true; policy: OrgPolicy | null; source: string } | { ok: false; problems: ConfigProblem[]; unreadable?: string };
 
 export interface PolicyReader { app: Probot; apiUrl: string; log: Logger; installationId: number; owner: string; transcript: Transcript | null; redactor: Redactor }
 
@@ -35,7 +39,14 @@ export async function loadOrgPolicy(o: PolicyReader): Promise<LoadedPolicy> {
   }
   const octokit = new (GitHubOctokit())({ auth: { token }, baseUrl: o.apiUrl, log: o.log.child({ name: "octokit", purpose: "policy" }) });
   try {
-    const text = await readRawFile(octokit, { owner: run.owner, repo: orgPolicyRepo, path: orgPolicyPath });
+    let text: string | null;
+    try {
+      text = await readRawFile(octokit, { owner: run.owner, repo: orgPolicyRepo, path: orgPolicyPath });
+    } catch (e) {
+      const answer = e instanceof RequestError ? `GitHub answered ${e.status}: ${e.message}` : e instanceof Error ? e.message : String(e);
+      o.log.warn({ err: e }, "could not read the org's policy");
+      return { ok: false, unreadable: answer, problems: [{ file: `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}`, line: null, key: null, message: `Bosun could not read it (${answer})` }] };
+    }
     const parsed = parseOrgPolicy(text, `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}`);
     if (!parsed.ok) return parsed;
     return { ok: true, policy: text === null ? null : parsed.policy, source: text === null ? `defaults (${run.owner}/${orgPolicyRepo} has no ${orgPolicyPath})` : `${run.owner}/${orgPolicyRepo}: ${orgPolicyPath}` };

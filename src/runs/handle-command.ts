@@ -41,17 +41,24 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
     const role = perm.data.role_name;
     // A command on an issue without a run: a broken policy falls back to Bosun's defaults (write access or more).
     let rules: ResolvedRules | undefined = run?.facts.policy?.rules;
+    let unreadable: string | null = null;
     if (!rules) {
       const loaded = await orgPolicy();
+      // An invalid policy falls back to Bosun's defaults here (they answer `/bosun policy`); one that
+      // could not be read at all decides nothing.
+      if (!loaded.ok && loaded.unreadable) unreadable = loaded.unreadable;
       rules = orgRulesFor(loaded.ok ? loaded.policy : null, cmd.repo).rules;
     }
-    const may = await mayStartWork({
+    const may = unreadable ? { allowed: false, reason: "" } : await mayStartWork({
       rules, login: cmd.author, accountType: cmd.authorType, role, repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner,
       isTeamMember: async (slug) => teamChecker((await tokens.get("membership")).octokit, cmd.owner, cmd.author)(slug),
     });
     let reply: string;
     let decision: string;
-    if (!may.allowed) {
+    if (unreadable) {
+      decision = "refused";
+      reply = `Bosun could not read the org's policy (${unreadable}), so it does not act on commands here until it can. Try again shortly.`;
+    } else if (!may.allowed) {
       decision = "refused";
       reply = `Only people the org's policy lets start work can give Bosun commands: ${may.reason}`;
     } else {

@@ -42,8 +42,13 @@ test("a maintainer's label leads to a gated pull request with the agent's commit
   assert.match(commit?.message ?? "", new RegExp(`Bosun-Run: ${run.id}`));
   assert.match(commit?.message ?? "", /Bosun-Issue: acme\/widgets#1/);
 
-  // One progress comment, edited to its final state.
-  const comments = [...repo.comments.values()].filter((c) => c.issueNumber === 1 && c.user === "bosun[bot]");
+  // The change was held until Owen approved its push: Bosun answered him, and kept one progress
+  // comment, edited to its final state.
+  const replies = [...repo.comments.values()].filter((c) => c.issueNumber === 1 && c.user === "bosun[bot]" && c.body.includes("bosun:reply"));
+  assert.equal(replies.length, 1);
+  assert.match(replies[0]?.body ?? "", /^@owen Approved [0-9a-f]{7}\. Bosun pushes it and opens the pull request now/);
+  assert.equal(run.facts.pushApproval?.by, "owen");
+  const comments = [...repo.comments.values()].filter((c) => c.issueNumber === 1 && c.user === "bosun[bot]" && !c.body.includes("bosun:reply"));
   assert.equal(comments.length, 1, comments.map((c) => c.body).join("\n---\n"));
   assert.match(comments[0]?.body ?? "", /Bosun · ✅ Done/);
   assert.match(comments[0]?.body ?? "", /ready for review/);
@@ -99,7 +104,7 @@ test("a maintainer's label leads to a gated pull request with the agent's commit
 async function waitForReviewEvent(pool: import("pg").Pool, runId: string, count: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const events = await readTranscript(pool, runId);
-    if (events.filter((e) => e.kind === "review").length >= count) return;
+    if (events.filter((e) => e.kind === "review" && e.payload["independent_review"] !== undefined).length >= count) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error("Bosun did not record the review");

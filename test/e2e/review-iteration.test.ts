@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
 import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
-import { until } from "../helpers/bosun-process.ts";
-import { isTerminal, type Run } from "../../src/runs/run.ts";
+import { isTerminal } from "../../src/runs/run.ts";
 
 // What the reviewer wants, as a patch the bundled agent applies on top of the branch: a clearer
 // comment in src/add.js and one more test.
@@ -56,12 +55,8 @@ test("a review requesting changes, then /bosun <instructions>: follow-up commits
   const inline = (await owen.rest.pulls.listCommentsForReview({ owner: "acme", repo: "iterate", pull_number: pull, review_id: review.data.id })).data;
   assert.equal(inline.length, 2);
 
-  const latest = async (): Promise<Run | null> => {
-    const runs = await w.bosun.store.list({ owner: "acme", repo: "iterate", issueNumber: issue });
-    const last = runs.at(-1);
-    return last && last.id !== first.id && isTerminal(last.state) ? last : null;
-  };
-  const second = await until("the follow-up's end", latest, 180_000);
+  // Owen asked for the follow-up, so Maya approves its push (waitForRun does, as a second maintainer).
+  const second = await w.waitForRun({ repo: "acme/iterate", issue, until: (r) => r.id !== first.id && isTerminal(r.state) });
   assert.equal(second.state, "succeeded", `${second.outcome ?? ""} ${JSON.stringify(second.facts.failure ?? {})} ${JSON.stringify(second.facts.task?.follow_up ?? null)}`);
   assert.equal(second.requestedBy, "owen");
   assert.equal(second.branch, branch);
@@ -113,11 +108,7 @@ test("a review requesting changes, then /bosun <instructions>: follow-up commits
     owner: "acme", repo: "iterate", issue_number: pull,
     body: ["/bosun also test negative numbers", "", "```diff", "--- a/test/add.test.js", "+++ b/test/add.test.js", "@@ -6,2 +6,3 @@", " assert.equal(add(0, 0), 0);", '+assert.equal(add(-2, -3), -5);', ' console.log("add: 2 tests passed");', "```"].join("\n"),
   });
-  const third = await until("the instructed follow-up's end", async () => {
-    const runs = await w.bosun.store.list({ owner: "acme", repo: "iterate", issueNumber: issue });
-    const last = runs.at(-1);
-    return last && last.id !== second.id && last.id !== first.id && isTerminal(last.state) ? last : null;
-  }, 180_000);
+  const third = await w.waitForRun({ repo: "acme/iterate", issue, until: (r) => r.id !== second.id && r.id !== first.id && isTerminal(r.state) });
   assert.equal(third.state, "succeeded", `${third.outcome ?? ""} ${JSON.stringify(third.facts.failure ?? {})}`);
   const after = await history(4);
   assert.deepEqual(after.map((c) => c.sha), [firstCommit, ownPush, second.facts.commitSha, third.facts.commitSha]);

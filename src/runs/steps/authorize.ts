@@ -16,6 +16,13 @@ import { approvalHash } from "../../policy/approval-text.ts";
 async function loadRules(ctx: RunContext): Promise<RulesForRepository> {
   const { run } = ctx;
   const loaded = await loadOrgPolicy({ app: ctx.deps.app, apiUrl: ctx.deps.env.GITHUB_API_URL, log: ctx.log, installationId: run.installationId, owner: run.owner, transcript: ctx.transcript, redactor: ctx.redactor });
+  if (!loaded.ok && loaded.unreadable) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "readable org policy", problems: loaded.problems });
+    throw new StepFailure({
+      outcome: `Bosun could not read the org's policy (\`${run.owner}/.github\`: \`.github/bosun.yml\`), so it did not start the agent: it never works under defaults in place of a policy it could not read. Comment \`/bosun retry\` once GitHub answers again.`,
+      title: "GitHub's answer", detail: ctx.redactor.text(loaded.unreadable),
+    });
+  }
   if (!loaded.ok) {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid org policy", problems: loaded.problems });
     throw new StepFailure({ outcome: "The org's Bosun policy is not valid, so Bosun did not start the agent. An org admin needs to fix it.", title: "Problems", detail: describeProblems(loaded.problems) });
