@@ -12,6 +12,7 @@ import type { Ctx, Route } from "./context.ts";
 import { actorLogin, emit, json, pullOr404, str } from "./context.ts";
 import { createIssue } from "./issues.ts";
 import { draftReviewComments, storeReviewComments } from "./review-comments.ts";
+import { workflowsForPush } from "../workflows.ts";
 
 type Pull = Issue & { pull: PullData };
 
@@ -125,6 +126,9 @@ async function mergePull(ctx: Ctx): Promise<Reply> {
   const merged = await w.git.mergeCommit(r.owner, r.name, shas.base, shas.head, message, author, w.now(), method === "squash");
   if (!merged) throw new HttpError(405, "Pull Request is not mergeable");
   await w.git.setRef(r.owner, r.name, `refs/heads/${i.pull.base}`, merged);
+  // The merge is a push to the base branch by whoever merged: push workflows start from it.
+  r.lastPushers.set(i.pull.base, actor);
+  await workflowsForPush(w, r, [{ ref: `refs/heads/${i.pull.base}`, before: shas.base, after: merged }], actor);
   const now = w.now();
   Object.assign(i.pull, { merged: true, mergedAt: now, mergedBy: actor, mergeCommitSha: merged, frozenHeadSha: shas.head });
   Object.assign(i, { state: "closed", closedAt: now, updatedAt: now });
