@@ -243,10 +243,15 @@ export class OfflineGitHub {
     });
   }
 
+  /**
+   * Protects a branch. `requiredPullRequestReviews` takes `requiredApprovingReviewCount`,
+   * `requireCodeOwnerReviews`, `dismissStaleReviews` and `requireLastPushApproval` (default false),
+   * GitHub's `required_pull_request_reviews` fields.
+   */
   protectBranch(name: string, branch: string, p: Partial<BranchProtection> = {}): void {
     this.repo(name).protection.set(branch, {
       requiredStatusChecks: p.requiredStatusChecks ?? null,
-      requiredPullRequestReviews: p.requiredPullRequestReviews ?? null,
+      requiredPullRequestReviews: p.requiredPullRequestReviews ? { requireLastPushApproval: false, ...p.requiredPullRequestReviews } : null,
       enforceAdmins: p.enforceAdmins ?? false,
       allowForcePushes: p.allowForcePushes ?? false,
       allowDeletions: p.allowDeletions ?? false,

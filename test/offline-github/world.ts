@@ -113,7 +113,7 @@ export class World {
     while (this.#work.size > 0) await Promise.all([...this.#work]);
     const [first] = this.#workErrors;
     this.#workErrors = [];
-    if (first !== undefined) throw first instanceof Error ? first : new Error(String(first));
+    if (first !== undefined) throw first instanceof Error ? first : new Error(`[offline-github] tracked work failed: ${JSON.stringify(first)}`);
   }
 
   now(): Date {

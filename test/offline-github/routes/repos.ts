@@ -39,7 +39,7 @@ export function renderProtection(w: World, r: Repo, branch: string, p: BranchPro
       dismiss_stale_reviews: p.requiredPullRequestReviews.dismissStaleReviews,
       require_code_owner_reviews: p.requiredPullRequestReviews.requireCodeOwnerReviews,
       required_approving_review_count: p.requiredPullRequestReviews.requiredApprovingReviewCount,
-      require_last_push_approval: false,
+      require_last_push_approval: p.requiredPullRequestReviews.requireLastPushApproval ?? false,
     };
   }
   return out;
