@@ -28,8 +28,6 @@ import type { Issue, Repo, WorkflowRun } from "./model.ts";
 import { fullName } from "./model.ts";
 import type { World } from "./world.ts";
 
-type Event = WorkflowRun["event"];
-
 /** One workflow file: its triggers, or null when GitHub could not read it. */
 interface WorkflowFile {
   path: string;
@@ -73,7 +71,7 @@ export function parseTriggers(text: string): Map<string, Record<string, unknown>
   const on = (doc as Record<string, unknown>)["on"];
   const m = new Map<string, Record<string, unknown> | null>();
   if (typeof on === "string") m.set(on, null);
-  else if (Array.isArray(on) && on.every((e) => typeof e === "string")) for (const e of on as string[]) m.set(e, null);
+  else if (Array.isArray(on) && on.every((e) => typeof e === "string")) for (const e of on) m.set(e, null);
   else if (on !== null && typeof on === "object" && !Array.isArray(on)) {
     for (const [k, v] of Object.entries(on as Record<string, unknown>)) {
       if (v === null || v === undefined) m.set(k, null);
