@@ -18,7 +18,8 @@ export async function seedDemoRepo(gh: OfflineGitHub, name: string, o: { files?:
   if (o.protect) {
     gh.protectBranch(`acme/${name}`, "main", {
       requiredStatusChecks: { strict: false, contexts: ["bosun", "bosun/independent-review"], apps: { bosun: gh.appId, "bosun/independent-review": gh.appId } },
-      requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
+      // A push after an approval needs a fresh one, from someone other than whoever pushed last.
+      requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: true, requireLastPushApproval: true },
       enforceAdmins: true,
     });
   }

@@ -143,6 +143,16 @@ test("every served operation and every sent webhook is exercised and matches Git
 
   // ---- the signed-in user, as a dashboard asks -----------------------------------------------------
   const maya = gh.as("maya");
+  // An admin sets the protection over REST, require_last_push_approval included, and sets it back.
+  const protect = (lastPush: boolean): Promise<unknown> => maya.rest.repos.updateBranchProtection({
+    ...R, branch: "main", enforce_admins: false, restrictions: null,
+    required_status_checks: { strict: false, contexts: ["bosun"] },
+    required_pull_request_reviews: { required_approving_review_count: 1, require_code_owner_reviews: true, dismiss_stale_reviews: false, require_last_push_approval: lastPush },
+  });
+  await protect(true);
+  assert.equal((await maya.rest.repos.getBranchProtection({ ...R, branch: "main" })).data.required_pull_request_reviews?.require_last_push_approval, true);
+  assert.equal(gh.repo("acme/alpha").protection.get("main")?.requiredPullRequestReviews?.requireLastPushApproval, true);
+  await protect(false);
   assert.equal((await maya.rest.users.getAuthenticated()).data.login, "maya");
   assert.equal((await maya.rest.orgs.getMembershipForAuthenticatedUser({ org: "acme" })).data.role, "admin");
   assert.equal((await gh.as("wes").rest.orgs.getMembershipForAuthenticatedUser({ org: "acme" })).data.role, "member");

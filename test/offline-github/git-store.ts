@@ -201,6 +201,19 @@ export class GitStore {
     return (await gitOk(dir, ["diff", "--name-only", mb, head])).split("\n").filter(Boolean);
   }
 
+  /** Paths that differ between two commits; `from` null: every file of `to` (a root commit). */
+  async diffNames(owner: string, name: string, from: string | null, to: string): Promise<string[]> {
+    const dir = this.path(owner, name);
+    const args = from === null ? ["ls-tree", "-r", "--name-only", to] : ["diff", "--name-only", "--no-renames", from, to];
+    return (await gitOk(dir, args)).split("\n").filter(Boolean);
+  }
+
+  /** The merge base of two commits, or null when they share no history. */
+  async mergeBase(owner: string, name: string, a: string, b: string): Promise<string | null> {
+    const r = await git(this.path(owner, name), ["merge-base", a, b]);
+    return r.code === 0 ? r.stdout.trim() : null;
+  }
+
   /**
    * The unified diff (three lines of context, as GitHub shows pull requests) of one file between
    * the merge base of `base` and `head`, and `head`; null when the pull request does not change it.
@@ -249,7 +262,7 @@ export class GitStore {
    * Runs `git http-backend` as a CGI program for one smart-HTTP request.
    * `hookEnv` reaches the pre-receive hook (protected branches, workflow permission).
    */
-  serveHttp(req: IncomingMessage, res: ServerResponse, o: { pathInfo: string; query: string; remoteUser: string; hookEnv: Record<string, string> }): Promise<void> {
+  serveHttp(req: IncomingMessage, res: ServerResponse, o: { pathInfo: string; query: string; remoteUser: string; hookEnv: Record<string, string>; beforeEnd?: () => Promise<void> }): Promise<void> {
     return new Promise((resolve) => {
       const env: Record<string, string> = {
         PATH: process.env["PATH"] ?? "/usr/bin:/bin",
@@ -296,11 +309,18 @@ export class GitStore {
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       child.on("close", (code) => {
-        if (!headersDone) {
-          res.writeHead(500, { "content-type": "text/plain" });
-          res.end(`git http-backend failed (${code}): ${stderr}`);
-        } else res.end();
-        resolve();
+        // What follows a push (webhooks, workflow runs) is decided before the response ends, so
+        // the client's `git push` returns once GitHub would have reacted.
+        void (o.beforeEnd ?? (() => Promise.resolve()))().catch((e: unknown) => {
+          stderr += `\n[offline-github] after the push: ${String(e)}`;
+          console.error(`[offline-github] after the push: ${String(e)}`);
+        }).finally(() => {
+          if (!headersDone) {
+            res.writeHead(500, { "content-type": "text/plain" });
+            res.end(`git http-backend failed (${code}): ${stderr}`);
+          } else res.end();
+          resolve();
+        });
       });
     });
   }

@@ -29,8 +29,8 @@ interface Gate {
   /** Acts with the publish-phase installation token (contents, pull requests, checks: write). */
   bot: Octokit;
   clone: string;
-  /** Pushes a change to `src/` on `branch` (from main when new); returns the new head. */
-  push: (branch: string, content: string) => Promise<string>;
+  /** Pushes a change to `src/` on `branch` (from main when new), as the app or the named person; returns the new head. */
+  push: (branch: string, content: string, as?: string) => Promise<string>;
   /** Opens Bosun's pull request from a freshly pushed branch. */
   open: (branch: string, o?: { draft?: boolean }) => Promise<{ number: number; head: string }>;
   /** Completes a `bosun` check run on `sha`. */
@@ -42,7 +42,7 @@ interface Gate {
  * reads, maya is an org admin. main wants the `bosun` check, one approval and the code owner's,
  * and admins are not exempt.
  */
-async function gate(t: TestContext): Promise<Gate> {
+async function gate(t: TestContext, reviews: { dismissStaleReviews?: boolean; requireLastPushApproval?: boolean } = {}): Promise<Gate> {
   const { gh } = await startCheckedGitHub(t);
   for (const u of ["maya", "owen", "wes", "rita"]) gh.createUser(u);
   gh.createOrg("acme", { admins: ["maya"], members: ["owen", "wes", "rita"] });
@@ -52,7 +52,7 @@ async function gate(t: TestContext): Promise<Gate> {
   gh.addCollaborator("acme/app", "rita", "read");
   gh.protectBranch("acme/app", "main", {
     requiredStatusChecks: { strict: false, contexts: ["bosun"] },
-    requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
+    requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false, ...reviews },
     enforceAdmins: true,
   });
   const installationId = gh.install("acme");
@@ -65,12 +65,12 @@ async function gate(t: TestContext): Promise<Gate> {
   t.after(() => rm(work, { recursive: true, force: true }));
   const clone = join(work, "app");
   await git(work, "clone", "--quiet", gh.cloneUrl("acme/app", token), clone);
-  const push = async (branch: string, content: string): Promise<string> => {
+  const push = async (branch: string, content: string, as?: string): Promise<string> => {
     const exists = await git(clone, "branch", "--list", branch);
     await git(clone, "checkout", "--quiet", ...(exists ? [branch] : ["-b", branch, "origin/main"]));
     await writeFile(join(clone, "src/index.ts"), content);
     await git(clone, "commit", "--quiet", "-am", `Change src on ${branch}`);
-    await git(clone, "push", "--quiet", "origin", branch);
+    await git(clone, "push", "--quiet", as ? gh.cloneUrl("acme/app", gh.userToken(as)) : "origin", `${branch}:${branch}`);
     return git(clone, "rev-parse", "HEAD");
   };
   return {
@@ -225,5 +225,80 @@ test("changes requested by a writer hold the merge even after the code owner app
   assert.equal(refused.status, 405);
   assert.match(refused.message, /Changes requested/);
   await review(gh, "wes", pr.number, "APPROVE");
+  assert.equal((await merge(gh, "maya", pr.number)).status, 200);
+});
+
+const NEED_FRESH = /Approval of the most recent reviewable push is required from someone other than its pusher \((\S+)\)\./;
+
+test("without dismiss_stale_reviews an approval of an older commit still counts, as on GitHub", async (t) => {
+  const { gh, push, open, check } = await gate(t);
+  const pr = await open("bosun/14-keeps");
+  await review(gh, "owen", pr.number, "APPROVE");
+  await check(await push("bosun/14-keeps", "export const v = 14;\n"), "success");
+  assert.equal((await merge(gh, "wes", pr.number)).status, 200);
+});
+
+test("with dismiss_stale_reviews a push to the head dismisses the approval and the merge is refused until a new one", async (t) => {
+  const { gh, bot, push, open, check } = await gate(t, { dismissStaleReviews: true });
+  const pr = await open("bosun/15-stale");
+  await check(pr.head, "success");
+  await review(gh, "owen", pr.number, "APPROVE");
+  await review(gh, "wes", pr.number, "REQUEST_CHANGES");
+  await review(gh, "wes", pr.number, "APPROVE");
+  const moved = await push("bosun/15-stale", "export const v = 15;\n");
+  await check(moved, "success");
+
+  const reviews = (await bot.rest.pulls.listReviews({ ...R, pull_number: pr.number })).data;
+  assert.deepEqual(reviews.map((rv) => [rv.user?.login, rv.state]), [["owen", "DISMISSED"], ["wes", "CHANGES_REQUESTED"], ["wes", "DISMISSED"]], "approvals go; a request for changes stays as it was");
+  const refused = await merge(gh, "maya", pr.number);
+  assert.equal(refused.status, 405);
+  assert.ok(refused.message.includes(NEED_APPROVAL) && refused.message.includes(NEED_OWNER), refused.message);
+  assert.equal((await bot.rest.pulls.get({ ...R, pull_number: pr.number })).data.mergeable_state, "blocked");
+
+  await gh.hooks.settled();
+  const dismissed = gh.hooks.deliveries.filter((d) => d.event === "pull_request_review" && d.action === "dismissed");
+  assert.equal(dismissed.length, 2, "one dismissed event per stale approval");
+  const payload = dismissed[0]?.payload as { review: { state: string; user: { login: string } }; sender: { login: string }; pull_request: { number: number } };
+  assert.deepEqual([payload.review.state, payload.review.user.login, payload.sender.login, payload.pull_request.number], ["dismissed", "owen", "bosun[bot]", pr.number]);
+
+  await review(gh, "owen", pr.number, "APPROVE");
+  assert.equal((await merge(gh, "maya", pr.number)).status, 200);
+});
+
+test("with require_last_push_approval the last pusher's approval does not count, nor one given before the last push", async (t) => {
+  const { gh, bot, push, open, check } = await gate(t, { requireLastPushApproval: true });
+  const state = async (): Promise<string | undefined> => (await bot.rest.pulls.get({ ...R, pull_number: pr.number })).data.mergeable_state;
+  const pr = await open("bosun/16-last-push");
+  assert.equal(gh.lastPusher("acme/app", "bosun/16-last-push"), "bosun[bot]");
+  await check(pr.head, "success");
+  await review(gh, "owen", pr.number, "APPROVE");
+  assert.equal(await state(), "clean", "owen approved the app's push");
+
+  // owen, the code owner, pushes to the head himself: his approval no longer counts, even renewed.
+  const owens = await push("bosun/16-last-push", "export const v = 16;\n", "owen");
+  assert.equal(gh.lastPusher("acme/app", "bosun/16-last-push"), "owen");
+  await check(owens, "success");
+  await review(gh, "owen", pr.number, "APPROVE");
+  const own = await merge(gh, "maya", pr.number);
+  assert.equal(own.status, 405);
+  assert.equal(NEED_FRESH.exec(own.message)?.[1], "owen", own.message);
+  assert.ok(own.message.includes(NEED_APPROVAL) && own.message.includes(NEED_OWNER), own.message);
+
+  // wes approves owen's push: the push is approved, but code owner review still waits on someone other than owen.
+  await review(gh, "wes", pr.number, "APPROVE");
+  const byWes = await merge(gh, "maya", pr.number);
+  assert.equal(byWes.status, 405);
+  assert.ok(!NEED_FRESH.test(byWes.message) && !byWes.message.includes(NEED_APPROVAL), byWes.message);
+  assert.ok(byWes.message.includes(NEED_OWNER), byWes.message);
+
+  // The app pushes again: owen's approval of the older commit counts toward the code owner review
+  // (stale approvals are kept here), but the newest push needs an approval of its own.
+  const again = await push("bosun/16-last-push", "export const v = 160;\n");
+  await check(again, "success");
+  const stale = await merge(gh, "maya", pr.number);
+  assert.equal(stale.status, 405);
+  assert.equal(NEED_FRESH.exec(stale.message)?.[1], "bosun[bot]", stale.message);
+  assert.ok(!stale.message.includes(NEED_OWNER), stale.message);
+  await review(gh, "owen", pr.number, "APPROVE");
   assert.equal((await merge(gh, "maya", pr.number)).status, 200);
 });

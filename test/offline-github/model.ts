@@ -156,7 +156,13 @@ export interface BranchProtection {
   requiredPullRequestReviews: {
     requiredApprovingReviewCount: number;
     requireCodeOwnerReviews: boolean;
+    /** A push to the head branch dismisses its approving reviews. */
     dismissStaleReviews: boolean;
+    /**
+     * The most recent push must be approved by someone other than its pusher (GitHub's
+     * `require_last_push_approval`); absent means false.
+     */
+    requireLastPushApproval?: boolean;
   } | null;
   enforceAdmins: boolean;
   allowForcePushes: boolean;
@@ -182,7 +188,46 @@ export interface Repo {
   reviews: Map<number, Review>;
   reviewComments: Map<number, ReviewComment>;
   checkRuns: Map<number, CheckRun>;
+  /** branch → login of whoever moved it last (a push, a commit through the API, a merge). */
+  lastPushers: Map<string, string>;
   nextNumber: number;
+}
+
+/**
+ * A GitHub Actions workflow run GitHub would start. The emulator runs nothing: it records which
+ * workflow file, read from which commit, would run and with what secrets and token.
+ */
+export interface WorkflowRun {
+  id: number;
+  /** owner/name */
+  repo: string;
+  /** The workflow file's path, `.github/workflows/….yml`. */
+  workflow: string;
+  event: "push" | "pull_request" | "pull_request_target";
+  /** The pull request's activity type (`opened`, `synchronize`, …); null for push. */
+  action: string | null;
+  /** GITHUB_REF: the pushed ref, `refs/pull/{n}/merge` for pull_request, the base branch for pull_request_target. */
+  ref: string;
+  /**
+   * GITHUB_SHA, the commit the run checks out by default: the pushed commit; for pull_request the
+   * head (GitHub uses the test merge commit, whose workflow files are the head's); for
+   * pull_request_target the base branch's last commit.
+   */
+  headSha: string;
+  /** The commit the workflow file was read from. */
+  workflowSha: string;
+  /** Who caused the run: the pusher, or the sender of the pull request event. */
+  actor: string;
+  pullNumber: number | null;
+  /** Whether the repository's secrets reach the run. */
+  secrets: boolean;
+  /** GITHUB_TOKEN's greatest access. */
+  tokenPermissions: "read" | "write";
+  /** The pull request's head is in a fork; always false (the emulator has no forks). */
+  fromFork: boolean;
+  /** Set when GitHub would fail the run at once: the workflow file did not parse. */
+  failed?: "invalid workflow file";
+  at: Date;
 }
 
 export interface App {

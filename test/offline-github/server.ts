@@ -11,7 +11,7 @@ import type { Principal } from "./auth.ts";
 import { appInstallationFor, checkRepoAccess, mintUserToken, resolvePrincipal, tokenHas, tokenSeesRepo } from "./auth.ts";
 import type { FaultPlan } from "./http.ts";
 import { Faults, HttpError, readBody, Router } from "./http.ts";
-import type { BranchProtection, Installation, Permissions, Repo, RepoRole, ReviewComment, Token } from "./model.ts";
+import type { BranchProtection, Installation, Permissions, Repo, RepoRole, ReviewComment, Token, WorkflowRun } from "./model.ts";
 import { fullName, roleAtLeast } from "./model.ts";
 import { handleOAuth, oauthPathPrefix } from "./oauth.ts";
 import { handleAppRegistration, isAppRegistrationPath } from "./app-registration.ts";
@@ -21,11 +21,13 @@ import { appRoutes } from "./routes/apps.ts";
 import { checkRoutes } from "./routes/checks.ts";
 import { graphqlRoutes } from "./routes/graphql.ts";
 import { issueRoutes } from "./routes/issues.ts";
-import { pullPayload, pullRoutes } from "./routes/pulls.ts";
+import { pullPayload, pullRoutes, pullShas } from "./routes/pulls.ts";
 import { repoRoutes } from "./routes/repos.ts";
 import { reviewCommentRoutes } from "./routes/review-comments.ts";
 import { userRoutes } from "./routes/users.ts";
+import { renderPull, renderReview, simplePull } from "./render.ts";
 import { WebhookSender } from "./webhooks.ts";
+import { workflowsForPullRequest, workflowsForPush, type RefUpdate } from "./workflows.ts";
 import { World } from "./world.ts";
 
 export interface RecordedResponse {
@@ -42,7 +44,8 @@ export interface RequestLogEntry {
   path: string;
   route: string | null;
   status: number;
-  principal: "anonymous" | "app" | "installation" | "user" | "invalid";
+  /** `actions`: a workflow run GitHub Actions would have started (method `WORKFLOW`), not a request. */
+  principal: "anonymous" | "app" | "installation" | "user" | "invalid" | "actions";
   token: string | null;
   actor: string | null;
 }
@@ -99,6 +102,11 @@ export class OfflineGitHub {
     this.hooks = new WebhookSender(options.webhookUrl ?? null, world.registeredApp?.webhookSecret ?? "");
     this.hooks.onPayload = options.onWebhook ?? null;
     for (const r of routes) this.#router.add(r);
+    // Each workflow run GitHub would start shows in the request log, where its cause is.
+    world.onWorkflowRun = (run) => this.requests.push({
+      at: run.at, method: "WORKFLOW", path: `/repos/${run.repo}/actions/runs/${run.id}`, route: null, status: run.failed ? 422 : 201,
+      principal: "actions", token: null, actor: run.actor,
+    });
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((e: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
@@ -191,7 +199,7 @@ export class OfflineGitHub {
       id: this.world.nextId(), owner: this.world.account(owner).login, name: repoName, description: o.description ?? null,
       private: o.private ?? true, defaultBranch: o.defaultBranch ?? "main", createdAt: now, updatedAt: now, pushedAt: now,
       collaborators: new Map(), protection: new Map(), labels: new Map(), issues: new Map(), comments: new Map(),
-      reviews: new Map(), reviewComments: new Map(), checkRuns: new Map(), nextNumber: 1,
+      reviews: new Map(), reviewComments: new Map(), checkRuns: new Map(), lastPushers: new Map(), nextNumber: 1,
     };
     this.world.repos.set(name.toLowerCase(), r);
     await this.world.git.create(r.owner, r.name, r.defaultBranch);
@@ -199,12 +207,18 @@ export class OfflineGitHub {
     return r;
   }
 
-  /** Commits file changes (null deletes) to a branch; the branch starts from the default branch when new. */
+  /**
+   * Commits file changes (null deletes) to a branch; the branch starts from the default branch when
+   * new. It counts as a push by the author (the owner unless told): workflow runs, the branch's last
+   * pusher and stale-review dismissal follow as for a git push, but no webhooks are sent.
+   */
   async commit(name: string, o: { branch?: string; files: Record<string, string | null>; message: string; author?: string }): Promise<string> {
     const r = this.repo(name);
     const author = this.world.findAccount(o.author ?? r.owner);
+    const branch = o.branch ?? r.defaultBranch;
+    const old = await this.world.git.resolve(r.owner, r.name, `refs/heads/${branch}`);
     const sha = await this.world.git.commit(r.owner, r.name, {
-      branch: o.branch ?? r.defaultBranch,
+      branch,
       from: r.defaultBranch,
       files: o.files,
       message: o.message,
@@ -212,6 +226,7 @@ export class OfflineGitHub {
       date: this.world.now(),
     });
     r.pushedAt = this.world.now();
+    await this.#afterRefUpdates(r, [{ ref: `refs/heads/${branch}`, before: old, after: sha }], author?.login ?? r.owner, { webhooks: false });
     return sha;
   }
 
@@ -228,10 +243,15 @@ export class OfflineGitHub {
     });
   }
 
+  /**
+   * Protects a branch. `requiredPullRequestReviews` takes `requiredApprovingReviewCount`,
+   * `requireCodeOwnerReviews`, `dismissStaleReviews` and `requireLastPushApproval` (default false),
+   * GitHub's `required_pull_request_reviews` fields.
+   */
   protectBranch(name: string, branch: string, p: Partial<BranchProtection> = {}): void {
     this.repo(name).protection.set(branch, {
       requiredStatusChecks: p.requiredStatusChecks ?? null,
-      requiredPullRequestReviews: p.requiredPullRequestReviews ?? null,
+      requiredPullRequestReviews: p.requiredPullRequestReviews ? { requireLastPushApproval: false, ...p.requiredPullRequestReviews } : null,
       enforceAdmins: p.enforceAdmins ?? false,
       allowForcePushes: p.allowForcePushes ?? false,
       allowDeletions: p.allowDeletions ?? false,
@@ -308,6 +328,16 @@ export class OfflineGitHub {
     const r = this.repo(name);
     const sha = await this.world.git.resolve(r.owner, r.name, ref);
     return sha ? this.world.git.readFile(r.owner, r.name, sha, path) : null;
+  }
+
+  /** The workflow runs GitHub would have started, oldest first; of one repository (owner/name) when given. */
+  workflowRuns(repo?: string): WorkflowRun[] {
+    return this.world.workflowRuns.filter((run) => repo === undefined || run.repo.toLowerCase() === repo.toLowerCase());
+  }
+
+  /** Who moved the branch last (a git push, `commit`, a merge), as `require_last_push_approval` sees it. */
+  lastPusher(name: string, branch: string): string | null {
+    return this.repo(name).lastPushers.get(branch) ?? null;
   }
 
   /** The review comments of a pull request, oldest first (replies carry `inReplyTo`). */
@@ -417,6 +447,8 @@ export class OfflineGitHub {
         repo: repo as Repo,
       };
       const reply = await route.handle(ctx);
+      // Workflow runs the call's webhooks started are recorded before the caller hears back.
+      await this.world.settled();
       status = reply.status;
       body = reply.body;
       raw = reply.raw;
@@ -513,29 +545,68 @@ export class OfflineGitHub {
       query: url.search.replace(/^\?/, ""),
       remoteUser: actor,
       hookEnv: { OFFLINE_GITHUB_PROTECTED: protectedBranches.join(" "), OFFLINE_GITHUB_WORKFLOWS: workflows ? "write" : "none" },
+      beforeEnd: before ? async () => {
+        this.#log({ started, method: req.method ?? "GET", path: url.pathname, route: null, status: res.statusCode, principal: p });
+        await this.#afterPush(r, before, actor);
+      } : undefined,
     });
-    this.#log({ started, method: req.method ?? "GET", path: url.pathname, route: null, status: res.statusCode, principal: p });
-    if (before) await this.#afterPush(r, before, actor);
+    if (!before) this.#log({ started, method: req.method ?? "GET", path: url.pathname, route: null, status: res.statusCode, principal: p });
   }
 
-  /** After a push: note the time and tell the app about pull requests whose head moved. */
+  /** After a git push: what moved, handled as GitHub would (see `#afterRefUpdates`). */
   async #afterPush(r: Repo, before: Map<string, string>, actor: string): Promise<void> {
     const after = await this.world.git.refs(r.owner, r.name);
-    if ([...after].every(([ref, sha]) => before.get(ref) === sha) && before.size === after.size) return;
+    const updates: RefUpdate[] = [];
+    for (const [ref, sha] of after) if (before.get(ref) !== sha) updates.push({ ref, before: before.get(ref) ?? null, after: sha });
+    for (const [ref, sha] of before) if (!after.has(ref)) updates.push({ ref, before: sha, after: null });
+    await this.#afterRefUpdates(r, updates, actor, { webhooks: true });
+  }
+
+  /**
+   * After refs moved by `pusher`: note the time and each branch's last pusher, dismiss stale
+   * approvals where the base branch's protection says so, tell the app about pull requests whose
+   * head moved (`webhooks`), and record the workflow runs GitHub would start.
+   */
+  async #afterRefUpdates(r: Repo, updates: RefUpdate[], pusher: string, o: { webhooks: boolean }): Promise<void> {
+    if (updates.length === 0) return;
     r.pushedAt = this.world.now();
-    for (const [ref, sha] of after) {
-      const old = before.get(ref);
-      if (old === sha || !ref.startsWith("refs/heads/")) continue;
-      const branch = ref.slice("refs/heads/".length);
+    const sender = this.world.findAccount(pusher) ? pusher : this.world.botLogin;
+    const ctx = { w: this.world, hooks: this.hooks };
+    for (const u of updates) {
+      if (!u.ref.startsWith("refs/heads/")) continue;
+      const branch = u.ref.slice("refs/heads/".length);
+      if (u.after === null) {
+        r.lastPushers.delete(branch);
+        continue;
+      }
+      r.lastPushers.set(branch, sender);
       for (const i of r.issues.values()) {
         if (!i.pull || i.state !== "open" || i.pull.head !== branch) continue;
         i.updatedAt = this.world.now();
-        const sender = this.world.findAccount(actor) ? actor : this.world.botLogin;
-        emit({ w: this.world, hooks: this.hooks }, r, "pull_request", sender, {
-          action: "synchronize", number: i.number, before: old ?? "0".repeat(40), after: sha, pull_request: await pullPayload(this.world, r, i),
-        });
+        // "Dismiss stale pull request approvals when new commits are pushed": the approvals go, as
+        // DISMISSED, and GitHub tells apps with a pull_request_review `dismissed` event whose sender
+        // is the pusher (the timeline reads "<pusher> dismissed <reviewer>'s stale review via <sha>").
+        // https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-pull-request-reviews-before-merging
+        if (r.protection.get(i.pull.base)?.requiredPullRequestReviews?.dismissStaleReviews) {
+          const stale = [...r.reviews.values()].filter((rv) => rv.pullNumber === i.number && rv.state === "APPROVED" && rv.commitId !== u.after);
+          for (const rv of stale) rv.state = "DISMISSED";
+          if (o.webhooks && stale.length > 0) {
+            const pr = simplePull(renderPull(this.world, r, i, await pullShas(this.world, r, i)));
+            for (const rv of stale) emit(ctx, r, "pull_request_review", sender, { action: "dismissed", review: { ...renderReview(this.world, r, rv), state: "dismissed" }, pull_request: pr });
+          }
+        }
+        if (o.webhooks) {
+          emit(ctx, r, "pull_request", sender, {
+            action: "synchronize", number: i.number, before: u.before ?? "0".repeat(40), after: u.after, pull_request: await pullPayload(this.world, r, i),
+          });
+        } else {
+          // No webhook, but the pull request workflows GitHub would start for the new head.
+          this.world.track(workflowsForPullRequest(this.world, r, i, "synchronize", sender));
+        }
       }
     }
+    await workflowsForPush(this.world, r, updates, sender);
+    await this.world.settled();
   }
 }
 

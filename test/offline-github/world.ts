@@ -1,6 +1,6 @@
 // Everything the offline GitHub knows, with the lookups the routes share.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import type { Account, App, Installation, Label, ManifestCode, OAuthCode, Org, RefreshToken, Repo, RepoRole, Team, Token } from "./model.ts";
+import type { Account, App, Installation, Label, ManifestCode, OAuthCode, Org, RefreshToken, Repo, RepoRole, Team, Token, WorkflowRun } from "./model.ts";
 import { fullName, repoRoleOrder, roleAtLeast } from "./model.ts";
 import { GitStore } from "./git-store.ts";
 import { nodeId, isoTime, renderUser } from "./render.ts";
@@ -37,11 +37,17 @@ export class World {
   readonly refreshTokens = new Map<string, RefreshToken>();
   /** The manifest flow's codes, by their value. */
   readonly manifestCodes = new Map<string, ManifestCode>();
+  /** The workflow runs GitHub would have started, oldest first (see workflows.ts). */
+  readonly workflowRuns: WorkflowRun[] = [];
+  /** Told of each workflow run as it is recorded (the server writes it to its request log). */
+  onWorkflowRun: ((run: WorkflowRun) => void) | null = null;
   /** Added to the wall clock for token lifetimes, so tests can make tokens expire. */
   clockOffsetMs = 0;
   tokenLifetimeMs = 60 * 60 * 1000;
   #nextId = 1000;
   #app: App | null = null;
+  readonly #work = new Set<Promise<void>>();
+  #workErrors: unknown[] = [];
 
   /** `app`: the GitHub App registered from the start; null starts with none, for the manifest flow to register. */
   constructor(gitRoot: string, app: AppRegistration | null) {
@@ -91,6 +97,23 @@ export class World {
     };
     this.#addAccount(`${slug}[bot]`, "Bot");
     return this.#app;
+  }
+
+  /**
+   * Work started from synchronous code (deciding workflow runs for a webhook `emit` sends), which
+   * the server awaits before it answers, so a caller sees its effects once answered.
+   */
+  track(p: Promise<void>): void {
+    const tracked = p.catch((e: unknown) => { this.#workErrors.push(e); }).finally(() => this.#work.delete(tracked));
+    this.#work.add(tracked);
+  }
+
+  /** Waits for tracked work; throws the first failure of any. */
+  async settled(): Promise<void> {
+    while (this.#work.size > 0) await Promise.all([...this.#work]);
+    const [first] = this.#workErrors;
+    this.#workErrors = [];
+    if (first !== undefined) throw first instanceof Error ? first : new Error(`[offline-github] tracked work failed: ${JSON.stringify(first)}`);
   }
 
   now(): Date {

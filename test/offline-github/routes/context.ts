@@ -6,6 +6,7 @@ import type { Issue, Repo } from "../model.ts";
 import { renderOrganization, renderRepo, renderUser } from "../render.ts";
 import type { WebhookSender } from "../webhooks.ts";
 import type { World } from "../world.ts";
+import { workflowsForPullRequest } from "../workflows.ts";
 
 export interface Ctx {
   w: World;
@@ -47,6 +48,9 @@ export function viaApp(ctx: Ctx): boolean {
 }
 
 export function emit(ctx: Pick<Ctx, "w" | "hooks">, r: Repo, event: string, sender: string, payload: Record<string, unknown>): void {
+  // A pull request event also starts the repository's Actions workflows, installed app or not.
+  const pull = event === "pull_request" ? r.issues.get(Number(payload["number"])) : undefined;
+  if (pull && typeof payload["action"] === "string") ctx.w.track(workflowsForPullRequest(ctx.w, r, pull, payload["action"], sender));
   const inst = ctx.w.installationFor(r.owner);
   if (!inst || !ctx.w.installationCovers(inst, r) || !inst.events.includes(event)) return;
   const full: Record<string, unknown> = { ...payload, repository: renderRepo(ctx.w, r), sender: renderUser(ctx.w, ctx.w.account(sender)) };

@@ -12,6 +12,7 @@ import type { Ctx, Route } from "./context.ts";
 import { actorLogin, emit, json, pullOr404, str } from "./context.ts";
 import { createIssue } from "./issues.ts";
 import { draftReviewComments, storeReviewComments } from "./review-comments.ts";
+import { workflowsForPush } from "../workflows.ts";
 
 type Pull = Issue & { pull: PullData };
 
@@ -68,10 +69,19 @@ async function protectionBlockers(w: World, r: Repo, i: Pull, shas: PullShas, ac
       latest.set(rv.user, rv);
     }
     const qualified = [...latest.values()].filter((rv) => rv.user !== i.user && roleAtLeast(w.roleOf(r, rv.user), "write"));
-    const approvers = qualified.filter((rv) => rv.state === "APPROVED").map((rv) => rv.user);
+    // `require_last_push_approval`: "the most recent reviewable push must be approved by someone
+    // other than the person who pushed it" (GitHub's REST description of branch protection). The
+    // last pusher's own approval does not count, and an approval given before the last push does not
+    // approve it (GitHub support confirmed this reading: https://github.com/orgs/community/discussions/77578).
+    // https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-pull-request-reviews-before-merging
+    const lastPusher = rpr.requireLastPushApproval ? r.lastPushers.get(p.head) ?? null : null;
+    const approvers = qualified.filter((rv) => rv.state === "APPROVED" && rv.user !== lastPusher).map((rv) => rv.user);
     if (qualified.some((rv) => rv.state === "CHANGES_REQUESTED")) out.push("Changes requested by a reviewer with write access.");
     const n = rpr.requiredApprovingReviewCount;
     if (approvers.length < n) out.push(`At least ${n} approving review${n === 1 ? " is" : "s are"} required by reviewers with write access.`);
+    if (lastPusher !== null && !qualified.some((rv) => rv.state === "APPROVED" && rv.user !== lastPusher && rv.commitId === shas.head)) {
+      out.push(`Approval of the most recent reviewable push is required from someone other than its pusher (${lastPusher}).`);
+    }
     if (rpr.requireCodeOwnerReviews) {
       let text: string | null = null;
       for (const path of [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"]) {
@@ -125,6 +135,9 @@ async function mergePull(ctx: Ctx): Promise<Reply> {
   const merged = await w.git.mergeCommit(r.owner, r.name, shas.base, shas.head, message, author, w.now(), method === "squash");
   if (!merged) throw new HttpError(405, "Pull Request is not mergeable");
   await w.git.setRef(r.owner, r.name, `refs/heads/${i.pull.base}`, merged);
+  // The merge is a push to the base branch by whoever merged: push workflows start from it.
+  r.lastPushers.set(i.pull.base, actor);
+  await workflowsForPush(w, r, [{ ref: `refs/heads/${i.pull.base}`, before: shas.base, after: merged }], actor);
   const now = w.now();
   Object.assign(i.pull, { merged: true, mergedAt: now, mergedBy: actor, mergeCommitSha: merged, frozenHeadSha: shas.head });
   Object.assign(i, { state: "closed", closedAt: now, updatedAt: now });

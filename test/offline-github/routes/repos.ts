@@ -1,6 +1,6 @@
 // Repositories, contents, branches and their protection, refs, collaborators, org and team membership.
 import type { Reply } from "../http.ts";
-import { HttpError } from "../http.ts";
+import { HttpError, validationFailed } from "../http.ts";
 import type { BranchProtection, Repo } from "../model.ts";
 import { fullName } from "../model.ts";
 import { nodeId, permissionFlags, renderFullRepo, renderUser } from "../render.ts";
@@ -39,10 +39,60 @@ export function renderProtection(w: World, r: Repo, branch: string, p: BranchPro
       dismiss_stale_reviews: p.requiredPullRequestReviews.dismissStaleReviews,
       require_code_owner_reviews: p.requiredPullRequestReviews.requireCodeOwnerReviews,
       required_approving_review_count: p.requiredPullRequestReviews.requiredApprovingReviewCount,
-      require_last_push_approval: false,
+      require_last_push_approval: p.requiredPullRequestReviews.requireLastPushApproval ?? false,
     };
   }
   return out;
+}
+
+/**
+ * `PUT …/branches/{branch}/protection`, GitHub's body: the four keys required (each may be null);
+ * `restrictions` (who may push) is not offered by the offline GitHub and must be null.
+ * https://docs.github.com/en/rest/branches/branch-protection#update-branch-protection
+ */
+function protectionFromBody(body: Record<string, unknown>, existing: BranchProtection | undefined): BranchProtection {
+  for (const key of ["required_status_checks", "enforce_admins", "required_pull_request_reviews", "restrictions"]) {
+    if (!(key in body)) throw validationFailed("Invalid request.\n\n\"" + key + "\" wasn't supplied.");
+  }
+  if (body["restrictions"] !== null) throw validationFailed("Validation Failed: push restrictions are not offered by the offline GitHub (send restrictions: null).");
+  const obj = (key: string): Record<string, unknown> | null => {
+    const v = body[key];
+    if (v === null) return null;
+    if (typeof v !== "object" || Array.isArray(v)) throw validationFailed(`Invalid request.\n\nFor '${key}', ${JSON.stringify(v)} is not an object or null.`);
+    return v as Record<string, unknown>;
+  };
+  const bool = (o: Record<string, unknown>, key: string, fallback: boolean): boolean => {
+    const v = o[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== "boolean") throw validationFailed(`Invalid request.\n\nFor '${key}', ${JSON.stringify(v)} is not a boolean.`);
+    return v;
+  };
+  const rsc = obj("required_status_checks");
+  let requiredStatusChecks: BranchProtection["requiredStatusChecks"] = null;
+  if (rsc) {
+    const checks = Array.isArray(rsc["checks"]) ? (rsc["checks"] as unknown[]).filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null) : null;
+    const contexts = checks ? checks.map((c) => String(c["context"])) : Array.isArray(rsc["contexts"]) ? (rsc["contexts"] as unknown[]).map(String) : [];
+    const apps: Record<string, number> = {};
+    for (const c of checks ?? []) if (typeof c["app_id"] === "number" && c["app_id"] > 0) apps[String(c["context"])] = c["app_id"];
+    requiredStatusChecks = { strict: bool(rsc, "strict", false), contexts, ...(Object.keys(apps).length > 0 ? { apps } : {}) };
+  }
+  const rpr = obj("required_pull_request_reviews");
+  const count = rpr?.["required_approving_review_count"];
+  if (count !== undefined && (typeof count !== "number" || !Number.isInteger(count) || count < 0 || count > 6)) {
+    throw validationFailed("Invalid request.\n\nrequired_approving_review_count must be an integer from 0 to 6.");
+  }
+  return {
+    requiredStatusChecks,
+    requiredPullRequestReviews: rpr ? {
+      requiredApprovingReviewCount: typeof count === "number" ? count : 1,
+      requireCodeOwnerReviews: bool(rpr, "require_code_owner_reviews", false),
+      dismissStaleReviews: bool(rpr, "dismiss_stale_reviews", false),
+      requireLastPushApproval: bool(rpr, "require_last_push_approval", false),
+    } : null,
+    enforceAdmins: body["enforce_admins"] === true,
+    allowForcePushes: typeof body["allow_force_pushes"] === "boolean" ? body["allow_force_pushes"] : existing?.allowForcePushes ?? false,
+    allowDeletions: typeof body["allow_deletions"] === "boolean" ? body["allow_deletions"] : existing?.allowDeletions ?? false,
+  };
 }
 
 async function renderCommit(w: World, r: Repo, sha: string): Promise<Record<string, unknown>> {
@@ -141,6 +191,16 @@ export const repoRoutes: Route[] = [
       const branch = params["branch"] ?? "";
       const p = r.protection.get(branch);
       if (!p) throw new HttpError(404, "Branch not protected");
+      return json(200, renderProtection(w, r, branch, p));
+    },
+  },
+  {
+    method: "PUT", path: "/repos/{owner}/{repo}/branches/{branch}/protection", auth: "repo", need: { permission: ["administration", "write"], role: "admin" },
+    handle: async ({ w, repo: r, params, body }) => {
+      const branch = params["branch"] ?? "";
+      if (!(await w.git.resolve(r.owner, r.name, `refs/heads/${branch}`))) throw new HttpError(404, "Branch not found");
+      const p = protectionFromBody(body, r.protection.get(branch));
+      r.protection.set(branch, p);
       return json(200, renderProtection(w, r, branch, p));
     },
   },
