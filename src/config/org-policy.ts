@@ -35,6 +35,7 @@ const phaseRules = z.strictObject({
   presets: z.array(z.enum(registryPresets)).optional().describe("Package registries the phase may reach; `npm` and `debian` are where this Bosun host's npm and apt fetch from."),
   addresses: z.record(z.string(), z.string()).optional().describe("Name → address pins; a pinned address counts as listed, even inside the host's own networks."),
   secrets: z.array(secretName).optional().describe("Secrets the phase may be given as environment variables; values come from BOSUN_SECRET_<NAME>."),
+  secrets_reach_agent_code: z.boolean().optional().describe("Give this phase's `secrets` even where it runs code the agent wrote: the `agent` phase, the `test` phase (the agent's commit) and the `setup` of a follow-up run (the previous agent's commit, with its install scripts). Without it those get none, except the agent phase the model's key (`model.api_key_secret`). Code the agent wrote can read and send out every secret it is given; repositories cannot set this."),
 });
 
 const minutes = z.number().positive().max(7 * 24 * 60);
@@ -118,6 +119,8 @@ export interface PhasePolicy {
   presets: Preset[];
   addresses: Record<string, string>;
   secrets: string[];
+  /** Whether `secrets` reach the phase when it runs code the agent wrote (an org ceiling; repositories cannot set it). */
+  secrets_reach_agent_code: boolean;
 }
 
 /** The org's rules for one repository with every key filled in: Bosun's defaults, then the policy's. */
@@ -148,7 +151,7 @@ export interface ResolvedRules {
 
 // A function, not a shared object: structuredClone keeps shared references shared, and the merge
 // must never let a rule for one phase reach another.
-const closedPhase = (): PhasePolicy => ({ network: "none", hosts: [], presets: [], addresses: {}, secrets: [] });
+const closedPhase = (): PhasePolicy => ({ network: "none", hosts: [], presets: [], addresses: {}, secrets: [], secrets_reach_agent_code: false });
 
 /** What holds where an org has written nothing. */
 export const bosunDefaults: ResolvedRules = {
@@ -170,7 +173,7 @@ export const bosunDefaults: ResolvedRules = {
     images: [],
     limits: { memory_mb: null, cpus: null, pids: null, agent_minutes: 240, inactivity_minutes: 30, setup_minutes: 60, test_minutes: 60 },
     phases: {
-      setup: { network: "allowlist", hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"], addresses: {}, secrets: [] },
+      setup: { network: "allowlist", hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"], addresses: {}, secrets: [], secrets_reach_agent_code: false },
       agent: closedPhase(),
       test: closedPhase(),
     },

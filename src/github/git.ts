@@ -2,6 +2,8 @@
 // Bosun, push with a write token. Tokens travel in environment variables (GIT_CONFIG_*), never
 // in a URL or a command line that `ps` or .git/config would show.
 import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 
 export interface GitAuthor { name: string; email: string }
 
@@ -38,8 +40,27 @@ export function runGit(cwd: string, args: string[], o: { token?: string | null; 
   });
 }
 
+/**
+ * `$GIT_DIR/info/attributes`, which wins over every `.gitattributes` in the tree: it unsets the
+ * attributes a repository (or an agent writing `.gitattributes`) could use to change what git
+ * stores, shows or scans. `-diff` or `binary` would turn a text change into a "binary" patch that
+ * neither the leak check nor the dashboard reads; `text`/`eol`/`crlf`, `filter`, `ident` and
+ * `working-tree-encoding` would make the stored bytes differ from the files. Unset, git's own
+ * content detection decides (a NUL byte makes a file binary) and files are stored as they are.
+ */
+export const neutralAttributes = "* !diff !text !eol !crlf !filter !ident !working-tree-encoding\n";
+
+export async function neutralizeAttributes(dir: string): Promise<void> {
+  const info = join(dir, ".git", "info");
+  await mkdir(info, { recursive: true });
+  await writeFile(join(info, "attributes"), neutralAttributes);
+}
+
 export async function cloneAt(o: { url: string; token: string; dir: string; branch: string }): Promise<string> {
-  await runGit(process.cwd(), ["clone", "--quiet", "--no-tags", "--single-branch", "--branch", o.branch, o.url, o.dir], { token: o.token });
+  // Checked out only once the attributes are neutral, so the files are the commit's bytes.
+  await runGit(process.cwd(), ["clone", "--quiet", "--no-tags", "--single-branch", "--no-checkout", "--branch", o.branch, o.url, o.dir], { token: o.token });
+  await neutralizeAttributes(o.dir);
+  await runGit(o.dir, ["reset", "--quiet", "--hard", "HEAD"]);
   return (await runGit(o.dir, ["rev-parse", "HEAD"])).trim();
 }
 

@@ -35,6 +35,8 @@ export function policyRows(o: PolicyDescription): { setting: string; value: stri
         [`${ph}: network`, x.network, s[`sandbox.phases.${ph}.network`]],
         ...(x.network === "allowlist" ? [[`${ph}: presets`, x.presets, s[`sandbox.phases.${ph}.presets`]], [`${ph}: hosts`, x.hosts, s[`sandbox.phases.${ph}.hosts`]]] as [string, unknown, string | undefined][] : []),
         [`${ph}: secrets`, x.secrets, s[`sandbox.phases.${ph}.secrets`]],
+        ...(p.withheldSecrets?.[ph]?.secrets.length ? [[`${ph}: secrets withheld (the phase runs code the agent wrote)`, p.withheldSecrets[ph].secrets, s[`sandbox.phases.${ph}.secrets_reach_agent_code`]]] as [string, unknown, string | undefined][] : []),
+        ...(x.secrets_reach_agent_code ? [[`${ph}: secrets reach code the agent wrote`, true, s[`sandbox.phases.${ph}.secrets_reach_agent_code`]]] as [string, unknown, string | undefined][] : []),
       ];
     }),
     ...(Object.keys(r.budgets) as (keyof typeof r.budgets)[]).map((k): [string, unknown, string | undefined] => [`budgets.${k}`, r.budgets[k], s[`budgets.${k}`]]),

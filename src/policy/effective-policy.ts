@@ -122,6 +122,8 @@ export interface EffectivePolicy {
   phases: Record<Phase, PhasePolicy>;
   /** Open pull requests as drafts whatever the checks say (the repository's choice). */
   draft: boolean;
+  /** Secrets the org names for a phase that it does not get, because the phase runs code the agent wrote. */
+  withheldSecrets?: Partial<Record<Phase, { secrets: string[]; reason: string }>>;
 }
 
 export type Resolution =
@@ -147,6 +149,8 @@ const list = (xs: unknown[]): string => xs.map((x) => `\`${String(x)}\``).join("
 export function applyRepositoryChoices(o: {
   org: RulesForRepository; config: RepoConfig; raw: unknown; operator: OperatorSettings;
   presetHosts?: (presets: string[]) => string[];
+  /** A follow-up run: its setup installs from the previous agent's commit. */
+  followUp?: boolean;
 }): Resolution {
   const { rules, sources: orgSources } = o.org;
   const { config, raw, operator } = o;
@@ -276,13 +280,50 @@ export function applyRepositoryChoices(o: {
     if (secret && !phasePolicies.agent.secrets.includes(secret)) phasePolicies.agent.secrets.push(secret);
   }
 
+  // Code the agent wrote gets no secret unless the org says so in words (`secrets_reach_agent_code`).
+  const withheldSecrets: NonNullable<EffectivePolicy["withheldSecrets"]> = {};
+  for (const phase of phases) {
+    const at = `sandbox.phases.${phase}`;
+    const { given, withheld, reason } = agentCodeSecrets(phase, phasePolicies[phase], { followUp: o.followUp ?? false, modelKey: rules.model.api_key_secret });
+    if (!withheld.length) continue;
+    const asked = phasePolicies[phase].secrets;
+    phasePolicies[phase].secrets = given;
+    withheldSecrets[phase] = { secrets: withheld, reason };
+    adjust(`${at}.secrets`, asked, given, `${at}.secrets_reach_agent_code`, `${list(withheld)} withheld: ${reason}`);
+  }
+
   sources["draft"] = has(raw, ["pull_request", "draft"]) ? repoFile : defaultSource;
   return {
     ok: true,
-    policy: { rules, runtime, image, agent, limits, phases: phasePolicies, draft: config.pull_request.draft },
+    policy: { rules, runtime, image, agent, limits, phases: phasePolicies, draft: config.pull_request.draft, withheldSecrets },
     sources,
     adjustments,
   };
+}
+
+/**
+ * Whether a phase runs code the agent wrote: the agent phase (the agent runs what it writes), the
+ * test phase (the agent's commit) and, on a follow-up run, setup (it installs from the previous
+ * agent's commit, so that agent's install scripts run).
+ */
+export function runsAgentCode(phase: Phase, followUp: boolean): boolean {
+  return phase !== "setup" || followUp;
+}
+
+/**
+ * The secrets a phase gets, and the ones withheld from it: a phase that runs code the agent wrote
+ * gets none unless the org sets `secrets_reach_agent_code` for it, except the agent phase, which
+ * keeps the model's key (`model.api_key_secret`, named by the org in words as the model's key).
+ */
+export function agentCodeSecrets(phase: Phase, policy: Pick<PhasePolicy, "secrets" | "secrets_reach_agent_code">, o: { followUp: boolean; modelKey: string | null }): { given: string[]; withheld: string[]; reason: string } {
+  if (!runsAgentCode(phase, o.followUp) || policy.secrets_reach_agent_code === true) return { given: policy.secrets, withheld: [], reason: "" };
+  const keep = phase === "agent" && o.modelKey ? [o.modelKey] : [];
+  const given = policy.secrets.filter((s) => keep.includes(s));
+  const withheld = policy.secrets.filter((s) => !keep.includes(s));
+  const what = phase === "agent" ? "the agent phase runs code the agent writes, and only the model's key (`model.api_key_secret`) reaches it"
+    : phase === "test" ? "the test phase runs the agent's commit"
+    : "this follow-up's setup installs from the previous agent's commit, running its install scripts";
+  return { given, withheld, reason: `${what}; the org's policy does not set \`sandbox.phases.${phase}.secrets_reach_agent_code\`` };
 }
 
 /** Where the model agents live in the sandbox (copied with Bosun's other agents into /bosun/agents). */
@@ -315,7 +356,7 @@ export function modelAgentProblem(rules: ResolvedRules, agentPhase: PhasePolicy,
 }
 
 /** The whole merge for one repository: org rules, then the repository's choices. */
-export function resolvePolicy(o: { org: OrgPolicy | null; policySource?: string; repo: string; config: RepoConfig; raw: unknown; operator: OperatorSettings; presetHosts?: (presets: string[]) => string[] }): Resolution & { matched?: number[] } {
+export function resolvePolicy(o: { org: OrgPolicy | null; policySource?: string; repo: string; config: RepoConfig; raw: unknown; operator: OperatorSettings; presetHosts?: (presets: string[]) => string[]; followUp?: boolean }): Resolution & { matched?: number[] } {
   const org = orgRulesFor(o.org, o.repo, o.policySource);
-  return { ...applyRepositoryChoices({ org, config: o.config, raw: o.raw, operator: o.operator, ...(o.presetHosts ? { presetHosts: o.presetHosts } : {}) }), matched: org.matched };
+  return { ...applyRepositoryChoices({ org, config: o.config, raw: o.raw, operator: o.operator, ...(o.presetHosts ? { presetHosts: o.presetHosts } : {}), ...(o.followUp ? { followUp: true } : {}) }), matched: org.matched };
 }

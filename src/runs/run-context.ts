@@ -62,8 +62,10 @@ export class RunContext {
    * setup-only secret that setup left in the workspace must not reach a comment either.
    */
   learnSecrets(): void {
-    const phases = this.run.facts.policy?.phases;
-    for (const p of phases ? Object.values(phases) : []) {
+    const policy = this.run.facts.policy;
+    // The org's lists too: a secret withheld from a phase that runs the agent's code is redacted all the same.
+    const lists = policy ? [...Object.values(policy.phases), ...Object.values(policy.rules.sandbox.phases)] : [];
+    for (const p of lists) {
       for (const name of p.secrets) {
         const value = process.env[`BOSUN_SECRET_${name}`];
         if (value) this.redactor.add(value);

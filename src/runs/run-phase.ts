@@ -6,6 +6,7 @@ import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy
 import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
 import { startEgressProxy } from "../sandbox/egress-proxy.ts";
 import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";
+import { agentCodeSecrets } from "../policy/effective-policy.ts";
 import type { RunContext } from "./run-context.ts";
 import { StepFailure } from "./step-failure.ts";
 
@@ -94,9 +95,16 @@ async function withPhaseNetwork<T extends RunOutcome>(ctx: RunContext, phase: Ph
 
 async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">): Promise<RunOutcome> {
   const policy = phasePolicy(ctx, phase);
+  // The resolution withheld them already; checked again here, where the values are handed out, so
+  // a policy stored before the rule (or resolved without knowing the run is a follow-up) cannot give them.
+  const { given, withheld: late, reason } = agentCodeSecrets(phase, policy, { followUp: ctx.run.facts.iteration !== undefined, modelKey: ctx.policy.rules.model.api_key_secret });
+  const withheld = [...new Set([...(ctx.policy.withheldSecrets?.[phase]?.secrets ?? []), ...late])];
+  if (withheld.length) {
+    await ctx.transcript.append("policy_decision", { decision: "withheld", rule: `sandbox.phases.${phase}.secrets_reach_agent_code`, phase, withheld, given, reason: ctx.policy.withheldSecrets?.[phase]?.reason ?? reason });
+  }
   let secrets: Record<string, string>;
   try {
-    secrets = secretValues(policy.secrets);
+    secrets = secretValues(given);
   } catch (e) {
     throw new StepFailure({ outcome: `Policy gives the ${phase} phase a secret Bosun does not have, so the phase did not start. An operator must provide it.`, title: "Secrets", detail: (e as Error).message });
   }

@@ -106,6 +106,7 @@ for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: allowl
         "      network: allowlist",
         `      hosts: ["localhost:${p}"]`,
         "      secrets: [AGENT_SECRET]",
+        "      secrets_reach_agent_code: true",
         "    test:",
         "      network: none",
         "",

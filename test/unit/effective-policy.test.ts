@@ -11,12 +11,12 @@ const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentI
 const presetHosts = (presets: string[]): string[] => presets.flatMap((p) => ({ npm: ["registry.npm.test"], pypi: ["pypi.test", "files.pypi.test"] } as Record<string, string[]>)[p] ?? []);
 const policySource = "acme/.github: .github/bosun.yml";
 
-function resolve(orgYaml: string | null, repoYaml: string | null, repo = "app", op: Partial<OperatorSettings> = {}) {
+function resolve(orgYaml: string | null, repoYaml: string | null, repo = "app", op: Partial<OperatorSettings> = {}, followUp = false) {
   const org = orgYaml === null ? null : parseOrgPolicy(orgYaml);
   if (org && !org.ok) throw new Error(JSON.stringify(org.problems));
   const cfg = parseRepoConfig(repoYaml);
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.problems));
-  return resolvePolicy({ org: org?.policy ?? null, policySource, repo, config: cfg.config, raw: cfg.raw, operator: { ...operator, ...op }, presetHosts });
+  return resolvePolicy({ org: org?.policy ?? null, policySource, repo, config: cfg.config, raw: cfg.raw, operator: { ...operator, ...op }, presetHosts, followUp });
 }
 
 const orgWithOverrides = `
@@ -31,7 +31,7 @@ repositories:
     sandbox:
       limits: { agent_minutes: 120 }
       phases:
-        agent: { network: allowlist, hosts: [model.acme.test], secrets: [MODEL_KEY] }
+        agent: { network: allowlist, hosts: [model.acme.test], secrets: [MODEL_KEY], secrets_reach_agent_code: true }
   - match: [api-legacy, "*-frozen"]
     enabled: false
     modes: [plan]
@@ -310,4 +310,62 @@ sandbox:
   const defaults = resolve(null, null);
   assert.ok(defaults.ok && defaults.policy.image === "bosun/agent-base:latest");
   assert.deepEqual(defaults.ok && defaults.policy.rules.agents, ["default", "command", "builtin", "codex", "claude"], "allowed by default, like builtin");
+});
+
+test("code the agent wrote gets no secret unless the org sets secrets_reach_agent_code for the phase", () => {
+  const org = `
+model: { api_key_secret: MODEL_KEY }
+sandbox:
+  phases:
+    setup: { secrets: [NPM_TOKEN] }
+    agent: { secrets: [MODEL_KEY, DEPLOY_KEY] }
+    test: { secrets: [TEST_DB] }
+`;
+  const first = resolve(org, null);
+  assert.ok(first.ok, first.ok ? "" : first.refusal.message);
+  assert.deepEqual(first.policy.phases.setup.secrets, ["NPM_TOKEN"], "setup of a first run runs the base branch's code: it keeps its secrets");
+  assert.deepEqual(first.policy.phases.agent.secrets, ["MODEL_KEY"], "the agent phase keeps only the model's key");
+  assert.deepEqual(first.policy.phases.test.secrets, [], "the tests run the agent's commit");
+  assert.deepEqual(first.policy.withheldSecrets, {
+    agent: { secrets: ["DEPLOY_KEY"], reason: "the agent phase runs code the agent writes, and only the model's key (`model.api_key_secret`) reaches it; the org's policy does not set `sandbox.phases.agent.secrets_reach_agent_code`" },
+    test: { secrets: ["TEST_DB"], reason: "the test phase runs the agent's commit; the org's policy does not set `sandbox.phases.test.secrets_reach_agent_code`" },
+  });
+  assert.deepEqual(first.adjustments.map((a) => [a.key, a.rule, a.given]), [
+    ["sandbox.phases.agent.secrets", "sandbox.phases.agent.secrets_reach_agent_code", ["MODEL_KEY"]],
+    ["sandbox.phases.test.secrets", "sandbox.phases.test.secrets_reach_agent_code", []],
+  ]);
+  assert.match(first.adjustments[1]?.message ?? "", /^`sandbox\.phases\.test\.secrets`: `TEST_DB` withheld: the test phase runs the agent's commit; .*\(`sandbox\.phases\.test\.secrets_reach_agent_code`, Bosun's default\)\.$/);
+
+  // A follow-up's setup installs from the previous agent's commit.
+  const followUp = resolve(org, null, "app", {}, true);
+  assert.ok(followUp.ok);
+  assert.deepEqual(followUp.policy.phases.setup.secrets, []);
+  assert.deepEqual(followUp.policy.withheldSecrets?.setup?.secrets, ["NPM_TOKEN"]);
+  assert.match(followUp.policy.withheldSecrets?.setup?.reason ?? "", /previous agent's commit/);
+
+  // The org says so in words, per phase (an override may too); the repository still narrows.
+  const flagged = `${org}repositories:
+  - match: app
+    sandbox:
+      phases:
+        test: { secrets_reach_agent_code: true }
+        agent: { secrets_reach_agent_code: true }
+`;
+  const given = resolve(flagged, null);
+  assert.ok(given.ok);
+  assert.deepEqual(given.policy.phases.test.secrets, ["TEST_DB"]);
+  assert.deepEqual(given.policy.phases.agent.secrets, ["MODEL_KEY", "DEPLOY_KEY"]);
+  assert.deepEqual(given.policy.withheldSecrets, {});
+  assert.equal(given.sources["sandbox.phases.test.secrets_reach_agent_code"], `${policySource}, repositories[0] (app)`);
+  const other = resolve(flagged, null, "web");
+  assert.ok(other.ok && other.policy.phases.test.secrets.length === 0, "the override is for app only");
+
+  // Without a model key, the agent phase gets nothing.
+  const noKey = resolve("sandbox:\n  phases:\n    agent: { secrets: [DEPLOY_KEY] }\n", null);
+  assert.ok(noKey.ok && noKey.policy.phases.agent.secrets.length === 0);
+
+  // A repository cannot set the flag: it is the org's ceiling.
+  const repo = parseRepoConfig("sandbox:\n  phases:\n    test:\n      secrets_reach_agent_code: true\n");
+  assert.ok(!repo.ok);
+  assert.match(JSON.stringify(repo.problems), /secrets_reach_agent_code/);
 });

@@ -74,13 +74,16 @@ async function settle(ctx: RunContext, org: RulesForRepository): Promise<void> {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid repository settings", problems: parsed.problems });
     throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
   }
-  const resolved = applyRepositoryChoices({ org, config: parsed.config, raw: parsed.raw, operator: operatorSettings(ctx.deps.env) });
+  const resolved = applyRepositoryChoices({ org, config: parsed.config, raw: parsed.raw, operator: operatorSettings(ctx.deps.env), followUp: run.facts.iteration !== undefined });
   if (!resolved.ok) {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: resolved.refusal.rule, source: resolved.refusal.source, asked: resolved.refusal.asked, reason: resolved.refusal.message });
     throw new StepFailure({ outcome: `The org's policy does not allow what \`${repoConfigPath}\` asks for, so Bosun did not start the agent: ${resolved.refusal.message}` });
   }
   for (const a of resolved.adjustments) {
     await ctx.transcript.append("policy_decision", { decision: "adjusted", key: a.key, asked: a.asked, given: a.given, rule: a.rule, source: a.source, reason: a.message });
+  }
+  for (const [phase, w] of Object.entries(resolved.policy.withheldSecrets ?? {})) {
+    await ctx.transcript.append("policy_decision", { decision: "withheld", rule: `sandbox.phases.${phase}.secrets_reach_agent_code`, source: resolved.sources[`sandbox.phases.${phase}.secrets_reach_agent_code`], phase, withheld: w.secrets, reason: w.reason });
   }
   await ctx.transcript.append("policy_decision", { rule: "effective settings", decision: "applied", policy: resolved.policy, sources: resolved.sources });
   // A follow-up starts from its pull request's branch as it stands, and pushes to it.

@@ -3,7 +3,7 @@
 // sandbox. A plan is posted as a comment instead.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { changedFiles, commitIndex, runGit } from "../../github/git.ts";
+import { changedFiles, commitIndex, neutralizeAttributes, runGit } from "../../github/git.ts";
 import { neutralize } from "../../github/markdown.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { Run } from "../run.ts";
@@ -13,6 +13,7 @@ import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout, headOf } from "./checkout.ts";
 import { protectedChanges } from "../../gate/protected-paths.ts";
 import { pushApprovalNeeded } from "../../gate/push-approval.ts";
+import { secretInChange } from "./scan-change.ts";
 
 const maxDiffEvent = 200_000;
 
@@ -29,6 +30,8 @@ async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
   if (!base) throw new Error("[bosun/runs] no base commit");
   await runGit(checkout, ["reset", "--quiet", "--hard", base]);
   await runGit(checkout, ["clean", "-ffdxq"]);
+  // Copied with the git directory: the patch is computed whatever the agent's .gitattributes say.
+  await neutralizeAttributes(checkout);
   const workspace = await deps.sandbox.createVolume(run.id, "workspace");
   const gitVolume = await deps.sandbox.createVolume(run.id, "git");
   // Mounted at /bosun (owned by the sandbox user in the image, so the volume is too) as /bosun/git.
@@ -51,11 +54,14 @@ async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
   }
   if (outcome.stdout.trim() === "") return;
   // A secret in the change would be pushed to GitHub for anyone with read access to see.
-  const leaked = ctx.redactor.found(outcome.stdout);
-  if (leaked) throw new StepFailure({ outcome: "The agent's change contains the value of a secret, so Bosun does not push it. Look at what the agent wrote before asking again." });
+  const leaked = (file?: string): StepFailure => new StepFailure({ outcome: `The agent's change contains the value of a secret${file ? ` (in \`${ctx.redactor.text(file)}\`)` : ""}, so Bosun does not push it. Look at what the agent wrote before asking again.` });
+  if (ctx.redactor.found(outcome.stdout)) throw leaked();
   const patchFile = join(ctx.dir, "change.patch");
   await writeFile(patchFile, outcome.stdout);
   await runGit(checkout, ["apply", "--index", "--binary", "--whitespace=nowarn", patchFile]);
+  // Binary files' patches are compressed: every changed file is searched whole, as bytes, too.
+  const file = await secretInChange(ctx.redactor, checkout, base);
+  if (file !== null) throw leaked(file);
 }
 
 export function commitMessage(run: Run, botEmail: string): { message: string; author: { name: string; email: string } } {
