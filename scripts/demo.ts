@@ -140,7 +140,7 @@ async function main(): Promise<number> {
   gh.addCollaborator("acme/widgets", "owen", "write");
   gh.protectBranch("acme/widgets", "main", {
     requiredStatusChecks: { strict: false, contexts: ["bosun", "bosun/independent-review"], apps: { bosun: gh.appId, "bosun/independent-review": gh.appId } },
-    requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: false },
+    requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: true, requireLastPushApproval: true },
     enforceAdmins: true,
   });
   const model = modelAgent ? await demoModel(modelAgent) : null;
@@ -182,6 +182,7 @@ async function main(): Promise<number> {
     const deadline = Date.now() + Number(opts.timeout) * 1000;
     let shown = "";
     let finished = null;
+    const approvedRuns = new Set<string>();
     while (Date.now() < deadline) {
       const progress = [...gh.repo("acme/widgets").comments.values()].find((c) => c.issueNumber === issue.data.number && c.body.includes("bosun:progress"));
       if (progress && progress.body !== shown) {
@@ -192,6 +193,13 @@ async function main(): Promise<number> {
       }
       const runs = await bosun.store.list({ owner: "acme", repo: "widgets", issueNumber: issue.data.number });
       const last = runs[runs.length - 1];
+      // Bosun pushes nothing the agent wrote before someone other than the requester has looked:
+      // Owen reads the change in the progress comment and approves it.
+      if (last?.state === "awaiting_push_approval" && !approvedRuns.has(last.id)) {
+        approvedRuns.add(last.id);
+        await gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "widgets", issue_number: issue.data.number, body: "/bosun approve" });
+        say(`@owen read the change above and commented "/bosun approve"\n`);
+      }
       if (last && isTerminal(last.state)) {
         await bosun.worker.idle();
         finished = await bosun.store.get(last.id);

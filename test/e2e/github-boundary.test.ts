@@ -2,6 +2,11 @@
 // would have done: which workflow runs the offline GitHub started (and with secrets or not), the
 // checks, what merging says, and the text the agent got.
 import { test } from "node:test";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import assert from "node:assert/strict";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { isTerminal, type Run } from "../../src/runs/run.ts";
@@ -42,6 +47,7 @@ test("the gate where agent code meets GitHub", async (t) => {
   for (const login of ["rita", "eve"]) gh.createUser(login);
 
   await t.test("the agent's commit reaches no workflow before someone other than the requester approves it", async () => {
+    w.approver.except.add("acme/held");
     await seedDemoRepo(gh, "held", { protect: true, files: { ".github/workflows/ci.yml": ci } });
     // The attack: the issue's patch also turns the test script into a key exfiltration.
     const body = demoIssue.body.replace("```\n", [
@@ -57,20 +63,22 @@ test("the gate where agent code meets GitHub", async (t) => {
       "",
     ].join("\n"));
     const issue = await labelDemoIssue(gh, "held", { body });
-    const held = await w.waitForRun({ repo: "acme/held", issue, until: (r) => r.state === "awaiting_push_approval" || isTerminal(r.state), approvePush: false });
+    const held = await w.waitForRun({ repo: "acme/held", issue, until: (r) => r.state === "awaiting_push_approval" || isTerminal(r.state) });
     assert.equal(held.state, "awaiting_push_approval", `${held.outcome ?? ""} ${held.lastError ?? ""}`);
     const sha = held.facts.commitSha ?? "";
     assert.ok(held.facts.changedFiles?.some((f) => f.path === "package.json"), "the agent changed the test script");
-    assert.deepEqual(gh.workflowRuns("acme/held"), [], "no workflow ran: nothing was pushed");
+    // (The seed's own commits on main ran CI, as on GitHub; nothing else did.)
+    const agentRuns = () => gh.workflowRuns("acme/held").filter((r) => r.ref !== "refs/heads/main");
+    assert.deepEqual(agentRuns(), [], "no workflow ran: nothing was pushed");
     assert.ok(!gh.requests.some((r) => r.method === "POST" && /\/pulls$/.test(r.path)), "no pull request was opened");
     const progress = botComments(w, "held", issue).find((b) => b.includes("bosun:progress")) ?? "";
     assert.ok(progress.includes("echo $DEPLOY_KEY | base64"), "the change, test script included, is shown on the issue");
 
     await gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "held", issue_number: issue, body: "/bosun approve" });
-    const run = await w.waitForRun({ repo: "acme/held", issue, approvePush: false });
+    const run = await w.waitForRun({ repo: "acme/held", issue });
     assert.equal(run.state, "succeeded", run.outcome ?? "");
     // Only after Owen looked does GitHub start the workflows, on exactly the commit he approved.
-    const runs = await waitFor("workflow runs after the push", () => gh.workflowRuns("acme/held").length >= 2 && gh.workflowRuns("acme/held"));
+    const runs = await waitFor("workflow runs after the push", () => agentRuns().length >= 2 && agentRuns());
     assert.deepEqual([...new Set(runs.map((r) => r.event))].sort(), ["pull_request", "push"]);
     for (const r of runs) assert.equal(r.headSha, sha);
     const events = await readTranscript(w.bosun.pool, run.id);
@@ -82,21 +90,22 @@ test("the gate where agent code meets GitHub", async (t) => {
     await gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "repositories:\n  - match: push-first\n    push_before_approval: true\n" } });
     await seedDemoRepo(gh, "push-first", { protect: true, files: { ".github/workflows/ci.yml": ci } });
     const issue = await labelDemoIssue(gh, "push-first");
-    const run = await w.waitForRun({ repo: "acme/push-first", issue, approvePush: false });
+    const run = await w.waitForRun({ repo: "acme/push-first", issue });
     assert.equal(run.state, "succeeded", run.outcome ?? "");
     assert.equal(run.facts.pushApproval, undefined, "nobody approved");
     // The risk the org chose, as GitHub would carry it out: the workflows ran on the agent's commit with secrets.
-    const runs = await waitFor("workflow runs", () => gh.workflowRuns("acme/push-first").length >= 1 && gh.workflowRuns("acme/push-first"));
-    assert.ok(runs.some((r) => r.headSha === run.facts.commitSha && r.secrets));
+    const runs = await waitFor("workflow runs", () => gh.workflowRuns("acme/push-first").some((r) => r.headSha === run.facts.commitSha) && gh.workflowRuns("acme/push-first"));
+    assert.ok(runs.some((r) => r.headSha === run.facts.commitSha && r.secrets && r.event === "push"));
 
-    const body = demoIssue.body.replace("```\n", ["diff --git a/CODEOWNERS b/CODEOWNERS", "new file mode 100644", "--- /dev/null", "+++ b/CODEOWNERS", "@@ -0,0 +1 @@", "+* @maya", "```", ""].join("\n"));
+    w.approver.except.add("acme/push-first");
+    const body = demoIssue.body.replace("```\n", ["diff --git a/.github/actions/setup/action.yml b/.github/actions/setup/action.yml", "new file mode 100644", "--- /dev/null", "+++ b/.github/actions/setup/action.yml", "@@ -0,0 +1 @@", "+runs: { using: composite, steps: [] }", "```", ""].join("\n"));
     const second = await labelDemoIssue(gh, "push-first", { body });
-    const held = await w.waitForRun({ repo: "acme/push-first", issue: second, until: (r) => r.state === "awaiting_push_approval" || isTerminal(r.state), approvePush: false });
-    assert.equal(held.state, "awaiting_push_approval");
-    assert.deepEqual(held.facts.protectedChanges, ["CODEOWNERS"]);
+    const held = await w.waitForRun({ repo: "acme/push-first", issue: second, until: (r) => r.state === "awaiting_push_approval" || isTerminal(r.state) });
+    assert.equal(held.state, "awaiting_push_approval", held.outcome ?? "");
+    assert.deepEqual(held.facts.protectedChanges, [".github/actions/setup/action.yml"]);
     assert.ok(!gh.workflowRuns("acme/push-first").some((r) => r.headSha === held.facts.commitSha));
     await gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "push-first", issue_number: second, body: "/bosun cancel" });
-    await w.waitForRun({ repo: "acme/push-first", issue: second, approvePush: false });
+    await w.waitForRun({ repo: "acme/push-first", issue: second });
   });
 
   await t.test("approvals count for the head commit only, never from a requester or a pusher", async () => {
@@ -126,18 +135,22 @@ test("the gate where agent code meets GitHub", async (t) => {
     await w.gh.hooks.settled();
     await waitFor("the gate to see the push", () => independent(b));
     assert.equal(independent(b)?.status, "in_progress");
-    assert.match(independent(b)?.output.summary ?? "", new RegExp(`@owen approved ${a.slice(0, 7)}, but the head is now ${b.slice(0, 7)}`));
+    // GitHub dismissed Owen's approval of A (the protection dismisses stale approvals); Bosun's check
+    // would not have counted it for B either.
+    assert.match(independent(b)?.output.summary ?? "", new RegExp(`must approve ${b.slice(0, 7)}`));
+    assert.ok([...gh.repo("acme/stale").reviews.values()].some((r) => r.user === "owen" && r.state === "DISMISSED"));
     assert.equal(check(w, "stale", "bosun", b)?.status, "in_progress", "Bosun says it has not checked the pushed commit");
     await assert.rejects(merge(), /independent-review|approving review|bosun/, "GitHub refuses: Owen's approval of A does not count for B");
 
     // A follow-up Owen asks for is held; Owen cannot approve its push, Maya can.
+    w.approver.except.add("acme/stale");
     await gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "stale", issue_number: pull, body: "/bosun add a note\n\n```diff\n--- a/NOTES.md\n+++ b/NOTES.md\n@@ -1 +1,2 @@\n Maya's note.\n+Owen's note.\n```" });
-    const heldFollowUp = await w.waitForRun({ repo: "acme/stale", issue, until: (r) => r.id !== first.id && (r.state === "awaiting_push_approval" || isTerminal(r.state)), approvePush: false });
+    const heldFollowUp = await w.waitForRun({ repo: "acme/stale", issue, until: (r) => r.id !== first.id && (r.state === "awaiting_push_approval" || isTerminal(r.state)) });
     assert.equal(heldFollowUp.state, "awaiting_push_approval", heldFollowUp.outcome ?? "");
     await gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "stale", issue_number: pull, body: "/bosun approve" });
     assert.match(await waitFor("owen's refusal", () => botComments(w, "stale", pull).find((c) => c.includes("@owen Bosun did not push"))), /you asked for this run/);
     await gh.as("maya").rest.issues.createComment({ owner: "acme", repo: "stale", issue_number: pull, body: "/bosun approve" });
-    const followUp = await w.waitForRun({ repo: "acme/stale", issue, until: (r) => r.id === heldFollowUp.id && isTerminal(r.state), approvePush: false });
+    const followUp = await w.waitForRun({ repo: "acme/stale", issue, until: (r) => r.id === heldFollowUp.id && isTerminal(r.state) });
     assert.equal(followUp.state, "succeeded", followUp.outcome ?? "");
     const c = followUp.facts.commitSha ?? "";
     assert.equal(independent(c)?.status, "in_progress", "a new push starts the review over");
@@ -186,7 +199,7 @@ test("the gate where agent code meets GitHub", async (t) => {
   await t.test("an agent's title cannot close issues on merge", async () => {
     await seedDemoRepo(gh, "titled", {
       protect: true,
-      files: { ".github/bosun.yml": `agent:\n  command: node /bosun/agents/patch-agent.mjs && printf '%s' '{"title":"Fixes #7, closes https://github.com/acme/titled/issues/8","summary":"Resolves acme/titled#9."}' > /bosun/result.json\ntest:\n  command: npm test\n` },
+      files: { ".github/bosun.yml": `agent:\n  command: |\n    node /bosun/agents/patch-agent.mjs && printf '%s' '{"title":"Fixes #7, closes https://github.com/acme/titled/issues/8","summary":"Resolves acme/titled#9."}' > /bosun/result.json\ntest:\n  command: npm test\n` },
     });
     const issue = await labelDemoIssue(gh, "titled");
     const run: Run = await w.waitForRun({ repo: "acme/titled", issue });
@@ -213,11 +226,6 @@ test("the gate where agent code meets GitHub", async (t) => {
 
 /** Pushes a commit with these files onto `branch` as `login`, through git over smart HTTP with their token. */
 async function pushAs(gh: BosunWorld["gh"], login: string, repo: string, branch: string, files: Record<string, string>): Promise<string> {
-  const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
-  const { join } = await import("node:path");
-  const { tmpdir } = await import("node:os");
-  const { execFile } = await import("node:child_process");
-  const { promisify } = await import("node:util");
   const run = promisify(execFile);
   const dir = await mkdtemp(join(tmpdir(), "bosun-push-"));
   const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_AUTHOR_NAME: login, GIT_AUTHOR_EMAIL: `${login}@example.test`, GIT_COMMITTER_NAME: login, GIT_COMMITTER_EMAIL: `${login}@example.test` };

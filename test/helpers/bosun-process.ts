@@ -13,6 +13,7 @@ import { createTestDatabase } from "./database.ts";
 import { transcriptProblems } from "./transcript-check.ts";
 import { freePort, removeDeploymentSandboxes } from "./bosun-world.ts";
 import { startCheckedGitHub, type CheckedGitHub } from "./offline-github.ts";
+import { approveHeldPushes, type HeldPushApprover } from "./approve-held-pushes.ts";
 import { OfflineGitHub } from "../offline-github/server.ts";
 import type { Delivery } from "../offline-github/webhooks.ts";
 
@@ -31,6 +32,8 @@ export interface BosunCluster {
   pool: pg.Pool;
   store: RunStore;
   workDir: string;
+  /** Approves held changes as a second maintainer (`except` names repositories a test approves by hand). */
+  approver: HeldPushApprover;
   /** Starts one more Bosun process; resolves once it listens. */
   start(name: string, env?: Record<string, string>): Promise<BosunReplica>;
   /** Sends a recorded delivery again, signed as GitHub signs it, to one replica (the delivery id stays). */
@@ -66,7 +69,10 @@ export async function startBosunCluster(t: Lifecycle, baseEnv: Record<string, st
   const workDir = await mkdtemp(join(tmpdir(), "bosun-cluster-"));
   const pool = new pg.Pool({ connectionString: db.url });
   const replicas: BosunReplica[] = [];
+  // Held changes are approved as a second maintainer would.
+  const approver = approveHeldPushes(gh);
   t.after(async () => {
+    approver.stop();
     for (const r of replicas) r.child.kill("SIGKILL");
     await Promise.all(replicas.map((r) => r.exited));
     await removeDeploymentSandboxes((await pool.query<{ id: string }>("SELECT id FROM bosun_instance").catch(() => ({ rows: [] }))).rows[0]?.id ?? null);
@@ -78,7 +84,7 @@ export async function startBosunCluster(t: Lifecycle, baseEnv: Record<string, st
     assert.deepEqual(problems, [], "every transcript event matches schema/bosun.event.schema.json");
   });
   return {
-    gh, checked, pool, store: new RunStore(pool), workDir,
+    gh, checked, pool, store: new RunStore(pool), workDir, approver,
     async start(name, env = {}) {
       const port = await freePort();
       const child = spawn(process.execPath, ["src/main.ts"], {

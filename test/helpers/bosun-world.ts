@@ -9,7 +9,8 @@ import Docker from "dockerode";
 import { pino } from "pino";
 import { readEnv } from "../../src/config/env.ts";
 import type { Run } from "../../src/runs/run.ts";
-import { isTerminal, progressNumber } from "../../src/runs/run.ts";
+import { isTerminal } from "../../src/runs/run.ts";
+import { approveHeldPushes, type HeldPushApprover } from "./approve-held-pushes.ts";
 import { instanceLabel, type DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
 import { startBosun, type BosunProcess } from "../../src/start-bosun.ts";
 import type { OfflineGitHub } from "../offline-github/server.ts";
@@ -33,12 +34,9 @@ export function freePort(): Promise<number> {
 export interface BosunWorld {
   gh: OfflineGitHub;
   bosun: BosunProcess;
-  /**
-   * Waits for the issue's latest run to end (or meet `until`). A run that holds its change for a
-   * push approval is approved on the way, as a second maintainer would (@owen, or @maya when @owen
-   * asked), unless `approvePush: false`: tests of the hold itself say so.
-   */
-  waitForRun: (o: { repo: string; issue: number; timeoutMs?: number; until?: (r: Run) => boolean; approvePush?: boolean }) => Promise<Run>;
+  /** Approves held changes as a second maintainer; `approver.except` names repositories a test approves by hand. */
+  approver: HeldPushApprover;
+  waitForRun: (o: { repo: string; issue: number; timeoutMs?: number; until?: (r: Run) => boolean }) => Promise<Run>;
 }
 
 export async function startBosunWorld(t: TestContext, envOverrides: Record<string, string> = {}, o: { sandbox?: DockerSandbox; agentsDir?: string; logStream?: NodeJS.WritableStream } = {}): Promise<BosunWorld> {
@@ -77,23 +75,20 @@ export async function startBosunWorld(t: TestContext, envOverrides: Record<strin
     await checked.close();
     assert.deepEqual(problems, [], "every transcript event matches schema/bosun.event.schema.json");
   });
-  const approved = new Set<string>();
+  // Held changes are approved as a second maintainer would (tests of the hold exempt their repositories).
+  const approver = approveHeldPushes(gh);
+  t.after(() => approver.stop());
   return {
     gh,
     bosun,
-    waitForRun: async ({ repo, issue, timeoutMs = 180_000, until = (r: Run) => isTerminal(r.state), approvePush = true }) => {
+    approver,
+    waitForRun: async ({ repo, issue, timeoutMs = 180_000, until = (r: Run) => isTerminal(r.state) }) => {
       const [owner, name] = repo.split("/");
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         await gh.hooks.settled();
         const runs = await bosun.store.list({ owner, repo: name, issueNumber: issue });
         const last = runs[runs.length - 1];
-        if (last && approvePush && last.state === "awaiting_push_approval" && !until(last) && !approved.has(last.id)) {
-          approved.add(last.id);
-          const approver = last.requestedBy.toLowerCase() === "owen" ? "maya" : "owen";
-          await gh.as(approver).rest.issues.createComment({ owner: owner ?? "", repo: name ?? "", issue_number: progressNumber(last), body: "/bosun approve" });
-          continue;
-        }
         if (last && until(last)) {
           // A finished run may still be cleaning up (tokens, containers): let the worker finish.
           if (!isTerminal(last.state)) return last;
