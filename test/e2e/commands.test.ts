@@ -48,7 +48,7 @@ test("commands", async (t) => {
     const run = await w.waitForRun({ repo: "acme/outsider", issue: n });
     assert.equal(run.state, "succeeded", run.outcome ?? "");
     assert.equal(run.facts.approval?.by, "maya");
-    assert.match((await waitForReplies(w, "outsider", n, 2))[1] ?? "", /@maya Approved\./);
+    assert.match((await waitForReplies(w, "outsider", n, 2))[1] ?? "", /@maya Approved text [0-9a-f]{12}, as the progress comment shows it\. Later edits will not reach the agent\./);
     const events = await readTranscript(w.bosun.pool, run.id);
     assert.ok(events.some((e) => e.kind === "review" && e.payload["author"] === "maya" && e.payload["decision"] === "approved"));
     assert.ok(events.some((e) => e.kind === "policy_decision" && e.payload["author"] === "mallory" && e.payload["decision"] === "refused"));
