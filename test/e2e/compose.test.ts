@@ -17,6 +17,7 @@ import { join, relative } from "node:path";
 import { removeDeploymentSandboxes, freePort } from "../helpers/bosun-world.ts";
 import { until } from "../helpers/bosun-process.ts";
 import { startCheckedGitHub } from "../helpers/offline-github.ts";
+import { approveHeldPushes } from "../helpers/approve-held-pushes.ts";
 import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -111,6 +112,9 @@ test("docker/compose.yml: Bosun's image, non-root, on Postgres from compose, tur
   // The offline GitHub on the Docker bridge's address, where the Bosun container reaches it.
   const checked = await startCheckedGitHub(null, { host: await bridgeAddress() });
   const { gh } = checked;
+  // Owen approves the change Bosun holds before pushing, as a second maintainer would.
+  const approver = approveHeldPushes(gh);
+  t.after(() => approver.stop());
   const project = `bosun-compose-test-${process.pid}`;
   const scratch = await mkdtemp(join(tmpdir(), "bosun-compose-"));
   await chmod(scratch, 0o755);

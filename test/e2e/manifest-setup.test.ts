@@ -18,6 +18,7 @@ import { createTestDatabase } from "../helpers/database.ts";
 import { formOf, submitForm } from "../helpers/html-form.ts";
 import { startCheckedGitHub } from "../helpers/offline-github.ts";
 import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
+import { approveHeldPushes } from "../helpers/approve-held-pushes.ts";
 
 interface Started { child: ChildProcess; output: () => string; exited: Promise<number | null> }
 
@@ -48,6 +49,9 @@ function cookiesOf(res: Response): string {
 test("first start without credentials: register the app from the setup page, install it, run, and start again from the saved file", async (t) => {
   const checked = await startCheckedGitHub(null, { registerApp: false });
   const { gh } = checked;
+  // Owen approves the change Bosun holds before pushing, as a second maintainer would.
+  const approver = approveHeldPushes(gh);
+  t.after(() => approver.stop());
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url });
   const store = new RunStore(pool);
