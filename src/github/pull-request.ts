@@ -11,13 +11,16 @@ export function branchName(issueNumber: number, title: string): string {
 
 export interface PullRequestRef { number: number; url: string; draft: boolean; created: boolean }
 
+/**
+ * `draft` is for a new pull request only (as the gate decided it); an existing one keeps its draft
+ * state here, and the merge gate (src/gate/apply-gate.ts) is what changes it.
+ */
 export async function upsertPullRequest(octokit: GitHubClient, o: { owner: string; repo: string; head: string; base: string; title: string; body: string; draft: boolean }): Promise<PullRequestRef> {
   const open = await octokit.rest.pulls.list({ owner: o.owner, repo: o.repo, head: `${o.owner}:${o.head}`, base: o.base, state: "open", per_page: 10 });
   const existing = open.data[0];
   if (existing) {
     await octokit.rest.pulls.update({ owner: o.owner, repo: o.repo, pull_number: existing.number, title: o.title, body: o.body });
-    const draft = await setDraft(octokit, { nodeId: existing.node_id, draft: existing.draft ?? false }, o.draft);
-    return { number: existing.number, url: existing.html_url, draft, created: false };
+    return { number: existing.number, url: existing.html_url, draft: existing.draft ?? false, created: false };
   }
   const created = await octokit.rest.pulls.create({ owner: o.owner, repo: o.repo, head: o.head, base: o.base, title: o.title, body: o.body, draft: o.draft, maintainer_can_modify: true });
   return { number: created.data.number, url: created.data.html_url, draft: created.data.draft ?? false, created: true };

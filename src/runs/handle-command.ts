@@ -111,7 +111,7 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       return { decision: "approved", reply: `Approved text ${shown.hash}, as the progress comment shows it. ${edited ? "The issue was edited after that; the edit does not reach the agent (a follow-up on an edited issue asks again)." : "Later edits will not reach the agent."}` };
     }
     case "retry": {
-      if (active) return { decision: "nothing to do", reply: `Run \`${active.id}\` is still ${active.state.replace("_", " ")}; \`/bosun cancel\` it first.` };
+      if (active) return { decision: "nothing to do", reply: `Run \`${active.id}\` is still ${active.state.replaceAll("_", " ")}; \`/bosun cancel\` it first.` };
       if (!run) return { decision: "nothing to do", reply: "There is no earlier run on this issue; add the `bosun` label to start one." };
       const next = await deps.store.createRunFromCommand({
         installationId: cmd.installationId, repoId: cmd.repoId, owner: cmd.owner, repo: cmd.repo, issueNumber: run.issueNumber,
@@ -129,7 +129,7 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
 
 /** `/bosun <instructions>` on Bosun's pull request: a follow-up run on its branch. */
 async function followUp(deps: RunDeps, cmd: StoredCommand, run: Run, active: Run | null, tokens: TokenBroker): Promise<{ reply: string; decision: string }> {
-  if (active) return { decision: "nothing to do", reply: `Run \`${active.id}\` is still ${active.state.replace("_", " ")}; give the instructions again when it ends, or \`/bosun cancel\` it first.` };
+  if (active) return { decision: "nothing to do", reply: `Run \`${active.id}\` is still ${active.state.replaceAll("_", " ")}; give the instructions again when it ends, or \`/bosun cancel\` it first.` };
   const { octokit } = await tokens.get("readReviews");
   const pr = (await octokit.rest.pulls.get({ owner: cmd.owner, repo: cmd.repo, pull_number: cmd.issueNumber })).data;
   if (pr.state !== "open") return { decision: "nothing to do", reply: `Pull request #${pr.number} is ${pr.merged_at ? "merged" : "closed"}; Bosun follows up only on open ones.` };
@@ -171,7 +171,7 @@ async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit:
 
 function statusOf(run: Run): string {
   const steps = (run.facts.steps ?? []).map((s) => `- ${s.name}`).join("\n");
-  return [`Run \`${run.id}\` is **${run.state.replace("_", " ")}** (since ${run.stateChangedAt.toISOString()}, attempt ${run.attempt}).`, steps, run.outcome ? `Outcome: ${run.outcome}` : "", run.prUrl ? `Pull request: ${run.prUrl}` : ""].filter(Boolean).join("\n\n");
+  return [`Run \`${run.id}\` is **${run.state.replaceAll("_", " ")}** (since ${run.stateChangedAt.toISOString()}, attempt ${run.attempt}).`, steps, run.outcome ? `Outcome: ${run.outcome}` : "", run.prUrl ? `Pull request: ${run.prUrl}` : ""].filter(Boolean).join("\n\n");
 }
 
 async function refreshProgress(deps: RunDeps, octokit: GitHubClient, run: Run): Promise<void> {

@@ -32,7 +32,7 @@ export function duration(from: Date, to: Date): string {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
-const stateBadge = (state: string): Html => html`<span class="badge state-${state}" data-state>${state.replace("_", " ")}</span>`;
+const stateBadge = (state: string): Html => html`<span class="badge state-${state}" data-state>${state.replaceAll("_", " ")}</span>`;
 
 export function layout(p: Page): Html {
   return html`<!doctype html>
@@ -85,7 +85,7 @@ export function runsPage(o: { runs: Run[]; filter: RunsFilter; repositories: str
   return html`<h1>Runs</h1>
 <form class="filters" method="get" action="/runs">
   <label>Repository <select name="repository">${option("", "all", f.repository)}${o.repositories.map((r) => option(r, r, f.repository))}</select></label>
-  <label>State <select name="state">${option("", "any", f.state)}${option("active", "in progress", f.state)}${option("ended", "ended", f.state)}${runStates.map((s) => option(s, s.replace("_", " "), f.state))}</select></label>
+  <label>State <select name="state">${option("", "any", f.state)}${option("active", "in progress", f.state)}${option("ended", "ended", f.state)}${runStates.map((s) => option(s, s.replaceAll("_", " "), f.state))}</select></label>
   <label>Requested by <input name="requester" value="${f.requester}" placeholder="login" size="12"></label>
   <label>Started within <select name="age">${Object.keys(ages).map((a) => option(a, a === "all" ? "any time" : a, f.age))}</select></label>
   <button type="submit">Filter</button>

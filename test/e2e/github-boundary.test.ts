@@ -87,7 +87,7 @@ test("the gate where agent code meets GitHub", async (t) => {
   });
 
   await t.test("an org that pushes first gets what GitHub does with it, and protected paths still wait", async () => {
-    await gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "repositories:\n  - match: push-first\n    push_before_approval: true\n" } });
+    await gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "repositories:\n  - match: push-first*\n    push_before_approval: true\n" } });
     await seedDemoRepo(gh, "push-first", { protect: true, files: { ".github/workflows/ci.yml": ci } });
     const issue = await labelDemoIssue(gh, "push-first");
     const run = await w.waitForRun({ repo: "acme/push-first", issue });
@@ -106,6 +106,21 @@ test("the gate where agent code meets GitHub", async (t) => {
     assert.ok(!gh.workflowRuns("acme/push-first").some((r) => r.headSha === held.facts.commitSha));
     await gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "push-first", issue_number: second, body: "/bosun cancel" });
     await w.waitForRun({ repo: "acme/push-first", issue: second });
+
+    // The same workflow by another name: `.github/workflows` replaced by a link to a folder the agent wrote.
+    w.approver.except.add("acme/push-first-links");
+    await seedDemoRepo(gh, "push-first-links", {
+      protect: true,
+      files: { ".github/bosun.yml": "agent:\n  command: |\n    node /bosun/agents/patch-agent.mjs && mkdir -p ci .github && printf 'on: push\\njobs: { x: { runs-on: ubuntu-latest, steps: [ { run: env } ] } }\\n' > ci/x.yml && ln -s ../ci .github/workflows\ntest:\n  command: npm test\n" },
+    });
+    const linked = await labelDemoIssue(gh, "push-first-links");
+    const viaLink = await w.waitForRun({ repo: "acme/push-first-links", issue: linked, until: (r) => r.state === "awaiting_push_approval" || isTerminal(r.state) });
+    assert.equal(viaLink.state, "awaiting_push_approval", `${viaLink.outcome ?? ""} ${viaLink.facts.agentOutputTail ?? ""}`);
+    assert.deepEqual(viaLink.facts.protectedChanges, [".github/workflows"]);
+    assert.match(viaLink.outcome ?? "", /it changes paths the org's policy protects \(`\.github\/workflows`\)/);
+    assert.deepEqual(gh.workflowRuns("acme/push-first-links").filter((r) => r.ref !== "refs/heads/main"), []);
+    await gh.as("owen").rest.issues.createComment({ owner: "acme", repo: "push-first-links", issue_number: linked, body: "/bosun cancel" });
+    await w.waitForRun({ repo: "acme/push-first-links", issue: linked });
   });
 
   await t.test("approvals count for the head commit only, never from a requester or a pusher", async () => {

@@ -39,7 +39,7 @@ function follow(article) {
   source.addEventListener("state", (m) => {
     const s = JSON.parse(m.data);
     for (const b of document.querySelectorAll(".facts [data-state]")) {
-      b.textContent = s.state.replace("_", " ");
+      b.textContent = s.state.replaceAll("_", " ");
       b.className = `badge state-${s.state}`;
     }
     if (s.outcome) for (const o of document.querySelectorAll("[data-outcome]")) o.textContent = s.outcome;
