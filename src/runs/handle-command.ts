@@ -93,6 +93,10 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       return { decision: "cancelled", reply: `Cancelled run \`${active.id}\`; its sandbox is stopped.` };
     }
     case "approve": {
+      // The same command again (its first handling moved the run, then the process died before
+      // answering): answer as the first time, do nothing twice.
+      if (run?.facts.pushApproval?.command === cmd.id) return { decision: "approved", reply: pushApprovedReply(run) };
+      if (run?.facts.approval?.command === cmd.id) return { decision: "approved", reply: `Approved text ${approvalHash(run.facts.approval)}, as the progress comment showed it.` };
       if (active?.state === "awaiting_push_approval") return approvePush(deps, cmd, active, octokit, role);
       if (!active || active.state !== "awaiting_approval") return { decision: "nothing to do", reply: `There is no run waiting for approval on this ${run?.prNumber === cmd.issueNumber ? "pull request" : "issue"}.` };
       // The approval is of the text the waiting comment showed (its hash printed there), not of
@@ -103,7 +107,7 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       const shown = active.facts.approvalShown ?? { ...current, hash: approvalHash(current) };
       const named = cmd.args.trim().split(/\s+/)[0] ?? "";
       if (named && named !== shown.hash) return { decision: "refused", reply: `The text waiting for approval is text ${shown.hash}, not \`${named.slice(0, 40)}\`; nothing was approved.` };
-      const approval = { by: cmd.author, at: new Date().toISOString(), title: shown.title, body: shown.body };
+      const approval = { by: cmd.author, at: new Date().toISOString(), title: shown.title, body: shown.body, command: cmd.id };
       const moved = await deps.store.forceState(active.id, "preparing", null, { approval }, "awaiting_approval");
       if (!moved) return { decision: "nothing to do", reply: "The run moved on before this approval arrived; nothing changed." };
       await refreshProgress(deps, octokit, moved);
@@ -158,15 +162,17 @@ async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit:
   if (named && !(/^[0-9a-f]{7,40}$/i.test(named) && sha.startsWith(named.toLowerCase()))) {
     return { decision: "refused", reply: `The change waiting for approval is ${short}, not \`${named.slice(0, 40)}\`; nothing was pushed. Look at the change in the progress comment and approve it by its own id.` };
   }
-  const pushApproval = { by: cmd.author, at: new Date().toISOString(), sha };
+  const pushApproval = { by: cmd.author, at: new Date().toISOString(), sha, command: cmd.id };
   const moved = await deps.store.forceState(run.id, "publishing", null, { pushApproval }, "awaiting_push_approval");
   if (!moved) return { decision: "nothing to do", reply: "The run moved on before this approval arrived; nothing changed." };
   await refreshProgress(deps, octokit, moved);
+  return { decision: "approved", reply: pushApprovedReply(moved) };
+}
+
+function pushApprovedReply(run: Run): string {
   const protectedPaths = run.facts.protectedChanges ?? [];
-  return {
-    decision: "approved",
-    reply: `Approved ${short}${protectedPaths.length ? `, with its change to protected paths (${protectedPaths.map((p) => `\`${p}\``).join(", ")})` : ""}. Bosun pushes it and opens the pull request now; the pull request still needs an approving review of its head commit from someone who did not ask for it.`,
-  };
+  const short = (run.facts.pushApproval?.sha ?? "").slice(0, 7);
+  return `Approved ${short}${protectedPaths.length ? `, with its change to protected paths (${protectedPaths.map((p) => `\`${p}\``).join(", ")})` : ""}. Bosun pushes it and opens the pull request now; the pull request still needs an approving review of its head commit from someone who did not ask for it.`;
 }
 
 function statusOf(run: Run): string {

@@ -27,7 +27,7 @@ export interface RunFacts {
   requesterId?: number;
   requesterType?: string;
   /** Set by `/bosun approve`: who approved the issue's text, and the text they approved. */
-  approval?: { by: string; at: string; title: string; body: string | null };
+  approval?: { by: string; at: string; title: string; body: string | null; command?: number };
   /** When the trigger label was added: comments after it are not part of the task. */
   labelledAt?: string;
   /** The webhook delivery that asked for the run (none for `/bosun retry`): on every log line of the run. */
@@ -71,7 +71,7 @@ export interface RunFacts {
    * commit (the one the waiting comment showed). Nothing the agent wrote reaches GitHub without it,
    * unless the org's policy pushes before approval (never for protected paths).
    */
-  pushApproval?: { by: string; at: string; sha: string };
+  pushApproval?: { by: string; at: string; sha: string; command?: number };
   /** The issue text the waiting comment showed (and `/bosun approve` approves): title, body and their hash. */
   approvalShown?: { title: string; body: string | null; hash: string };
   planCommentId?: number;

@@ -24,7 +24,8 @@ test("GitHub faults", async (t) => {
     for (const repo of repos) {
       const r = w.gh.repo(`acme/${repo}`);
       assert.equal([...r.issues.values()].filter((i) => i.pull).length, 1, `${repo}: one pull request`);
-      assert.equal([...r.comments.values()].filter((c) => c.user === "bosun[bot]").length, 1, `${repo}: one comment`);
+      assert.equal([...r.comments.values()].filter((c) => c.user === "bosun[bot]" && !c.body.includes("bosun:reply")).length, 1, `${repo}: one progress comment`);
+      assert.equal([...r.comments.values()].filter((c) => c.user === "bosun[bot]" && c.body.includes("bosun:reply")).length, 1, `${repo}: one answer to the approval of the held change`);
       assert.equal([...r.checkRuns.values()].filter((c) => c.name === "bosun").length, 1, `${repo}: one bosun check run`);
     }
     const faults = w.gh.faults.injected;
