@@ -75,7 +75,7 @@ export function bosunApp(deps: AppDeps) {
       if (!parsed || !installation || !user || user.type === "Bot") return;
       const recorded = await deps.commands.record({ id: context.id, event: context.name, action: context.payload.action }, {
         installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
-        issueNumber: issue.number, commentId: comment.id, author: user.login, authorType: user.type ?? "User",
+        issueNumber: issue.number, commentId: comment.id, author: user.login, authorId: user.id, authorType: user.type ?? "User",
         verb: parsed.verb, args: parsed.args,
       });
       context.log.info({ command: parsed.verb, recorded }, recorded ? "command recorded" : "redelivered command ignored");
@@ -93,8 +93,8 @@ export function bosunApp(deps: AppDeps) {
       if (!run) return;
       const recorded = await deps.commands.record({ id: `${context.id}:gate`, event: context.name, action: context.payload.action }, {
         installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
-        issueNumber: pr.number, commentId: 0, author: review.user?.login ?? "ghost", authorType: review.user?.type ?? "User",
-        verb: "gate:review", args: JSON.stringify({ review: { id: review.id, user: review.user?.login ?? null, state: review.state.toUpperCase(), commit: review.commit_id ?? null } }),
+        issueNumber: pr.number, commentId: 0, author: review.user?.login ?? "ghost", authorId: review.user?.id ?? null, authorType: review.user?.type ?? "User",
+        verb: "gate:review", args: JSON.stringify({ review: { id: review.id, user: review.user?.login ?? null, userId: review.user?.id ?? null, state: review.state.toUpperCase(), commit: review.commit_id ?? null } }),
       });
       if (recorded) deps.onRunQueued?.();
       // Changes requested on Bosun's pull request: a follow-up run on its branch (the worker checks
@@ -121,8 +121,8 @@ export function bosunApp(deps: AppDeps) {
       if (!known) return;
       const recorded = await deps.commands.record({ id: `${context.id}:gate`, event: context.name, action: context.payload.action }, {
         installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
-        issueNumber: pr.number, commentId: 0, author: sender.login, authorType: sender.type,
-        verb: "gate:push", args: JSON.stringify({ push: { by: sender.login, byType: sender.type, before: context.payload.before, after: context.payload.after, branch: pr.head.ref } }),
+        issueNumber: pr.number, commentId: 0, author: sender.login, authorId: sender.id, authorType: sender.type,
+        verb: "gate:push", args: JSON.stringify({ push: { by: sender.login, byId: sender.id, byType: sender.type, before: context.payload.before, after: context.payload.after, branch: pr.head.ref } }),
       });
       if (recorded) deps.onRunQueued?.();
     }));

@@ -6,7 +6,7 @@ import type { Transcript } from "../audit/transcript.ts";
 import { checkNames, upsertCheckRun } from "../github/check-runs.ts";
 import { setDraft } from "../github/pull-request.ts";
 import type { GitHubClient } from "../github/tokens.ts";
-import type { Run } from "../runs/run.ts";
+import type { Person, Run } from "../runs/run.ts";
 import { decideIndependentReview, type ReviewDecision } from "./independent-review.ts";
 import { checkProtectionGate, type GateResult } from "./protection.ts";
 import { readiness, type Readiness } from "./readiness.ts";
@@ -28,9 +28,9 @@ export interface GateInput {
   /** The run that published the pull request's latest Bosun commit. */
   run: Run;
   /** Everyone who asked for a run on this pull request. */
-  requesters: string[];
+  requesters: Person[];
   /** People who pushed to its branch. */
-  pushers: string[];
+  pushers: Person[];
   transcript: Transcript;
   /** Branch protection read already by the caller (publish reads it once for the body too). */
   protection?: GateResult;
@@ -51,7 +51,7 @@ export async function applyGate(octokit: GitHubClient, g: GateInput): Promise<Ga
   const testsFields = headMoved
     ? {
       status: "in_progress" as const, title: `Bosun has not checked ${head.slice(0, 7)}`,
-      summary: `Bosun verified ${run.headSha.slice(0, 7)}; ${head.slice(0, 7)} was pushed on top of it${g.pushers.length ? ` (by ${g.pushers.map((p) => `@${p}`).join(", ")})` : ""}, and Bosun's tests have not run on it. Comment \`/bosun <instructions>\` on this pull request to have Bosun work from the branch as it stands and check the result.`,
+      summary: `Bosun verified ${run.headSha.slice(0, 7)}; ${head.slice(0, 7)} was pushed on top of it${g.pushers.length ? ` (by ${g.pushers.map((p) => `@${p.login}`).join(", ")})` : ""}, and Bosun's tests have not run on it. Comment \`/bosun <instructions>\` on this pull request to have Bosun work from the branch as it stands and check the result.`,
     }
     : ready.check;
   const checkRunId = await upsertCheckRun(octokit, {
@@ -61,7 +61,7 @@ export async function applyGate(octokit: GitHubClient, g: GateInput): Promise<Ga
   const reviews = await octokit.paginate(octokit.rest.pulls.listReviews, { ...target, pull_number: run.prNumber, per_page: 100 });
   const roles = new Map<string, string>();
   const review = await decideIndependentReview(
-    reviews.map((r) => ({ user: r.user?.login ?? null, state: r.state, commitId: r.commit_id ?? null })),
+    reviews.map((r) => ({ user: r.user?.login ?? null, userId: r.user?.id ?? null, state: r.state, commitId: r.commit_id ?? null })),
     {
       head, requesters: g.requesters, pushers: g.pushers,
       roleOf: async (login) => roles.get(login) ?? (await octokit.rest.repos.getCollaboratorPermissionLevel({ ...target, username: login })).data.role_name,
@@ -76,8 +76,11 @@ export async function applyGate(octokit: GitHubClient, g: GateInput): Promise<Ga
   await g.transcript.append("check_run", { name: checkNames.tests, id: checkRunId, head, ...(headMoved ? { status: "in_progress" } : { conclusion: ready.check.conclusion ?? null }), title: testsFields.title });
   await g.transcript.append("check_run", { name: checkNames.independentReview, id: reviewCheckRunId, head, status: review.satisfied ? "completed" : "in_progress", reason: review.reason });
 
-  // A head Bosun did not verify keeps whatever draft state people gave it.
-  const wanted = headMoved ? pr.draft ?? false : ready.draft;
-  const draft = pr.state === "open" ? await setDraft(octokit, { nodeId: pr.node_id, draft: pr.draft ?? false }, wanted) : pr.draft ?? false;
+  // A blocker makes it a draft; with none, it leaves draft, unless the repository asks for drafts
+  // (then people mark it ready, and a review must not turn it back). A head Bosun did not verify
+  // keeps whatever draft state people gave it.
+  const current = pr.draft ?? false;
+  const wanted = headMoved ? current : ready.blockers.length ? true : run.facts.policy?.draft ? current : false;
+  const draft = pr.state === "open" ? await setDraft(octokit, { nodeId: pr.node_id, draft: current }, wanted) : current;
   return { head, headMoved, gateMissing: protection.missing, ready, review, draft, checkRunId, reviewCheckRunId };
 }

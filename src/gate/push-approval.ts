@@ -6,7 +6,13 @@
 // secrets). So by default nothing is pushed until someone with write access who did not ask for
 // the run approves the exact commit Bosun shows them; an org may choose to push first
 // (`push_before_approval`), never for protected paths.
-import type { Run } from "../runs/run.ts";
+import { requesterOf, samePerson, type Person, type Run } from "../runs/run.ts";
+
+/** At most ten paths by name: a change to thousands must not make a comment GitHub refuses. */
+export function listPaths(paths: string[]): string {
+  const named = paths.slice(0, 10).map((p) => `\`${p}\``).join(", ");
+  return paths.length > 10 ? `${named} and ${paths.length - 10} more` : named;
+}
 
 export interface PushApproval {
   needed: boolean;
@@ -21,7 +27,7 @@ export function pushApprovalNeeded(run: Run): PushApproval {
   const pushFirst = f.policy?.rules.push_before_approval ?? false;
   const approved = !!f.pushApproval && !!f.commitSha && f.pushApproval.sha === f.commitSha;
   if (protectedPaths.length) {
-    return { needed: true, approved, reason: `it changes paths the org's policy protects (${protectedPaths.map((p) => `\`${p}\``).join(", ")}), which are never pushed before approval` };
+    return { needed: true, approved, reason: `it changes paths the org's policy protects (${listPaths(protectedPaths)}), which are never pushed before approval` };
   }
   if (!pushFirst) {
     return { needed: true, approved, reason: "a push runs the repository's workflows on the agent's code with the repository's secrets, so nothing the agent wrote is pushed before someone other than the requester has looked at it" };
@@ -29,9 +35,9 @@ export function pushApprovalNeeded(run: Run): PushApproval {
   return { needed: false, approved, reason: "the org's policy pushes the agent's change before anyone approves it (`push_before_approval`)" };
 }
 
-/** Why `login` may not approve the push of `run`'s change; null when they may (write access is checked by the caller). */
-export function pushApprovalRefusal(run: Run, login: string): string | null {
-  if (login.toLowerCase() === run.requestedBy.toLowerCase()) {
+/** Why `who` may not approve the push of `run`'s change; null when they may (write access is checked by the caller). */
+export function pushApprovalRefusal(run: Run, who: Person): string | null {
+  if (samePerson(requesterOf(run), who)) {
     return `you asked for this run, and the person who asked for a change cannot approve it on their own. Someone else with write access must comment \`/bosun approve\`.`;
   }
   return null;

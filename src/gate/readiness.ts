@@ -4,6 +4,7 @@
 import type { CheckFields } from "../github/check-runs.ts";
 import { fence } from "../github/markdown.ts";
 import type { Run } from "../runs/run.ts";
+import { listPaths } from "./push-approval.ts";
 
 export interface Readiness {
   /** null: no test command. */
@@ -35,9 +36,9 @@ export function readiness(run: Run): Readiness {
   if (testsPassed === null) summary.push("No test command is configured; Bosun ran no tests.");
   else summary.push(`\`${f.testCommand ?? ""}\` ${testsPassed ? "passed" : "failed"} on ${(f.commitSha ?? "").slice(0, 7)}.`);
   if (protectedWaiting.length) {
-    summary.push(`This change touches paths the org's policy protects, and nobody other than the requester approved it:\n${protectedWaiting.map((p) => `- \`${p}\``).join("\n")}`);
+    summary.push(`This change touches paths the org's policy protects, and nobody other than the requester approved it:\n${protectedWaiting.slice(0, 50).map((p) => `- \`${p}\``).join("\n")}${protectedWaiting.length > 50 ? `\n- and ${protectedWaiting.length - 50} more` : ""}`);
   } else if (approved && changed.length) {
-    summary.push(`@${approved.by} approved the change to protected paths (${changed.map((p) => `\`${p}\``).join(", ")}) in ${(f.commitSha ?? "").slice(0, 7)} with \`/bosun approve\` before it was pushed.`);
+    summary.push(`@${approved.by} approved the change to protected paths (${listPaths(changed)}) in ${(f.commitSha ?? "").slice(0, 7)} with \`/bosun approve\` before it was pushed.`);
   } else if (approved) {
     summary.push(`@${approved.by} approved pushing ${(f.commitSha ?? "").slice(0, 7)} with \`/bosun approve\`.`);
   }

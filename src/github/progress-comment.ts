@@ -2,6 +2,10 @@
 // A hidden marker names the run, so a restarted worker finds the comment instead of adding one.
 import { isTerminal, progressNumber, type Run, type RunState } from "../runs/run.ts";
 import { fence } from "./markdown.ts";
+import { revealHidden } from "../policy/sanitize-issue-text.ts";
+
+/** GitHub takes comments of up to 65,536 characters; the rest of the comment needs a few thousand. */
+const maxShownText = 30_000;
 import type { GitHubClient } from "./tokens.ts";
 
 export const progressMarker = (runId: string): string => `<!-- bosun:progress run=${runId} -->`;
@@ -72,11 +76,17 @@ export function renderProgress(run: Run, now: Date = new Date(), publicUrl?: str
   if (run.outcome) lines.push("", `**Outcome:** ${run.outcome}`);
   if (run.state === "awaiting_approval" && f.approvalShown) {
     const t = f.approvalShown;
-    lines.push("", `<details><summary>The text \`/bosun approve\` lets the agent read (text ${t.hash})</summary>\n\n${fence(`${t.title}\n\n${t.body ?? ""}`, "text")}\n</details>`);
+    const text = revealHidden(`${t.title}\n\n${t.body ?? ""}`);
+    const cut = text.length > maxShownText;
+    lines.push("", `<details open><summary>The text \`/bosun approve\` lets the agent read (text ${t.hash}${cut ? `; only its first ${maxShownText} characters fit here: read the issue itself before approving` : ""})</summary>\n\n${fence(cut ? text.slice(0, maxShownText) : text, "text")}\n</details>`);
   }
   if (run.state === "awaiting_push_approval" && f.heldDiff) {
     const files = f.changedFiles ?? [];
-    lines.push("", `<details><summary>The change: ${files.length} file${files.length === 1 ? "" : "s"} in ${(f.commitSha ?? "").slice(0, 7)}${f.heldDiff.truncated ? " (cut here; the dashboard has all of it)" : ""}</summary>\n\n${fence(f.heldDiff.text, "diff")}\n</details>`);
+    const held = f.heldDiff;
+    const notes = held.notes ?? [];
+    if (notes.length) lines.push("", "**Not shown as text below, look at these:**", ...notes.map((n) => `- ${n}`));
+    const cut = held.truncated ? ` (cut at ${held.text.length} of ${held.length ?? "more"} characters; the run's page on the dashboard shows up to 200,000)` : "";
+    lines.push("", `<details><summary>The change: ${files.length} file${files.length === 1 ? "" : "s"} in ${(f.commitSha ?? "").slice(0, 7)}${cut}</summary>\n\n${fence(held.text, "diff")}\n</details>`);
   }
   if (f.failure?.detail) lines.push("", `<details><summary>${f.failure.title}</summary>\n\n${fence(f.failure.detail)}\n</details>`);
   lines.push("", progressMarker(run.id));

@@ -10,6 +10,14 @@ const hidden = /[\u00AD\u034F\u061C\u115F\u1160\u180E\u200B-\u200F\u202A-\u202E\
 // A link reference definition renders as nothing; `[//]: # (text)` is the common way to hide text.
 const referenceDefinition = /^ {0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$/gm;
 
+/**
+ * For a person about to approve text or a change: every hidden character shown as `⟨U+202E⟩`
+ * (a bidi override can make code read differently from what it does), nothing removed.
+ */
+export function revealHidden(text: string): string {
+  return text.replace(hidden, (c) => `⟨U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+}
+
 export function sanitizeIssueText(text: string | null | undefined): string {
   if (!text) return "";
   return text

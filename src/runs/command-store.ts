@@ -11,22 +11,26 @@ export interface StoredCommand {
   issueNumber: number;
   commentId: number;
   author: string;
+  /** GitHub's numeric id of the author (null for a dashboard button): logins can be renamed. */
+  authorId: number | null;
   authorType: string;
   verb: string;
   args: string;
   /** `comment` for a `/bosun` comment, `dashboard` for a button on the dashboard. */
   via: "comment" | "dashboard";
+  /** When Bosun recorded it: an approval written before the thing it approves was shown approves nothing. */
+  createdAt: Date;
 }
 
 interface CommandRow {
   id: string; installation_id: string; repo_id: string; owner: string; repo: string; issue_number: number;
-  comment_id: string; author: string; author_type: string; verb: string; args: string; via: string;
+  comment_id: string; author: string; author_id: string | null; author_type: string; verb: string; args: string; via: string; created_at: Date;
 }
 
 const toCommand = (r: CommandRow): StoredCommand => ({
   id: Number(r.id), installationId: Number(r.installation_id), repoId: Number(r.repo_id), owner: r.owner, repo: r.repo,
-  issueNumber: r.issue_number, commentId: Number(r.comment_id), author: r.author, authorType: r.author_type, verb: r.verb, args: r.args,
-  via: r.via === "dashboard" ? "dashboard" : "comment",
+  issueNumber: r.issue_number, commentId: Number(r.comment_id), author: r.author, authorId: r.author_id === null ? null : Number(r.author_id), authorType: r.author_type, verb: r.verb, args: r.args,
+  via: r.via === "dashboard" ? "dashboard" : "comment", createdAt: r.created_at,
 });
 
 export class CommandStore {
@@ -36,7 +40,7 @@ export class CommandStore {
   }
 
   /** False when this delivery was seen before (a redelivery changes nothing). */
-  async record(delivery: { id: string; event: string; action: string | null }, c: Omit<StoredCommand, "id" | "via"> & { via?: StoredCommand["via"] }): Promise<boolean> {
+  async record(delivery: { id: string; event: string; action: string | null }, c: Omit<StoredCommand, "id" | "via" | "createdAt" | "authorId"> & { via?: StoredCommand["via"]; authorId?: number | null }): Promise<boolean> {
     const client = await this.#pool.connect();
     try {
       await client.query("BEGIN");
@@ -46,9 +50,9 @@ export class CommandStore {
         return false;
       }
       await client.query(
-        `INSERT INTO commands (delivery_id, installation_id, repo_id, owner, repo, issue_number, comment_id, author, author_type, verb, args, via)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [delivery.id, c.installationId, c.repoId, c.owner, c.repo, c.issueNumber, c.commentId, c.author, c.authorType, c.verb, c.args, c.via ?? "comment"],
+        `INSERT INTO commands (delivery_id, installation_id, repo_id, owner, repo, issue_number, comment_id, author, author_type, verb, args, via, author_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [delivery.id, c.installationId, c.repoId, c.owner, c.repo, c.issueNumber, c.commentId, c.author, c.authorType, c.verb, c.args, c.via ?? "comment", c.authorId ?? null],
       );
       await client.query("SELECT pg_notify('bosun_runs', 'command')");
       await client.query("COMMIT");

@@ -12,7 +12,7 @@ import { hasWriteAccess, mayStartWork, teamChecker } from "../policy/who-may-sta
 import { repoConfigPath } from "../config/repo-config.ts";
 import { findMarkedComment, renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker, type GitHubClient } from "../github/tokens.ts";
-import { pushApprovalRefusal } from "../gate/push-approval.ts";
+import { listPaths, pushApprovalRefusal } from "../gate/push-approval.ts";
 import { refreshGate } from "../gate/refresh-gate.ts";
 import { approvalHash } from "../policy/approval-text.ts";
 import { commandHelp, isGateEvent } from "./commands.ts";
@@ -62,7 +62,8 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
       decision = "refused";
       reply = `Only people the org's policy lets start work can give Bosun commands: ${may.reason}`;
     } else {
-      ({ reply, decision } = await carryOut(deps, cmd, run, octokit, tokens, role, orgPolicy));
+      const published = [...runs].reverse().find((r) => r.prNumber === cmd.issueNumber) ?? null;
+      ({ reply, decision } = await carryOut(deps, cmd, { run, published, transcript }, octokit, tokens, role, orgPolicy));
     }
     // An approval of issue text is a review decision; everything else, refusals included, a policy decision.
     await transcript?.append(decision === "approved" ? "review" : "policy_decision", { rule: "commands", command: `/bosun ${cmd.verb}${cmd.args ? ` ${cmd.args}` : ""}`, via: cmd.via, author: cmd.author, role, decision, reply });
@@ -79,7 +80,12 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
   }
 }
 
-async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octokit: GitHubClient, tokens: TokenBroker, role: string, orgPolicy: () => Promise<LoadedPolicy>): Promise<{ reply: string; decision: string }> {
+/**
+ * `run`: the latest run of the issue or pull request; `published`: the latest run that published
+ * the pull request the command is on (what a follow-up follows up).
+ */
+async function carryOut(deps: RunDeps, cmd: StoredCommand, on: { run: Run | null; published: Run | null; transcript: Transcript | null }, octokit: GitHubClient, tokens: TokenBroker, role: string, orgPolicy: () => Promise<LoadedPolicy>): Promise<{ reply: string; decision: string }> {
+  const { run, published, transcript } = on;
   const active = run && !isTerminal(run.state) ? run : null;
   switch (cmd.verb) {
     case "status":
@@ -87,6 +93,7 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
     case "cancel": {
       if (!active) return { decision: "nothing to do", reply: "There is no run in progress to cancel." };
       const cancelled = await deps.store.forceState(active.id, "cancelled", `Cancelled by @${cmd.author}.`);
+      if (cancelled) await transcript?.append("state", { from: active.state, to: "cancelled", by: cmd.author });
       // The worker holding the run stops at its next write; its container stops now.
       await deps.sandbox.cleanup(active.id).catch((e: unknown) => deps.log.warn({ err: e }, "could not remove a cancelled run's sandboxes"));
       if (cancelled) await refreshProgress(deps, octokit, cancelled);
@@ -97,21 +104,31 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       // answering): answer as the first time, do nothing twice.
       if (run?.facts.pushApproval?.command === cmd.id) return { decision: "approved", reply: pushApprovedReply(run) };
       if (run?.facts.approval?.command === cmd.id) return { decision: "approved", reply: `Approved text ${approvalHash(run.facts.approval)}, as the progress comment showed it.` };
-      if (active?.state === "awaiting_push_approval") return approvePush(deps, cmd, active, octokit, role);
+      if (active?.state === "awaiting_push_approval") return approvePush(deps, cmd, active, octokit, role, transcript);
       if (!active || active.state !== "awaiting_approval") return { decision: "nothing to do", reply: `There is no run waiting for approval on this ${run?.prNumber === cmd.issueNumber ? "pull request" : "issue"}.` };
       // The approval is of the text the waiting comment showed (its hash printed there), not of
       // whatever the issue says when the command is handled.
       const { octokit: reader } = await tokens.get("fetch");
       const issue = (await reader.rest.issues.get({ owner: cmd.owner, repo: cmd.repo, issue_number: active.issueNumber })).data;
       const current = { title: issue.title, body: issue.body ?? null };
-      const shown = active.facts.approvalShown ?? { ...current, hash: approvalHash(current) };
+      const shown = active.facts.approvalShown ?? { ...current, hash: approvalHash(current), at: active.stateChangedAt.toISOString() };
       const named = cmd.args.trim().split(/\s+/)[0] ?? "";
       if (named && named !== shown.hash) return { decision: "refused", reply: `The text waiting for approval is text ${shown.hash}, not \`${named.slice(0, 40)}\`; nothing was approved.` };
+      // A plain approval written before this text was shown, or given while the issue says something
+      // else (the approver may have read the edit), approves nothing: Bosun shows the text as it is
+      // now, and asks again.
+      const edited = approvalHash(current) !== shown.hash;
+      if (!named && (edited || cmd.createdAt.getTime() < Date.parse(shown.at))) {
+        const now = { ...current, hash: approvalHash(current), at: new Date().toISOString() };
+        const updated = await deps.store.amendFacts(active.id, { approvalShown: now });
+        if (updated) await refreshProgress(deps, octokit, updated);
+        return { decision: "refused", reply: `The issue ${edited ? "was edited after Bosun showed its text" : "text you approved was shown after you wrote this"}, so nothing was approved. The progress comment now shows the text as it stands (text ${now.hash}); read it and comment \`/bosun approve\` again (or \`/bosun approve ${now.hash}\`).` };
+      }
       const approval = { by: cmd.author, at: new Date().toISOString(), title: shown.title, body: shown.body, command: cmd.id };
       const moved = await deps.store.forceState(active.id, "preparing", null, { approval }, "awaiting_approval");
       if (!moved) return { decision: "nothing to do", reply: "The run moved on before this approval arrived; nothing changed." };
+      await transcript?.append("state", { from: "awaiting_approval", to: "preparing", by: cmd.author });
       await refreshProgress(deps, octokit, moved);
-      const edited = approvalHash(current) !== shown.hash;
       return { decision: "approved", reply: `Approved text ${shown.hash}, as the progress comment shows it. ${edited ? "The issue was edited after that; the edit does not reach the agent (a follow-up on an edited issue asks again)." : "Later edits will not reach the agent."}` };
     }
     case "retry": {
@@ -119,14 +136,14 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, run: Run | null, octo
       if (!run) return { decision: "nothing to do", reply: "There is no earlier run on this issue; add the `bosun` label to start one." };
       const next = await deps.store.createRunFromCommand({
         installationId: cmd.installationId, repoId: cmd.repoId, owner: cmd.owner, repo: cmd.repo, issueNumber: run.issueNumber,
-        mode: run.mode, requestedBy: cmd.author, facts: { labelledAt: new Date().toISOString() },
+        mode: run.mode, requestedBy: cmd.author, facts: { labelledAt: new Date().toISOString(), ...(cmd.authorId !== null ? { requesterId: cmd.authorId } : {}) },
       });
       return next ? { decision: "retried", reply: `Started run \`${next.id}\` again, at your request.` } : { decision: "nothing to do", reply: "Another run on this issue has just started." };
     }
     case "policy":
       return { decision: "answered", reply: await describePolicy(deps, cmd, (await tokens.get("fetch")).octokit, await orgPolicy()) };
     default:
-      if (run && run.prNumber === cmd.issueNumber && cmd.args.trim()) return followUp(deps, cmd, run, active, tokens);
+      if (published && cmd.args.trim()) return followUp(deps, cmd, published, active, tokens);
       return { decision: "unknown command", reply: `Bosun does not know \`${`/bosun ${cmd.args}`.trim()}\`. Commands:\n${commandHelp}` };
   }
 }
@@ -140,7 +157,7 @@ async function followUp(deps: RunDeps, cmd: StoredCommand, run: Run, active: Run
   const next = await deps.store.createRunFromCommand({
     installationId: cmd.installationId, repoId: cmd.repoId, owner: cmd.owner, repo: cmd.repo, issueNumber: run.issueNumber,
     mode: "pull_request", requestedBy: cmd.author,
-    facts: { labelledAt: new Date().toISOString(), iteration: followUpOf(run, pr, cmd.author, null, cmd.args.trim()) },
+    facts: { labelledAt: new Date().toISOString(), ...(cmd.authorId !== null ? { requesterId: cmd.authorId } : {}), iteration: followUpOf(run, pr, cmd.author, null, cmd.args.trim()) },
   });
   return next
     ? { decision: "follow-up", reply: `Started run \`${next.id}\` to follow up on this pull request: it works on \`${pr.head.ref}\` as it stands and adds a commit.` }
@@ -152,12 +169,17 @@ async function followUp(deps: RunDeps, cmd: StoredCommand, run: Run, active: Run
  * pushed. The approver must have write access and must not be the person who asked for the run;
  * `/bosun approve <sha>` approves only that commit.
  */
-async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit: GitHubClient, role: string): Promise<{ reply: string; decision: string }> {
+async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit: GitHubClient, role: string, transcript: Transcript | null): Promise<{ reply: string; decision: string }> {
   const sha = run.facts.commitSha ?? "";
   const short = sha.slice(0, 7);
   if (!hasWriteAccess(role)) return { decision: "refused", reply: `Approving the agent's change (${short}) for pushing needs write access to ${cmd.owner}/${cmd.repo}; you have ${role === "none" ? "no" : role} access.` };
-  const refusal = pushApprovalRefusal(run, cmd.author);
+  const refusal = pushApprovalRefusal(run, { login: cmd.author, id: cmd.authorId });
   if (refusal) return { decision: "refused", reply: `Bosun did not push ${short}: ${refusal}` };
+  // Written before this change was held (say, while an earlier one was, since cancelled): it
+  // approves what its author saw then, not this.
+  if (cmd.createdAt.getTime() < run.stateChangedAt.getTime()) {
+    return { decision: "refused", reply: `This approval was written before Bosun showed the change now waiting (${short}, held at ${run.stateChangedAt.toISOString().slice(11, 19)} UTC), so nothing was pushed. Look at it and comment \`/bosun approve\` again.` };
+  }
   const named = cmd.args.trim().split(/\s+/)[0] ?? "";
   if (named && !(/^[0-9a-f]{7,40}$/i.test(named) && sha.startsWith(named.toLowerCase()))) {
     return { decision: "refused", reply: `The change waiting for approval is ${short}, not \`${named.slice(0, 40)}\`; nothing was pushed. Look at the change in the progress comment and approve it by its own id.` };
@@ -165,6 +187,7 @@ async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit:
   const pushApproval = { by: cmd.author, at: new Date().toISOString(), sha, command: cmd.id };
   const moved = await deps.store.forceState(run.id, "publishing", null, { pushApproval }, "awaiting_push_approval");
   if (!moved) return { decision: "nothing to do", reply: "The run moved on before this approval arrived; nothing changed." };
+  await transcript?.append("state", { from: "awaiting_push_approval", to: "publishing", by: cmd.author });
   await refreshProgress(deps, octokit, moved);
   return { decision: "approved", reply: pushApprovedReply(moved) };
 }
@@ -172,7 +195,7 @@ async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit:
 function pushApprovedReply(run: Run): string {
   const protectedPaths = run.facts.protectedChanges ?? [];
   const short = (run.facts.pushApproval?.sha ?? "").slice(0, 7);
-  return `Approved ${short}${protectedPaths.length ? `, with its change to protected paths (${protectedPaths.map((p) => `\`${p}\``).join(", ")})` : ""}. Bosun pushes it and opens the pull request now; the pull request still needs an approving review of its head commit from someone who did not ask for it.`;
+  return `Approved ${short}${protectedPaths.length ? `, with its change to protected paths (${listPaths(protectedPaths)})` : ""}. Bosun pushes it and opens the pull request now; the pull request still needs an approving review of its head commit from someone who did not ask for it.`;
 }
 
 function statusOf(run: Run): string {

@@ -63,7 +63,7 @@ export interface RunFacts {
   commitSha?: string;
   gateMissing?: string[];
   /** The verified change as the waiting comment shows it (redacted; cut past 30,000 characters). */
-  heldDiff?: { text: string; truncated: boolean };
+  heldDiff?: { text: string; truncated: boolean; length?: number; notes?: string[] };
   /** Changed files under the policy's protected paths. */
   protectedChanges?: string[];
   /**
@@ -73,7 +73,7 @@ export interface RunFacts {
    */
   pushApproval?: { by: string; at: string; sha: string; command?: number };
   /** The issue text the waiting comment showed (and `/bosun approve` approves): title, body and their hash. */
-  approvalShown?: { title: string; body: string | null; hash: string };
+  approvalShown?: { title: string; body: string | null; hash: string; at: string };
   planCommentId?: number;
   reviewersRequested?: string[];
   steps?: { name: string; at: string }[];
@@ -91,7 +91,7 @@ export interface RunFacts {
    */
   iteration?: Iteration;
   /** People who pushed to the pull request's branch (recorded from `pull_request.synchronize`). */
-  pushers?: string[];
+  pushers?: Person[];
   /** Review comments a follow-up has replied to already. */
   iterationReplies?: number[];
   transcriptReducedAt?: string;
@@ -123,6 +123,20 @@ export interface Run {
   facts: RunFacts;
   outcome: string | null;
   lastError: string | null;
+}
+
+/** Someone on GitHub: the login to name them, the numeric id to recognise them (logins can be renamed). */
+export interface Person { login: string; id: number | null }
+
+/** The same account: by id when both are known, else by login (which GitHub compares without case). */
+export function samePerson(a: Person, b: Person): boolean {
+  if (a.id !== null && b.id !== null) return a.id === b.id;
+  return a.login.toLowerCase() === b.login.toLowerCase();
+}
+
+/** Who asked for the run. */
+export function requesterOf(run: Pick<Run, "requestedBy" | "facts">): Person {
+  return { login: run.requestedBy, id: run.facts.requesterId ?? null };
 }
 
 export function isTerminal(state: RunState): boolean {

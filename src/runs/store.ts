@@ -1,7 +1,7 @@
 // Runs, deliveries and transcript events in Postgres. Every write to a run is fenced by its
 // epoch, so a process that lost its lease cannot overwrite the new owner's work.
 import type { Pool, PoolClient } from "pg";
-import type { Run, RunFacts, RunMode, RunState } from "./run.ts";
+import type { Person, Run, RunFacts, RunMode, RunState } from "./run.ts";
 import { terminalStates, waitingStates } from "./run.ts";
 import { assertTransition } from "./transition.ts";
 
@@ -316,6 +316,16 @@ export class RunStore {
 
   /** Changes state from outside the worker (a command): no lease needed, only a legal move; the epoch moves, so the worker holding the run stops at its next write. */
   /** Adds facts to a run without touching its state or lease: commands about a finished run (approving its pull request's protected paths). */
+  /** Adds someone to the run's `pushers` in one statement, so two refreshes at once cannot lose one. */
+  async addPusher(runId: string, who: Person): Promise<Run | null> {
+    const r = await this.pool.query<RunRow>(
+      `UPDATE runs SET facts = jsonb_set(facts, '{pushers}', coalesce(facts->'pushers', '[]'::jsonb) || jsonb_build_array($2::jsonb)), updated_at = now()
+       WHERE id = $1 RETURNING *`,
+      [runId, JSON.stringify(who)],
+    );
+    return r.rows[0] ? toRun(r.rows[0]) : null;
+  }
+
   async amendFacts(runId: string, facts: Partial<RunFacts>): Promise<Run | null> {
     const r = await this.pool.query<RunRow>(
       "UPDATE runs SET facts = facts || $2::jsonb, updated_at = now() WHERE id = $1 RETURNING *",

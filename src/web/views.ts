@@ -165,7 +165,7 @@ ${v.reduced ? html`<p class="muted">The events were reduced to the summary below
 
 <section><h2>Diff</h2>
 ${v.diff
-    ? html`<ul class="files">${v.diff.files.map((f) => html`<li><span class="badge">${f.status}</span> <code>${f.path}</code></li>`)}</ul>${diffBlock(v.diff.text)}${v.diff.truncated ? html`<p class="muted">The diff is longer than the transcript keeps; the pull request has all of it.</p>` : ""}`
+    ? html`<ul class="files">${v.diff.files.map((f) => html`<li><span class="badge">${f.status}</span> <code>${f.path}</code></li>`)}</ul>${diffBlock(v.diff.text)}${v.diff.truncated ? html`<p class="muted">${run.prUrl ? "The diff is longer than the transcript keeps; the pull request has all of it." : "The diff is longer than the transcript keeps (200,000 characters), and nothing of it is on GitHub yet: what is not shown here is not shown anywhere before it is pushed."}</p>` : ""}`
     : html`<p class="muted">No diff yet.</p>`}
 </section>
 

@@ -57,7 +57,7 @@ const cases: Case[] = [
     expect: {
       "rules.enabled": true, "rules.modes": ["plan", "pull_request"], "rules.who_may_start.min_permission": "write", "image": "bosun/agent-base:latest",
       "agent.kind": "default", "runtime": "runc", "limits.agent_minutes": 30, "limits.memory_mb": 2048, "limits.cpus": 2,
-      "phases.setup.network": "allowlist", "phases.agent.network": "none", "rules.protected_paths": [".github/workflows/**", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/bosun.yml"],
+      "phases.setup.network": "allowlist", "phases.agent.network": "none", "rules.protected_paths": [".github/workflows/**", ".github/actions/**", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".github/bosun.yml"],
       "sources.limits.memory_mb": "the operator's BOSUN_SANDBOX_MEMORY_MB", "sources.require_protection_gate": "Bosun's default", "matched": [],
     },
   },

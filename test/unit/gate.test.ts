@@ -85,15 +85,19 @@ test("a push needs an approval by default, and always for protected paths", () =
   const pushFirst = { ...passed, policy: policy("push_before_approval: true\n") };
   assert.equal(pushApprovalNeeded(run(pushFirst)).needed, false);
   assert.equal(pushApprovalNeeded(run({ ...pushFirst, protectedChanges: [".github/workflows/x.yml"] })).needed, true, "protected paths wait whatever the org says");
-  assert.match(pushApprovalRefusal(run(base), "Maya") ?? "", /you asked for this run/);
-  assert.equal(pushApprovalRefusal(run(base), "owen"), null);
+  assert.match(pushApprovalRefusal(run(base), { login: "Maya", id: null }) ?? "", /you asked for this run/);
+  assert.equal(pushApprovalRefusal(run(base), { login: "owen", id: null }), null);
+  // Renamed since: the same account by its id.
+  assert.match(pushApprovalRefusal(run({ ...base, requesterId: 42 }), { login: "maya-renamed", id: 42 }) ?? "", /you asked for this run/);
+  assert.equal(pushApprovalRefusal(run({ ...base, requesterId: 42 }), { login: "maya", id: 43 }), null, "another account that took the old login");
 });
 
 test("bosun/independent-review counts only approvals of the head by someone who neither asked nor pushed", async () => {
   const head = "c".repeat(40), old = "d".repeat(40);
   const roles: Record<string, string> = { owen: "write", maya: "admin", rita: "read", paul: "write", quinn: "maintain" };
-  const facts = { head, requesters: ["maya", "paul"], pushers: ["quinn"], roleOf: (l: string) => Promise.resolve(roles[l] ?? "none") };
-  const decide = (reviews: { user: string; state: string; commitId: string }[]) => decideIndependentReview(reviews, facts);
+  const facts = { head, requesters: [{ login: "maya", id: 1 }, { login: "paul", id: 2 }], pushers: [{ login: "quinn", id: 3 }], roleOf: (l: string) => Promise.resolve(roles[l] ?? "none") };
+  const ids: Record<string, number> = { maya: 1, paul: 2, quinn: 3, owen: 4, rita: 5, "maya-renamed": 1 };
+  const decide = (reviews: { user: string; state: string; commitId: string }[]) => decideIndependentReview(reviews.map((r) => ({ ...r, userId: ids[r.user] ?? null })), facts);
   assert.equal((await decide([{ user: "owen", state: "APPROVED", commitId: head }])).satisfied, true);
   const stale = await decide([{ user: "owen", state: "APPROVED", commitId: old }]);
   assert.equal(stale.satisfied, false);
@@ -105,4 +109,6 @@ test("bosun/independent-review counts only approvals of the head by someone who 
   assert.equal((await decide([{ user: "owen", state: "COMMENTED", commitId: head }])).satisfied, false, "a comment is not an approval");
   assert.equal((await decide([{ user: "owen", state: "APPROVED", commitId: head }, { user: "owen", state: "DISMISSED", commitId: head }])).satisfied, false, "a dismissed approval");
   assert.equal((await decide([{ user: "bosun[bot]", state: "APPROVED", commitId: head }])).satisfied, false);
+  roles["maya-renamed"] = "admin";
+  assert.match((await decide([{ user: "maya-renamed", state: "APPROVED", commitId: head }])).reason, /asked for a run/, "a requester who renamed their account");
 });

@@ -155,7 +155,7 @@ export async function authorize(ctx: RunContext): Promise<void> {
         if (!run.facts.approval) await ctx.update({ facts: { approval } });
       } else if (!run.facts.approval) {
         const changed = approval ? `; @${approval.by} approved its text at ${approval.at.slice(0, 16).replace("T", " ")} UTC, and it was edited since (${describeEdit(approval, now)})` : "";
-        const shown = { ...now, hash: approvalHash(now) };
+        const shown = { ...now, hash: approvalHash(now), at: new Date().toISOString() };
         await ctx.transcript.append("policy_decision", { decision: "awaiting approval", rule: "issue text from people without write access", reason: reason + changed, text_hash: shown.hash });
         await ctx.update({ facts: { approvalShown: shown } });
         await ctx.moveTo("awaiting_approval", { outcome: `Waiting: ${reason}${changed}. The agent has not read it. A maintainer can comment \`/bosun approve\` to let the agent read the text below (and only that text: later edits do not reach it).` });

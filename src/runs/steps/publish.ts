@@ -10,6 +10,7 @@ import { pullRequestParties } from "../../gate/pull-request-parties.ts";
 import { checkProtectionGate } from "../../gate/protection.ts";
 import { pushApprovalNeeded } from "../../gate/push-approval.ts";
 import { readiness } from "../../gate/readiness.ts";
+import { requesterOf, samePerson } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
 import type { RunContext as Ctx } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
@@ -39,7 +40,7 @@ export async function publish(ctx: RunContext): Promise<void> {
   if (hold.needed && !hold.approved) throw new Error(`[bosun/runs] publishing ${run.facts.commitSha ?? "(no commit)"} without the approval it needs: ${hold.reason}`);
   // A change under .github/workflows/ needs GitHub's `workflows` permission to be pushed at all;
   // every other change is pushed without it.
-  const touchesWorkflows = (run.facts.changedFiles ?? []).some((f) => f.path.startsWith(".github/workflows/"));
+  const touchesWorkflows = (run.facts.changedFiles ?? []).some((f) => f.path.startsWith(".github/workflows/") || f.path === ".github/workflows" || f.path === ".github");
   const { octokit, token } = await ctx.tokens.get(touchesWorkflows ? "publishWorkflows" : "publish");
   const { checkout, sha } = await buildCommit(ctx);
   if (!sha || sha !== run.facts.commitSha) throw new Error(`[bosun/runs] the rebuilt commit ${sha ?? "(none)"} differs from the verified one ${run.facts.commitSha ?? "(none)"}`);
@@ -85,16 +86,13 @@ export async function publish(ctx: RunContext): Promise<void> {
   await ctx.update({ prNumber: pr.number, prUrl: pr.url });
 
   const parties = await pullRequestParties(ctx.deps.store, { owner: run.owner, repo: run.repo, pullNumber: pr.number });
-  const gate = await applyGate(octokit, {
-    appId: ctx.deps.appId, run: ctx.run, transcript: ctx.transcript, protection,
-    requesters: parties.requesters.some((r) => r.toLowerCase() === run.requestedBy.toLowerCase()) ? parties.requesters : [...parties.requesters, run.requestedBy],
-    pushers: parties.pushers,
-  });
+  const requester = requesterOf(run);
+  const requesters = parties.requesters.some((r) => samePerson(r, requester)) ? parties.requesters : [...parties.requesters, requester];
+  const gate = await applyGate(octokit, { appId: ctx.deps.appId, run: ctx.run, transcript: ctx.transcript, protection, requesters, pushers: parties.pushers });
   await ctx.update({ checkRunId: gate.checkRunId, reviewCheckRunId: gate.reviewCheckRunId });
 
   const owners = await ownersOfFiles(checkout, run.baseSha ?? "HEAD", (run.facts.changedFiles ?? []).map((f) => f.path));
-  const excluded = new Set(parties.requesters.map((r) => r.toLowerCase()).concat(run.requestedBy.toLowerCase()));
-  const reviewers = owners.users.filter((u) => !excluded.has(u.toLowerCase()) && !u.endsWith("[bot]"));
+  const reviewers = owners.users.filter((u) => !requesters.some((r) => r.login.toLowerCase() === u.toLowerCase()) && !u.endsWith("[bot]"));
   if (reviewers.length || owners.teams.length) {
     await octokit.rest.pulls.requestReviewers({ owner: run.owner, repo: run.repo, pull_number: pr.number, reviewers, team_reviewers: owners.teams });
     await ctx.update({ facts: { reviewersRequested: [...reviewers, ...owners.teams.map((t) => `${run.owner}/${t}`)] } });
@@ -112,7 +110,7 @@ export async function publish(ctx: RunContext): Promise<void> {
   } else if (gate.draft) {
     await ctx.moveTo("succeeded", { outcome: `${ready.blockers.length ? `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` : `Pull request ${pr.url} is open as a draft, as \`.github/bosun.yml\` asks; mark it ready for review when you are.`}${approvedBy}` });
   } else {
-    await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is ready for review.${approvedBy} It needs an approval of its head commit from someone with write access who did not ask for it (not ${parties.requesters.concat(parties.requesters.includes(run.requestedBy) ? [] : [run.requestedBy]).map((r) => `@${r}`).join(", ")}).` });
+    await ctx.moveTo("succeeded", { outcome: `Pull request ${pr.url} is ready for review.${approvedBy} It needs an approval of its head commit from someone with write access who did not ask for it (not ${requesters.map((r) => `@${r.login}`).join(", ")}).` });
   }
 }
 

@@ -14,6 +14,7 @@ import { ensureCheckout, headOf } from "./checkout.ts";
 import { protectedChanges } from "../../gate/protected-paths.ts";
 import { pushApprovalNeeded } from "../../gate/push-approval.ts";
 import { secretInChange } from "./scan-change.ts";
+import { revealHidden } from "../../policy/sanitize-issue-text.ts";
 
 const maxDiffEvent = 200_000;
 
@@ -132,7 +133,7 @@ export async function verify(ctx: RunContext): Promise<void> {
   if (touched.length) {
     await ctx.transcript.append("policy_decision", { rule: "protected_paths", source: run.facts.policySources?.["protected_paths"], decision: "approval needed", paths: touched });
   }
-  await ctx.update({ facts: { changedFiles: files, commitSha: sha, protectedChanges: touched, heldDiff: heldDiff(ctx.redactor.text(diff)) } });
+  await ctx.update({ facts: { changedFiles: files, commitSha: sha, protectedChanges: touched, heldDiff: { ...heldDiff(ctx.redactor.text(diff)), notes: await unseenInDiff(checkout, run.baseSha ?? "HEAD", sha, links) } } });
   await ctx.stepDone(`Computed the diff: ${files.length} file${files.length === 1 ? "" : "s"} changed`);
 
   const config = run.facts.config;
@@ -174,16 +175,38 @@ async function holdOrPublish(ctx: RunContext): Promise<void> {
   const tests = run.facts.testCommand
     ? (run.facts.testExitCode === 0 && !run.facts.testTimedOut ? `\`${run.facts.testCommand}\` passed on it` : `\`${run.facts.testCommand}\` failed on it (it would open as a draft with a failing check)`)
     : "no test command is configured";
+  const tooLong = (run.facts.heldDiff?.length ?? 0) > maxDiffEvent
+    ? ` Its diff is ${run.facts.heldDiff?.length ?? 0} characters, more than Bosun can show (${maxDiffEvent} on the dashboard): approve only what you could read.`
+    : "";
   await ctx.moveTo("awaiting_push_approval", {
-    outcome: `Bosun holds the agent's change (${sha}, ${files.length} file${files.length === 1 ? "" : "s"}; ${tests}) and has pushed nothing, because ${hold.reason}. Look at the change below; to publish exactly ${sha}, someone with write access other than @${run.requestedBy} comments \`/bosun approve\` here. \`/bosun cancel\` drops it.`,
+    outcome: `Bosun holds the agent's change (${sha}, ${files.length} file${files.length === 1 ? "" : "s"}; ${tests}) and has pushed nothing, because ${hold.reason}. Look at the change below; to publish exactly ${sha}, someone with write access other than @${run.requestedBy} comments \`/bosun approve\` here. \`/bosun cancel\` drops it.${tooLong}`,
   });
 }
 
-/** The diff as the waiting comment shows it: whole, or cut at a line with a note. */
-function heldDiff(diff: string): { text: string; truncated: boolean } {
+/**
+ * The diff as the waiting comment shows it: hidden characters made visible, whole, or cut at a
+ * line with a note (the dashboard's file_diff event holds up to 200,000 characters).
+ */
+function heldDiff(diff: string): { text: string; truncated: boolean; length: number } {
   const max = 30_000;
-  if (diff.length <= max) return { text: diff, truncated: false };
-  return { text: diff.slice(0, diff.lastIndexOf("\n", max) + 1), truncated: true };
+  const shown = revealHidden(diff);
+  if (shown.length <= max) return { text: shown, truncated: false, length: diff.length };
+  return { text: shown.slice(0, shown.lastIndexOf("\n", max) + 1), truncated: true, length: diff.length };
+}
+
+/** What a diff does not show as text, named so an approver looks: binary files, links, mode changes. */
+async function unseenInDiff(checkout: string, base: string, sha: string, links: Map<string, string>): Promise<string[]> {
+  const notes: string[] = [];
+  for (const line of (await runGit(checkout, ["diff-tree", "-r", "--numstat", "--no-renames", base, sha])).split("\n")) {
+    const [added, removed, ...path] = line.split("\t");
+    if (added === "-" && removed === "-") notes.push(`binary file \`${revealHidden(path.join("\t"))}\` (its bytes are not shown)`);
+  }
+  for (const [path, target] of links) notes.push(`symbolic link \`${revealHidden(path)}\` → \`${revealHidden(target)}\``);
+  for (const line of (await runGit(checkout, ["diff-tree", "-r", "--summary", "--no-renames", base, sha])).split("\n")) {
+    const m = /^\s*mode change (\d+) => (\d+) (.*)$/.exec(line);
+    if (m) notes.push(`mode of \`${revealHidden(m[3] ?? "")}\` ${m[1] ?? ""} → ${m[2] ?? ""}`);
+  }
+  return notes.slice(0, 50);
 }
 
 /** Symbolic links the commit adds or changes, with their targets as stored in git. */
