@@ -14,7 +14,7 @@ import { authorize } from "./steps/authorize.ts";
 import { prepare } from "./steps/prepare.ts";
 import { runAgent } from "./steps/run-agent.ts";
 import { verify } from "./steps/verify.ts";
-import { publish } from "./steps/publish.ts";
+import { publish, releaseApproved } from "./steps/publish.ts";
 
 function describeError(e: unknown): string {
   if (e instanceof RequestError) return `GitHub answered ${e.status} to ${e.request.method} ${e.request.url.replace(/^https?:\/\/[^/]+/, "")}: ${e.message}`;
@@ -54,7 +54,7 @@ async function waitForDocker(ctx: RunContext, e: unknown): Promise<"waiting" | S
 const dockerRetryMs = 5_000;
 
 /** The step each state runs, as the metrics name it. */
-const stepNames: Partial<Record<string, string>> = { queued: "authorize", preparing: "prepare", running: "agent", verifying: "verify", publishing: "publish" };
+const stepNames: Partial<Record<string, string>> = { queued: "authorize", preparing: "prepare", running: "agent", verifying: "verify", awaiting_push_approval: "release", publishing: "publish" };
 
 /** GitHub down or limiting Bosun (what Octokit's plugins retried and gave up on), rather than a refusal. */
 function githubUnavailable(e: unknown): boolean {
@@ -80,7 +80,7 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
       await ctx.update({ facts: { dockerLostSince: null, waiting: null } });
       await ctx.reportProgressOrNote();
     }
-    while (!isTerminal(ctx.run.state) && !isWaitingForPerson(ctx.run.state)) {
+    while (!isTerminal(ctx.run.state) && !isWaitingForPerson(ctx.run)) {
       const before = ctx.run.state;
       const endStep = stepDuration.startTimer({ step: stepNames[before] ?? before });
       switch (ctx.run.state) {
@@ -88,6 +88,7 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
         case "preparing": await prepare(ctx); break;
         case "running": await runAgent(ctx); break;
         case "verifying": await verify(ctx); break;
+        case "awaiting_push_approval": await releaseApproved(ctx); break;
         case "publishing": await publish(ctx); break;
         default: throw new Error(`[bosun/runs] no step for state ${ctx.run.state}`);
       }

@@ -104,7 +104,7 @@ async function carryOut(deps: RunDeps, cmd: StoredCommand, on: { run: Run | null
       // answering): answer as the first time, do nothing twice.
       if (run?.facts.pushApproval?.command === cmd.id) return { decision: "approved", reply: pushApprovedReply(run) };
       if (run?.facts.approval?.command === cmd.id) return { decision: "approved", reply: `Approved text ${approvalHash(run.facts.approval)}, as the progress comment showed it.` };
-      if (active?.state === "awaiting_push_approval") return approvePush(deps, cmd, active, octokit, role, transcript);
+      if (active?.state === "awaiting_push_approval") return approvePush(deps, cmd, active, role, transcript);
       if (!active || active.state !== "awaiting_approval") return { decision: "nothing to do", reply: `There is no run waiting for approval on this ${run?.prNumber === cmd.issueNumber ? "pull request" : "issue"}.` };
       // The approval is of the text the waiting comment showed (its hash printed there), not of
       // whatever the issue says when the command is handled.
@@ -169,7 +169,7 @@ async function followUp(deps: RunDeps, cmd: StoredCommand, run: Run, active: Run
  * pushed. The approver must have write access and must not be the person who asked for the run;
  * `/bosun approve <sha>` approves only that commit.
  */
-async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit: GitHubClient, role: string, transcript: Transcript | null): Promise<{ reply: string; decision: string }> {
+async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, role: string, transcript: Transcript | null): Promise<{ reply: string; decision: string }> {
   const sha = run.facts.commitSha ?? "";
   const short = sha.slice(0, 7);
   if (!hasWriteAccess(role)) return { decision: "refused", reply: `Approving the agent's change (${short}) for pushing needs write access to ${cmd.owner}/${cmd.repo}; you have ${role === "none" ? "no" : role} access.` };
@@ -185,11 +185,11 @@ async function approvePush(deps: RunDeps, cmd: StoredCommand, run: Run, octokit:
     return { decision: "refused", reply: `The change waiting for approval is ${short}, not \`${named.slice(0, 40)}\`; nothing was pushed. Look at the change in the progress comment and approve it by its own id.` };
   }
   const pushApproval = { by: cmd.author, at: new Date().toISOString(), sha, command: cmd.id };
-  const moved = await deps.store.forceState(run.id, "publishing", null, { pushApproval }, "awaiting_push_approval");
-  if (!moved) return { decision: "nothing to do", reply: "The run moved on before this approval arrived; nothing changed." };
-  await transcript?.append("state", { from: "awaiting_push_approval", to: "publishing", by: cmd.author });
-  await refreshProgress(deps, octokit, moved);
-  return { decision: "approved", reply: pushApprovedReply(moved) };
+  // Recorded only; a worker publishes it (when the org's concurrency limits leave room).
+  const approved = await deps.store.approveHeld(run.id, pushApproval);
+  if (!approved) return { decision: "nothing to do", reply: "The run moved on (or was approved) before this approval arrived; nothing changed." };
+  await transcript?.append("policy_decision", { rule: "push approval", decision: "approved", by: cmd.author, commit: sha });
+  return { decision: "approved", reply: pushApprovedReply(approved) };
 }
 
 function pushApprovedReply(run: Run): string {

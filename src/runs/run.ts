@@ -18,8 +18,10 @@ export const terminalStates: readonly RunState[] = ["succeeded", "failed", "canc
 export type RunMode = "pull_request" | "plan";
 /** States in which a run waits for a person's `/bosun approve`; no worker holds it meanwhile. */
 export const waitingStates: readonly RunState[] = ["awaiting_approval", "awaiting_push_approval"];
-export function isWaitingForPerson(state: RunState): boolean {
-  return waitingStates.includes(state);
+/** Still waiting for a person: a held change whose approval is recorded waits only for a worker. */
+export function isWaitingForPerson(run: Pick<Run, "state" | "facts">): boolean {
+  if (run.state === "awaiting_push_approval") return !(run.facts.pushApproval && run.facts.pushApproval.sha === run.facts.commitSha);
+  return waitingStates.includes(run.state);
 }
 
 /** What the steps learnt, kept on the run so a repeated step can skip what is done. */

@@ -144,7 +144,9 @@ export class RunStore {
     const r = await this.pool.query<RunRow>(
       `WITH c AS (
          SELECT id FROM runs
-         WHERE state NOT IN (${terminalSql}, ${waitingSql})
+         WHERE (state NOT IN (${terminalSql}, ${waitingSql})
+            -- An approved held change is the worker's to publish (when the policy leaves room).
+            OR (state = 'awaiting_push_approval' AND facts ? 'pushApproval' AND facts->'pushApproval'->>'sha' = facts->>'commitSha'))
            AND (lease_expires_at IS NULL OR lease_expires_at < now())
          ORDER BY created_at
          LIMIT $2
@@ -316,6 +318,20 @@ export class RunStore {
 
   /** Changes state from outside the worker (a command): no lease needed, only a legal move; the epoch moves, so the worker holding the run stops at its next write. */
   /** Adds facts to a run without touching its state or lease: commands about a finished run (approving its pull request's protected paths). */
+  /**
+   * Records the approval of a held change, only while the run still holds exactly that commit, and
+   * wakes the workers: one of them publishes it when the policy leaves room. Null: it moved on.
+   */
+  async approveHeld(runId: string, approval: NonNullable<RunFacts["pushApproval"]>): Promise<Run | null> {
+    const r = await this.pool.query<RunRow>(
+      `UPDATE runs SET facts = facts || jsonb_build_object('pushApproval', $2::jsonb), updated_at = now()
+       WHERE id = $1 AND state = 'awaiting_push_approval' AND facts->>'commitSha' = $3 AND NOT facts ? 'pushApproval' RETURNING *`,
+      [runId, JSON.stringify(approval), approval.sha],
+    );
+    if (r.rows[0]) await this.pool.query("SELECT pg_notify('bosun_runs', $1)", [runId]);
+    return r.rows[0] ? toRun(r.rows[0]) : null;
+  }
+
   /** Adds someone to the run's `pushers` in one statement, so two refreshes at once cannot lose one. */
   async addPusher(runId: string, who: Person): Promise<Run | null> {
     const r = await this.pool.query<RunRow>(

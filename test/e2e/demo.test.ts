@@ -44,9 +44,10 @@ test("the demo takes the seeded issue to a ready pull request and exports the tr
     ["queued", "preparing"], ["preparing", "running"], ["running", "verifying"], ["verifying", "awaiting_push_approval"], ["awaiting_push_approval", "publishing"], ["publishing", "succeeded"],
   ]);
   const [, running = -1, verifying = -1, held = -1, publishing = -1, succeeded = -1] = states;
-  // Held until Owen approved the change the progress comment showed; approved by Owen, then published.
-  assert.equal(lines[publishing]?.payload["by"], "owen");
-  assert.ok(held < publishing);
+  // Held until Owen approved the change the progress comment showed, then published.
+  const approvedAt = lines.findIndex((l) => l.kind === "policy_decision" && l.payload["rule"] === "push approval" && l.payload["decision"] === "approved");
+  assert.equal(lines[approvedAt]?.payload["by"], "owen");
+  assert.ok(held < approvedAt && approvedAt < publishing);
   const fromAgent = (l: Line) => l.payload["source"] === "agent";
   const agentPhase = at((l) => l.kind === "command" && !fromAgent(l) && l.payload["phase"] === "agent");
   assert.equal(agentPhase.length, 2, "Bosun records the agent's command as it starts and as it ends");

@@ -83,12 +83,14 @@ test("two replicas, 40 issues, each webhook three times: every run once", async 
   const posts = (route: string): number => gh.requests.filter((q) => q.method === "POST" && q.route === route && q.status < 300).length;
   assert.equal(posts("/repos/{owner}/{repo}/pulls"), issues.length, "each pull request created once");
   assert.equal(posts("/repos/{owner}/{repo}/check-runs"), 2 * issues.length, "each check run created once");
-  assert.equal(posts("/repos/{owner}/{repo}/issues/{issue_number}/comments"), issues.length, "each progress comment created once");
+  // Bosun's comments: each progress comment, and each answer to the approval of a held change, once.
+  const bosunComments = gh.requests.filter((q) => q.method === "POST" && q.route === "/repos/{owner}/{repo}/issues/{issue_number}/comments" && q.status < 300 && q.principal === "installation").length;
+  assert.equal(bosunComments, 2 * issues.length, "each progress comment and each approval's answer created once");
 
   // Each step of each run happened once: the transcript's state changes are the plain path.
   for (const run of runs) {
     const moves = (await readTranscript(pool, run.id)).filter((e) => e.kind === "state").map((e) => e.payload["to"]);
-    assert.deepEqual(moves, ["preparing", "running", "verifying", "publishing", "succeeded"], `${run.repo}#${run.issueNumber}`);
+    assert.deepEqual(moves, ["preparing", "running", "verifying", "awaiting_push_approval", "publishing", "succeeded"], `${run.repo}#${run.issueNumber}`);
   }
   // Both replicas did work.
   for (const replica of [a, b]) assert.match(replica.output(), /"msg":"run state changed"/, `${replica.name} worked on runs`);

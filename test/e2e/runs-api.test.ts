@@ -43,7 +43,7 @@ test("GET /api/runs, a run's summary and its transcript as JSONL, for people who
   const summary = (await (await tess(`/api/runs/${done.id}/summary`)).json()) as RunSummary;
   assert.equal(summary.run.id, done.id);
   assert.equal(summary.pull_request?.number, done.prNumber);
-  assert.deepEqual(summary.states.map((s) => s.to), ["queued", "preparing", "running", "verifying", "publishing", "succeeded"]);
+  assert.deepEqual(summary.states.map((s) => s.to), ["queued", "preparing", "running", "verifying", "awaiting_push_approval", "publishing", "succeeded"]);
 
   // No access looks exactly like no such run; no credentials is 401.
   for (const path of [`/api/runs/${done.id}`, `/api/runs/${done.id}/summary`, `/api/runs/${done.id}/transcript.jsonl`]) {

@@ -32,7 +32,7 @@ test("a run's transcript as JSONL and its summary, from the command line", async
   for (const tk of w.gh.installationTokens()) assert.ok(!jsonl.includes(tk.token), "no token value is exported");
 
   const summary = JSON.parse((await cli(done.id, "--summary")).stdout) as RunSummary;
-  assert.deepEqual(summary.states.map((s) => s.to), ["queued", "preparing", "running", "verifying", "publishing", "succeeded"]);
+  assert.deepEqual(summary.states.map((s) => s.to), ["queued", "preparing", "running", "verifying", "awaiting_push_approval", "publishing", "succeeded"]);
   assert.ok(summary.states.every((s, i) => i === 0 || Date.parse(s.at) >= Date.parse(summary.states[i - 1]?.at ?? "")), "times in order");
   assert.ok(summary.tokens.length >= 4, "every token minted");
   for (const tk of summary.tokens) {
@@ -67,7 +67,7 @@ test("retention: an ended run's events are reduced to its summary, which the exp
   }
   assert.ok(reduced.facts.transcriptReducedAt, "the scheduled job reduced the run");
   assert.deepEqual(await readTranscript(w.bosun.pool, done.id), [], "its events are gone");
-  assert.deepEqual(reduced.facts.retainedSummary?.states.map((s) => s.to), ["queued", "preparing", "running", "verifying", "publishing", "succeeded"]);
+  assert.deepEqual(reduced.facts.retainedSummary?.states.map((s) => s.to), ["queued", "preparing", "running", "verifying", "awaiting_push_approval", "publishing", "succeeded"]);
 
   const env = { ...process.env, DATABASE_URL: (w.bosun.pool as unknown as { options: { connectionString: string } }).options.connectionString };
   const summary = JSON.parse((await run(process.execPath, ["scripts/transcript.ts", done.id, "--summary"], { env })).stdout) as RunSummary;

@@ -32,6 +32,20 @@ async function chooseBranch(ctx: Ctx, checkout: string, url: string, token: stri
   return message.includes(`Bosun-Run: ${run.id}`) ? candidate : `${candidate}-${run.id.slice(0, 8)}`;
 }
 
+/**
+ * awaiting_push_approval → publishing, once someone approved the held commit: when the org's
+ * concurrency limits leave room (a held run gave its place up while it waited).
+ */
+export async function releaseApproved(ctx: RunContext): Promise<void> {
+  const hold = pushApprovalNeeded(ctx.run);
+  if (hold.needed && !hold.approved) throw new Error(`[bosun/runs] the held run ${ctx.run.id} was claimed without an approval of ${ctx.run.facts.commitSha ?? "its commit"}`);
+  const { runs_per_repository: perRepository, runs_per_org: perOrg } = ctx.policy.rules.concurrency;
+  if (perRepository === null && perOrg === null) return ctx.moveTo("publishing");
+  await ctx.moveToIfRoom("publishing", { perRepository, perOrg }, (busy) => perRepository !== null && busy.repository >= perRepository
+    ? `approved; ${busy.repository} run${busy.repository === 1 ? " is" : "s are"} working on ${ctx.repoFullName} already, the most the org's policy allows at once; this one is published when one of them ends.`
+    : `approved; ${busy.org} runs are working in the ${ctx.run.owner} org already, the most the org's policy allows at once; this one is published when one of them ends.`);
+}
+
 export async function publish(ctx: RunContext): Promise<void> {
   const { run } = ctx;
   // Nothing the agent wrote reaches a GitHub ref (where workflows would run it with the
