@@ -91,9 +91,7 @@ test("the demo takes the seeded issue to a ready pull request and exports the tr
     assert.equal(r.length, m.length, `every ${purpose} token revoked`);
     assert.ok(m.every((mi, k) => mi < (r[k] ?? -1)), `${purpose}: minted at ${m.join(", ")}, revoked at ${r.join(", ")}`);
   }
-  // The state is written before its side effects: the claim that publishes after the approval mints
-  // its own `report` token to write the final progress comment, after `succeeded` (revoked above).
-  assert.deepEqual([...minted.entries()].flatMap(([purpose, at]) => at.filter((i) => i > succeeded).map(() => purpose)), ["report"], "only the final comment's token is minted after the run ended");
+  assert.ok([...minted.values()].flat().every((i) => i < succeeded), "no token minted after the run ended");
   assert.ok(minted.get("publish")?.every((i) => publishing < i), "the token that can write, only to publish");
 });
 
