@@ -103,8 +103,8 @@ test("/metrics parses, and its counters move by what one run did", async (t) => 
   assert.ok(runSeconds > 0 && runSeconds <= elapsed, `the run took ${runSeconds} s, within the ${elapsed} s the test waited`);
   assert.equal(moved("bosun_run_duration_seconds_bucket", { outcome: "succeeded", le: "+Inf" }), 1);
 
-  // Steps: each of the five once, together no longer than the run.
-  const steps = ["authorize", "prepare", "agent", "verify", "publish"];
+  // Steps: each once (`release`: an approved held change moves on to publishing), together no longer than the run.
+  const steps = ["authorize", "prepare", "agent", "verify", "release", "publish"];
   assert.deepEqual(series(after, "bosun_step_duration_seconds_count").map((l) => l["step"]).sort(), [...steps].sort(), "the steps there are");
   let stepSeconds = 0;
   for (const step of steps) {
