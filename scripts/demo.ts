@@ -116,11 +116,11 @@ async function demoModel(kind: string): Promise<{ orgPolicy: string; close: () =
 async function seedRepository(gh: OfflineGitHub): Promise<void> {
   const repoConfig = opts["repo-config"] ? await readFile(opts["repo-config"], "utf8") : modelAgent ? `agent:\n  use: ${modelAgent}\ntest:\n  command: npm test\n` : undefined;
   if (!opts.repo) {
-    await gh.createRepo("acme/widgets", { files: { ...demoRepoFiles, ...(repoConfig !== undefined ? { ".github/bosun.yml": repoConfig } : {}) }, description: "A tiny library with a bug" });
+    await gh.commit("acme/widgets", { files: { ...demoRepoFiles, ...(repoConfig !== undefined ? { ".github/bosun.yml": repoConfig } : {}) }, message: "Initial commit" });
     return;
   }
-  // A local repository: its HEAD is pushed over git's smart HTTP as the default branch.
-  await gh.createRepo("acme/widgets", {});
+  // A local repository: its HEAD is pushed over git's smart HTTP as the default branch, by @maya
+  // (a person's token may push workflows, as on GitHub).
   const dir = resolve(opts.repo);
   await run("git", ["-C", dir, "push", "--quiet", gh.cloneUrl("acme/widgets", gh.userToken("maya")), "HEAD:refs/heads/main"], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
   if (repoConfig !== undefined) await gh.commit("acme/widgets", { files: { ".github/bosun.yml": repoConfig }, message: "Add Bosun settings", author: "maya" });
@@ -135,9 +135,11 @@ async function main(): Promise<number> {
   gh.createUser("maya", { name: "Maya Maintainer" });
   gh.createUser("owen", { name: "Owen Owner" });
   gh.createOrg("acme", { members: ["maya", "owen"] });
-  await seedRepository(gh);
+  // The people first: `--repo` pushes the local repository as @maya, which needs her write access.
+  await gh.createRepo("acme/widgets", { description: "A tiny library with a bug" });
   gh.addCollaborator("acme/widgets", "maya", "maintain");
   gh.addCollaborator("acme/widgets", "owen", "write");
+  await seedRepository(gh);
   gh.protectBranch("acme/widgets", "main", {
     requiredStatusChecks: { strict: false, contexts: ["bosun", "bosun/independent-review"], apps: { bosun: gh.appId, "bosun/independent-review": gh.appId } },
     requiredPullRequestReviews: { requiredApprovingReviewCount: 1, requireCodeOwnerReviews: true, dismissStaleReviews: true, requireLastPushApproval: true },

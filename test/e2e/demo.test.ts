@@ -3,10 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../helpers/bosun-world.ts";
 import { publishedEventValidator } from "../helpers/published-schema.ts";
+import { demoRepoFiles } from "../fixtures/demo-repo.ts";
 
 const run = promisify(execFile);
 
@@ -119,3 +122,32 @@ for (const [agent, tools] of Object.entries(agentTools)) {
     assert.ok(network.length > 0 && network.every(([phase, host, allowed]) => phase === "agent" && host === "models.bosun.test" && allowed === true), JSON.stringify(network));
   });
 }
+
+// `--repo DIR`, as a user tries Bosun on a repository of their own: a local git repository with a
+// workflow folder becomes acme/widgets (pushed as @maya), and the labelled issue ends in a ready pull request.
+test("npm run demo -- --repo DIR: a local repository with workflows, to a ready pull request", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bosun-demo-repo-"));
+  try {
+    const files = { ...demoRepoFiles, ".github/workflows/ci.yml": "name: ci\non: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: npm test\n" };
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), content);
+    }
+    const git = (...args: string[]) => run("git", ["-C", dir, ...args], { env: { ...process.env, GIT_AUTHOR_NAME: "Someone", GIT_AUTHOR_EMAIL: "someone@example.test", GIT_COMMITTER_NAME: "Someone", GIT_COMMITTER_EMAIL: "someone@example.test" } });
+    await git("init", "--quiet", "--initial-branch=trunk");
+    await git("add", "--all");
+    await git("commit", "--quiet", "-m", "A library with a bug");
+    const { stdout } = await run(process.execPath, ["scripts/demo.ts", "--repo", dir, "--json"], {
+      env: { ...process.env, PORT: String(await freePort()) },
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 300_000,
+    });
+    const result = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { state: string; pull_request: { draft: boolean; check_conclusion: string } | null; progress_comment: string };
+    assert.equal(result.state, "succeeded", stdout.slice(-3000));
+    assert.equal(result.pull_request?.draft, false);
+    assert.equal(result.pull_request?.check_conclusion, "success");
+    assert.match(result.progress_comment, /@owen approved the change before it was pushed/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
