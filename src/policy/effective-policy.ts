@@ -315,13 +315,14 @@ export function runsAgentCode(phase: Phase, followUp: boolean): boolean {
  * gets none unless the org sets `secrets_reach_agent_code` for it, except the agent phase, which
  * keeps the model's key (`model.api_key_secret`, named by the org in words as the model's key).
  */
-export function agentCodeSecrets(phase: Phase, policy: Pick<PhasePolicy, "secrets" | "secrets_reach_agent_code">, o: { followUp: boolean; modelKey: string | null }): { given: string[]; withheld: string[]; reason: string } {
-  if (!runsAgentCode(phase, o.followUp) || policy.secrets_reach_agent_code === true) return { given: policy.secrets, withheld: [], reason: "" };
+export function agentCodeSecrets(phase: Phase, policy: Pick<PhasePolicy, "secrets" | "secrets_reach_agent_code">, o: { followUp: boolean; modelKey: string | null; testSetup?: boolean }): { given: string[]; withheld: string[]; reason: string } {
+  if (!runsAgentCode(phase, o.followUp || o.testSetup === true) || policy.secrets_reach_agent_code === true) return { given: policy.secrets, withheld: [], reason: "" };
   const keep = phase === "agent" && o.modelKey ? [o.modelKey] : [];
   const given = policy.secrets.filter((s) => keep.includes(s));
   const withheld = policy.secrets.filter((s) => !keep.includes(s));
   const what = phase === "agent" ? "the agent phase runs code the agent writes, and only the model's key (`model.api_key_secret`) reaches it"
     : phase === "test" ? "the test phase runs the agent's commit"
+    : o.testSetup ? "the setup before the tests installs the agent's commit, running its install scripts"
     : "this follow-up's setup installs from the previous agent's commit, running its install scripts";
   return { given, withheld, reason: `${what}; the org's policy does not set \`sandbox.phases.${phase}.secrets_reach_agent_code\`` };
 }

@@ -35,10 +35,11 @@ export function phasePolicy(ctx: RunContext, phase: Phase): PhasePolicy {
 }
 
 /** Runs the phase's container and records its time against the daily sandbox-minute budgets. */
-export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">): Promise<RunOutcome> {
+/** `testSetup`: the setup that runs on the agent's commit before its tests (code the agent wrote). */
+export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">, o: { testSetup?: boolean } = {}): Promise<RunOutcome> {
   const started = new Date();
   try {
-    return await runPhaseContainer(ctx, phase, spec);
+    return await runPhaseContainer(ctx, phase, spec, o);
   } finally {
     await recordTime(ctx, phase, started);
   }
@@ -93,11 +94,11 @@ async function withPhaseNetwork<T extends RunOutcome>(ctx: RunContext, phase: Ph
   }
 }
 
-async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">): Promise<RunOutcome> {
+async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">, o: { testSetup?: boolean }): Promise<RunOutcome> {
   const policy = phasePolicy(ctx, phase);
   // The resolution withheld them already; checked again here, where the values are handed out, so
   // a policy stored before the rule (or resolved without knowing the run is a follow-up) cannot give them.
-  const { given, withheld: late, reason } = agentCodeSecrets(phase, policy, { followUp: ctx.run.facts.iteration !== undefined, modelKey: ctx.policy.rules.model.api_key_secret });
+  const { given, withheld: late, reason } = agentCodeSecrets(phase, policy, { followUp: ctx.run.facts.iteration !== undefined, modelKey: ctx.policy.rules.model.api_key_secret, testSetup: o.testSetup === true });
   const withheld = [...new Set([...(ctx.policy.withheldSecrets?.[phase]?.secrets ?? []), ...late])];
   if (withheld.length) {
     await ctx.transcript.append("policy_decision", { decision: "withheld", rule: `sandbox.phases.${phase}.secrets_reach_agent_code`, phase, withheld, given, reason: ctx.policy.withheldSecrets?.[phase]?.reason ?? reason });

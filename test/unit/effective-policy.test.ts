@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseOrgPolicy } from "../../src/config/org-policy.ts";
 import { parseRepoConfig } from "../../src/config/repo-config.ts";
-import { resolvePolicy, type OperatorSettings } from "../../src/policy/effective-policy.ts";
+import { agentCodeSecrets, resolvePolicy, type OperatorSettings } from "../../src/policy/effective-policy.ts";
 
 const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
 const presetHosts = (presets: string[]): string[] => presets.flatMap((p) => ({ npm: ["registry.npm.test"], pypi: ["pypi.test", "files.pypi.test"] } as Record<string, string[]>)[p] ?? []);
@@ -368,4 +368,13 @@ sandbox:
   const repo = parseRepoConfig("sandbox:\n  phases:\n    test:\n      secrets_reach_agent_code: true\n");
   assert.ok(!repo.ok);
   assert.match(JSON.stringify(repo.problems), /secrets_reach_agent_code/);
+});
+
+test("the setup before the tests runs the agent's commit: its secrets only with the org's flag", () => {
+  const phase = { secrets: ["NPM_TOKEN"], secrets_reach_agent_code: false };
+  assert.deepEqual(agentCodeSecrets("setup", phase, { followUp: false, modelKey: null }).given, ["NPM_TOKEN"], "the agent's setup installs the base commit");
+  const tests = agentCodeSecrets("setup", phase, { followUp: false, modelKey: null, testSetup: true });
+  assert.deepEqual([tests.given, tests.withheld], [[], ["NPM_TOKEN"]]);
+  assert.match(tests.reason, /the setup before the tests installs the agent's commit, running its install scripts/);
+  assert.deepEqual(agentCodeSecrets("setup", { ...phase, secrets_reach_agent_code: true }, { followUp: false, modelKey: null, testSetup: true }).given, ["NPM_TOKEN"]);
 });

@@ -8,7 +8,7 @@ import { neutralize } from "../../github/markdown.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
-import { runPhase } from "../run-phase.ts";
+import { phasePolicy, runPhase } from "../run-phase.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout, headOf } from "./checkout.ts";
 import { protectedChanges } from "../../gate/protected-paths.ts";
@@ -146,6 +146,30 @@ export async function verify(ctx: RunContext): Promise<void> {
   await deps.sandbox.removeVolume(run.id, "test");
   const volume = await deps.sandbox.createVolume(run.id, "test");
   await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
+  // The tests run in the environment the agent had: the repository's setup first, on exactly the
+  // commit under test (with the setup phase's network; its secrets only where the org lets them
+  // reach the agent's code), in this fresh sandbox that never saw the agent's workspace.
+  const setupCommand = config?.setup.command ?? null;
+  if (setupCommand) {
+    await ctx.transcript.append("command", { phase: "setup", purpose: "tests", command: setupCommand, network: phasePolicy(ctx, "setup").network, commit: sha });
+    const setup = await runPhase(ctx, "setup", {
+      runId: run.id, role: "setup", attempt: run.epoch, image: ctx.image, command: setupCommand,
+      volumes: { [volume]: "/workspace" }, timeoutMs: ctx.policy.limits.setup_minutes * 60_000,
+    }, { testSetup: true });
+    const setupTail = ctx.redactor.text(setup.outputTail.trimEnd().split("\n").slice(-40).join("\n"));
+    await ctx.transcript.append("command", { phase: "setup", purpose: "tests", exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: setupTail });
+    if (setup.exitCode !== 0 || setup.timedOut) {
+      const why = setup.timedOut ? `did not finish within ${ctx.policy.limits.setup_minutes} minutes` : `exited with code ${setup.exitCode}`;
+      const tail = `The setup \`${setupCommand}\` ${why} on ${sha.slice(0, 7)} before the tests (the agent's own setup had passed), so \`${testCommand}\` did not run:\n\n${setupTail}`;
+      await ctx.transcript.append("test", { command: testCommand, exit_code: setup.exitCode ?? 1, timed_out: setup.timedOut, output_tail: tail, commit: sha, setup_failed: true });
+      await ctx.stepDone(`Tests failed: the setup \`${setupCommand}\` ${why} on the agent's commit`, {
+        facts: { testCommand, testExitCode: setup.exitCode === 0 ? 1 : setup.exitCode, testTimedOut: setup.timedOut, testOutputTail: tail },
+      });
+      await holdOrPublish(ctx);
+      return;
+    }
+    await ctx.stepDone(`Set up the tests' sandbox: \`${setupCommand}\``);
+  }
   const timeoutMinutes = ctx.policy.limits.test_minutes;
   const outcome = await runPhase(ctx, "test", {
     runId: run.id, role: "test", attempt: run.epoch, image: ctx.image, command: testCommand,

@@ -1,0 +1,49 @@
+// The tests run in the environment the agent had: the repository's setup runs again, on the
+// agent's commit, in the fresh sandbox the tests then run in (which never sees the agent's
+// workspace). Before, a repository whose tests need what setup installs failed every run.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readTranscript } from "../../src/audit/transcript.ts";
+import { startBosunWorld } from "../helpers/bosun-world.ts";
+import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
+
+// What `npm install` would do for a package whose tests need a dev dependency: put a tool in
+// node_modules/.bin (here without a registry, so the test needs no network).
+const setup = "mkdir -p node_modules/.bin && printf '#!/bin/sh\\necho checker: ok\\n' > node_modules/.bin/checker && chmod +x node_modules/.bin/checker";
+const config = (setupCommand: string) => `setup:\n  command: ${JSON.stringify(setupCommand)}\ntest:\n  command: "PATH=node_modules/.bin:$PATH checker && npm test"\n`;
+
+test("the tests' sandbox is set up like the agent's", async (t) => {
+  const w = await startBosunWorld(t);
+
+  await t.test("a tool setup installs is there for the tests", async () => {
+    await seedDemoRepo(w.gh, "set-up", { protect: true, files: { ".github/bosun.yml": config(setup) } });
+    const issue = await labelDemoIssue(w.gh, "set-up");
+    const run = await w.waitForRun({ repo: "acme/set-up", issue });
+    assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${run.facts.testOutputTail ?? ""}`);
+    assert.equal(run.facts.testExitCode, 0);
+    assert.match(run.facts.testOutputTail ?? "", /checker: ok/);
+    const events = await readTranscript(w.bosun.pool, run.id);
+    const setups = events.filter((e) => e.kind === "command" && e.payload["phase"] === "setup" && e.payload["command"] === setup);
+    assert.equal(setups.length, 2, "setup ran for the agent, then again for the tests");
+    assert.equal(setups[1]?.payload["purpose"], "tests");
+    assert.equal(setups[1]?.payload["commit"], run.facts.commitSha, "on the commit under test");
+    const at = (pred: (e: (typeof events)[number]) => boolean) => events.findIndex(pred);
+    assert.ok(at((e) => e.payload["purpose"] === "tests" && e.payload["exit_code"] === 0) < at((e) => e.kind === "test"), "set up, then tested");
+    assert.ok(run.facts.steps?.some((s) => s.name === `Set up the tests' sandbox: \`${setup}\``));
+  });
+
+  await t.test("a setup that fails on the agent's commit fails the tests, saying which and why", async () => {
+    // Setup passes on the base commit (for the agent) and fails once the agent's change is in.
+    const failing = `grep -q 'a - b' src/add.js || { echo 'setup: the change broke the install' >&2; exit 3; }; ${setup}`;
+    await seedDemoRepo(w.gh, "set-up-fails", { protect: true, files: { ".github/bosun.yml": config(failing) } });
+    const issue = await labelDemoIssue(w.gh, "set-up-fails");
+    const run = await w.waitForRun({ repo: "acme/set-up-fails", issue });
+    assert.equal(run.state, "failed", run.outcome ?? "");
+    assert.equal(run.facts.testExitCode, 3);
+    assert.match(run.facts.testOutputTail ?? "", /The setup `.*` exited with code 3 on [0-9a-f]{7} before the tests \(the agent's own setup had passed\), so `.*` did not run:/);
+    assert.match(run.facts.testOutputTail ?? "", /setup: the change broke the install/);
+    const check = [...w.gh.repo("acme/set-up-fails").checkRuns.values()].find((c) => c.name === "bosun");
+    assert.equal(check?.conclusion, "failure");
+    assert.match(check?.output.text ?? "", /setup: the change broke the install/);
+  });
+});
