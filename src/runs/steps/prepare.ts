@@ -2,7 +2,9 @@
 // the default branch's head, and put it into the run's workspace volume.
 import { buildTask, type FollowUp } from "../../agents/task.ts";
 import type { Iteration } from "../run.ts";
-import { runGit } from "../../github/git.ts";
+import { fileAtCommit, runGit } from "../../github/git.ts";
+import { readRawFile } from "../../github/read-file.ts";
+import { readRepositoryInstructions } from "../../agents/repository-instructions.ts";
 import { hasWriteAccess } from "../../policy/who-may-start.ts";
 import { RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
 import type { RunContext } from "../run-context.ts";
@@ -51,8 +53,20 @@ export async function prepare(ctx: RunContext): Promise<void> {
   const issue = run.facts.approval ? { ...fetched, title: run.facts.approval.title, body: run.facts.approval.body } : fetched;
   const comments = await trustedComments(ctx, await octokit.paginate(octokit.rest.issues.listComments, { owner: run.owner, repo: run.repo, issue_number: run.issueNumber, per_page: 100 }));
   const followUp = run.facts.iteration ? await readFollowUp(ctx, run.facts.iteration) : undefined;
+
+  const checkout = await ensureCheckout(ctx);
+  const baseSha = (await runGit(checkout, ["rev-parse", "HEAD"])).trim();
+  // Notes for agents as people merged them: the base commit, or for a follow-up (whose branch an
+  // agent wrote) the pull request's base branch.
+  const it = run.facts.iteration;
+  const repositoryInstructions = run.facts.task?.repository_instructions ?? await readRepositoryInstructions(it
+    ? (path) => readRawFile(octokit, { owner: run.owner, repo: run.repo, path, ref: it.base })
+    : (path) => fileAtCommit(checkout, baseSha, path));
+  if (repositoryInstructions.length) {
+    await ctx.transcript.append("policy_decision", { rule: "repository instructions", decision: "given to the agent", files: repositoryInstructions.map((f) => ({ path: f.path, characters: f.text.length, truncated: f.truncated })) });
+  }
   const task = buildTask({
-    runId: run.id, repository: ctx.repoFullName, mode: run.mode, instructions: config.instructions,
+    runId: run.id, repository: ctx.repoFullName, mode: run.mode, instructions: config.instructions, repositoryInstructions,
     testCommand: config.test.command, timeoutMinutes: policy.limits.agent_minutes, ...(followUp ? { followUp } : {}),
     issue: {
       number: issue.number, title: issue.title, author: issue.user?.login ?? "unknown", body: issue.body ?? null,
@@ -61,9 +75,6 @@ export async function prepare(ctx: RunContext): Promise<void> {
   });
   await ctx.update({ facts: { task, issueTitle: issue.title } });
   await ctx.transcript.append("prompt", { prompt: task.prompt, task });
-
-  const checkout = await ensureCheckout(ctx);
-  const baseSha = (await runGit(checkout, ["rev-parse", "HEAD"])).trim();
   await ctx.tokens.revoke("fetch");
   await ctx.update({ baseSha });
 
