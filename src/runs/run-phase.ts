@@ -7,6 +7,7 @@ import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
 import { startEgressProxy } from "../sandbox/egress-proxy.ts";
 import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";
 import { agentCodeSecrets } from "../policy/effective-policy.ts";
+import { envPrefix } from "../config/devcontainer.ts";
 import type { RunContext } from "./run-context.ts";
 import { StepFailure } from "./step-failure.ts";
 
@@ -111,13 +112,15 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSp
   }
   for (const value of Object.values(secrets)) ctx.redactor.add(value);
   if (Object.keys(secrets).length) await ctx.transcript.append("policy_decision", { rule: "secrets", phase, given: Object.keys(secrets) });
-  const base = { ...spec, ...ctx.sandboxSettings, env: { ...spec.env, ...secrets } };
+  // The dev container's variables, set by the shell before the command (they may read others, like PATH).
+  const command = `${envPrefix(ctx.run.facts.devcontainer?.env)}${spec.command}`;
+  const base = { ...spec, command, ...ctx.sandboxSettings, env: { ...spec.env, ...secrets } };
   return withPhaseNetwork(ctx, phase, spec.attempt, async (bind) => {
     if (!bind) return ctx.deps.sandbox.run(base);
     const outcome = await ctx.deps.sandbox.run({
       ...base,
       command: forwarderScript,
-      env: { ...base.env, ...proxyEnv, BOSUN_PHASE_COMMAND: spec.command },
+      env: { ...base.env, ...proxyEnv, BOSUN_PHASE_COMMAND: command },
       binds: [bind],
     });
     if (outcome.exitCode === noForwarder) {

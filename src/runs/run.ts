@@ -40,6 +40,8 @@ export interface RunFacts {
   /** The task handed to the agent, kept so a restarted step hands over the same one. */
   task?: import("../agents/task.ts").AgentTask;
   config?: import("../config/repo-config.ts").RepoConfig;
+  /** The repository's dev container as Bosun applied it (image and setup where `.github/bosun.yml` said none; its variables). */
+  devcontainer?: import("../config/devcontainer.ts").Devcontainer;
   /** The settings the run works under: the org's rules for the repository and its choices within them. */
   policy?: import("../policy/effective-policy.ts").EffectivePolicy;
   /** Where each setting came from (`/bosun policy` and the transcript say it). */

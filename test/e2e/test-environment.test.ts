@@ -63,4 +63,38 @@ test("the tests' sandbox is set up like the agent's", async (t) => {
     const events = await readTranscript(w.bosun.pool, run.id);
     assert.ok(events.some((e) => e.kind === "policy_decision" && e.payload["rule"] === "repository instructions"));
   });
+
+  await t.test("a repository's dev container gives its image, its setup and its variables", async () => {
+    const devcontainer = [
+      "{",
+      "  // The team's environment.",
+      '  "image": "bosun/agent-base:latest",',
+      `  "onCreateCommand": ${JSON.stringify(setup)},`,
+      '  "postCreateCommand": ["sh", "-c", "echo created > .created"],',
+      '  "containerEnv": { "GREETING": "hello" },',
+      '  "remoteEnv": { "PATH": "${containerEnv:PATH}:${containerWorkspaceFolder}/node_modules/.bin" },',
+      "}",
+    ].join("\n");
+    await seedDemoRepo(w.gh, "contained", { protect: true, files: { ".devcontainer/devcontainer.json": devcontainer, ".github/bosun.yml": 'test:\n  command: test "$GREETING" = hello && test -f .created && checker && npm test\n' } });
+    const issue = await labelDemoIssue(w.gh, "contained");
+    const run = await w.waitForRun({ repo: "acme/contained", issue });
+    assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${run.facts.testOutputTail ?? ""}`);
+    assert.match(run.facts.testOutputTail ?? "", /checker: ok/);
+    assert.equal(run.facts.policy?.image, "bosun/agent-base:latest");
+    const events = await readTranscript(w.bosun.pool, run.id);
+    const applied = events.find((e) => e.kind === "policy_decision" && e.payload["rule"] === "dev container");
+    assert.deepEqual([applied?.payload["file"], applied?.payload["env"]], [".devcontainer/devcontainer.json", ["GREETING", "PATH"]]);
+    assert.equal(events.filter((e) => e.kind === "command" && e.payload["phase"] === "setup" && typeof e.payload["command"] === "string" && (e.payload["command"]).includes("'echo created > .created'")).length, 2, "its commands are the setup, for the agent and for the tests");
+  });
+
+  await t.test("a dev container whose image the org does not allow, or that builds one, is refused naming the field", async () => {
+    await seedDemoRepo(w.gh, "foreign-image", { files: { ".devcontainer/devcontainer.json": '{ "image": "mcr.microsoft.com/devcontainers/base:bookworm" }' } });
+    const refused = await w.waitForRun({ repo: "acme/foreign-image", issue: await labelDemoIssue(w.gh, "foreign-image") });
+    assert.equal(refused.state, "failed");
+    assert.match(refused.outcome ?? "", /^The org's policy does not allow what `\.devcontainer\/devcontainer\.json` asks for, so Bosun did not start the agent: `image` in `\.devcontainer\/devcontainer\.json`: `mcr\.microsoft\.com\/devcontainers\/base:bookworm` is not allowed \(`sandbox\.images`/);
+    await seedDemoRepo(w.gh, "built-image", { files: { ".devcontainer.json": '{ "build": { "dockerfile": "Dockerfile" } }' } });
+    const built = await w.waitForRun({ repo: "acme/built-image", issue: await labelDemoIssue(w.gh, "built-image") });
+    assert.equal(built.state, "failed");
+    assert.match(built.outcome ?? "", /^`build` in `\.devcontainer\.json` asks for an image to be built, and Bosun only runs images the org's policy allows/);
+  });
 });

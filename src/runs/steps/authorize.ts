@@ -3,7 +3,9 @@ import { findMarkedComment } from "../../github/progress-comment.ts";
 import { loadOrgPolicy } from "../../config/load-org-policy.ts";
 import { hasWriteAccess, mayStartWork, teamChecker } from "../../policy/who-may-start.ts";
 import type { ResolvedRules } from "../../config/org-policy.ts";
-import { describeProblems, parseRepoConfig, repoConfigPath } from "../../config/repo-config.ts";
+import { describeProblems, parseRepoConfig, repoConfigPath, type RepoConfig } from "../../config/repo-config.ts";
+import { devcontainerPaths, parseDevcontainer, type Devcontainer } from "../../config/devcontainer.ts";
+import type { GitHubClient } from "../../github/tokens.ts";
 import { readRawFile } from "../../github/read-file.ts";
 import { applyRepositoryChoices, defaultSource, operatorSettings, orgRulesFor, type RulesForRepository, type Sources } from "../../policy/effective-policy.ts";
 import type { RunContext } from "../run-context.ts";
@@ -74,11 +76,25 @@ async function settle(ctx: RunContext, org: RulesForRepository): Promise<void> {
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid repository settings", problems: parsed.problems });
     throw new StepFailure({ outcome: `\`${repoConfigPath}\` is not valid, so Bosun did not start the agent. Fix it and label the issue again.`, title: "Problems", detail: describeProblems(parsed.problems) });
   }
-  const resolved = applyRepositoryChoices({ org, config: parsed.config, raw: parsed.raw, operator: operatorSettings(ctx.deps.env), followUp: run.facts.iteration !== undefined });
-  if (!resolved.ok) {
-    await ctx.transcript.append("policy_decision", { decision: "refused", rule: resolved.refusal.rule, source: resolved.refusal.source, asked: resolved.refusal.asked, reason: resolved.refusal.message });
-    throw new StepFailure({ outcome: `The org's policy does not allow what \`${repoConfigPath}\` asks for, so Bosun did not start the agent: ${resolved.refusal.message}` });
+  // The repository's dev container, where it has one: its image and lifecycle commands where
+  // `.github/bosun.yml` says nothing, its variables for every phase.
+  const devcontainer = await readDevcontainer(ctx, octokit, repo.default_branch);
+  const { config, raw } = withDevcontainer(parsed.config, parsed.raw, devcontainer);
+  if (devcontainer?.builds && !parsed.config.image) {
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: "dev container image", field: devcontainer.builds, file: devcontainer.path });
+    throw new StepFailure({ outcome: `\`${devcontainer.builds}\` in \`${devcontainer.path}\` asks for an image to be built, and Bosun only runs images the org's policy allows (\`sandbox.images\`); it builds none. Name an allowed \`image\` there, or set \`image\` in \`${repoConfigPath}\`.` });
   }
+  const resolved = applyRepositoryChoices({ org, config, raw, operator: operatorSettings(ctx.deps.env), followUp: run.facts.iteration !== undefined });
+  if (!resolved.ok) {
+    const fromDevcontainer = resolved.refusal.key === "image" && devcontainer?.image && !parsed.config.image ? devcontainer.path : null;
+    await ctx.transcript.append("policy_decision", { decision: "refused", rule: resolved.refusal.rule, source: resolved.refusal.source, asked: resolved.refusal.asked, reason: resolved.refusal.message, ...(fromDevcontainer ? { file: fromDevcontainer } : {}) });
+    throw new StepFailure({
+      outcome: fromDevcontainer
+        ? `The org's policy does not allow what \`${fromDevcontainer}\` asks for, so Bosun did not start the agent: ${resolved.refusal.message.replace(/^`image`:/, `\`image\` in \`${fromDevcontainer}\`:`)}`
+        : `The org's policy does not allow what \`${repoConfigPath}\` asks for, so Bosun did not start the agent: ${resolved.refusal.message}`,
+    });
+  }
+  if (devcontainer) await ctx.transcript.append("policy_decision", { rule: "dev container", decision: "applied", file: devcontainer.path, image: config.image === devcontainer.image ? devcontainer.image : null, setup: config.setup.command === devcontainer.setup ? devcontainer.setup : null, env: Object.keys(devcontainer.env) });
   for (const a of resolved.adjustments) {
     await ctx.transcript.append("policy_decision", { decision: "adjusted", key: a.key, asked: a.asked, given: a.given, rule: a.rule, source: a.source, reason: a.message });
   }
@@ -88,8 +104,36 @@ async function settle(ctx: RunContext, org: RulesForRepository): Promise<void> {
   await ctx.transcript.append("policy_decision", { rule: "effective settings", decision: "applied", policy: resolved.policy, sources: resolved.sources });
   // A follow-up starts from its pull request's branch as it stands, and pushes to it.
   const it = run.facts.iteration;
-  await ctx.update({ baseBranch: it ? it.branch : repo.default_branch, ...(it ? { branch: it.branch } : {}), facts: { policy: resolved.policy, policySources: resolved.sources, policyAdjustments: resolved.adjustments, config: parsed.config, defaultBranch: repo.default_branch, cloneUrl: repo.clone_url } });
+  await ctx.update({ baseBranch: it ? it.branch : repo.default_branch, ...(it ? { branch: it.branch } : {}), facts: { policy: resolved.policy, policySources: resolved.sources, policyAdjustments: resolved.adjustments, config, defaultBranch: repo.default_branch, cloneUrl: repo.clone_url, ...(devcontainer ? { devcontainer } : {}) } });
   ctx.learnSecrets();
+}
+
+/** The first dev container file at the default branch, parsed; a broken one stops the run saying why. */
+async function readDevcontainer(ctx: RunContext, octokit: GitHubClient, ref: string): Promise<Devcontainer | null> {
+  const { run } = ctx;
+  for (const path of devcontainerPaths) {
+    const text = await readRawFile(octokit, { owner: run.owner, repo: run.repo, path, ref });
+    if (text === null) continue;
+    const parsed = parseDevcontainer(text, path);
+    if (!parsed.ok) {
+      await ctx.transcript.append("policy_decision", { decision: "refused", rule: "valid dev container", file: path, reason: parsed.message });
+      throw new StepFailure({ outcome: `${parsed.message} Bosun did not start the agent; fix it and label the issue again.` });
+    }
+    return parsed.value;
+  }
+  return null;
+}
+
+/** `.github/bosun.yml` wins where both say something. */
+function withDevcontainer(config: RepoConfig, raw: unknown, d: Devcontainer | null): { config: RepoConfig; raw: unknown } {
+  if (!d) return { config, raw };
+  const image = config.image ?? d.image ?? undefined;
+  const setupCommand = config.setup.command ?? d.setup;
+  const rawObject = (raw !== null && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
+  return {
+    config: { ...config, ...(image ? { image } : {}), setup: { ...config.setup, command: setupCommand } },
+    raw: { ...rawObject, ...(image && !config.image ? { image } : {}) },
+  };
 }
 
 async function refuse(ctx: RunContext, reason: string, hint: string): Promise<void> {
