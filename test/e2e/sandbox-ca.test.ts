@@ -27,8 +27,8 @@ async function seed(gh: OfflineGitHub, repo: string, bosunYml: string[]): Promis
   return issue.data.number;
 }
 
-test("with the host's CA bundle, setup reaches the real npm registry through the egress proxy, and every phase trusts it", async (t) => {
-  const w = await startBosunWorld(t, { BOSUN_SANDBOX_CA_CERTS: hostBundle });
+for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: with the host's CA bundle, setup reaches the real npm registry through the egress proxy, and every phase trusts it`, async (t) => {
+  const w = await startBosunWorld(t, { BOSUN_SANDBOX_CA_CERTS: hostBundle, BOSUN_RUNTIME: runtime });
   const setup = [
     "set -e",
     "npm view is-number@7.0.0 version",
@@ -53,6 +53,7 @@ test("with the host's CA bundle, setup reaches the real npm registry through the
   assert.equal(ca.Type, "bind");
   assert.equal(ca.RW, false, "read-only");
   assert.match(ca.Source, /\/sandbox-ca$/);
+  assert.equal(info.HostConfig.Runtime, runtime);
   assert.ok((info.HostConfig.Binds ?? []).includes(`${ca.Source}:/bosun/ca:ro`), JSON.stringify(info.HostConfig.Binds));
   assert.ok(info.Config.Env.includes("npm_config_cafile=/bosun/ca/bundle.pem"));
   assert.ok(info.Config.Env.includes("NODE_EXTRA_CA_CERTS=/bosun/ca/extra.pem"));
