@@ -2,12 +2,20 @@
 // start's setup saved; without either, that setup), Postgres, Docker.
 import { pino } from "pino";
 import { readEnv } from "./config/env.ts";
+import { readCaBundle, SandboxCaError } from "./sandbox/ca-certs.ts";
 import { lookUpAppCredentials } from "./setup/app-credentials.ts";
 import { setUpGitHubApp } from "./setup/set-up-github-app.ts";
 import { SetupRefused } from "./setup/setup-server.ts";
 import { startBosun } from "./start-bosun.ts";
 
 const env = readEnv();
+// A CA bundle named but missing or not PEM stops Bosun here, before anything else starts.
+if (env.BOSUN_SANDBOX_CA_CERTS !== undefined) {
+  await readCaBundle(env.BOSUN_SANDBOX_CA_CERTS).catch((e: unknown) => {
+    console.error(e instanceof SandboxCaError ? `[bosun/config] ${e.message}` : String(e));
+    process.exit(2);
+  });
+}
 const log = pino({ level: process.env["LOG_LEVEL"] ?? "info", base: { app: "bosun" } });
 const found = await lookUpAppCredentials(env).catch((e: unknown) => {
   // A credentials file that exists but cannot be used: its message says which and what to do.

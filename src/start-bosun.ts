@@ -18,6 +18,7 @@ import { observeWebhookResponses, operationsHandler } from "./ops/http.ts";
 import { readRunGaugesFrom } from "./ops/metrics.ts";
 import { Worker } from "./runs/worker.ts";
 import { dashboard } from "./web/dashboard.ts";
+import { prepareSandboxCa } from "./sandbox/ca-certs.ts";
 import { DockerSandbox } from "./sandbox/docker-sandbox.ts";
 import type { Sandbox } from "./sandbox/sandbox.ts";
 
@@ -49,6 +50,11 @@ export const bundledAgentsDir = fileURLToPath(new URL("../agents", import.meta.u
 export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const { env } = o;
   const log = o.log ?? pino({ level: process.env["LOG_LEVEL"] ?? "info", base: { app: "bosun" } });
+  const workDir = env.BOSUN_WORK_DIR ?? join(tmpdir(), "bosun-work");
+  await mkdir(workDir, { recursive: true });
+  // Checked (a bad setting stops Bosun here) and written where sandboxes bind it from (src/sandbox/ca-certs.ts).
+  const sandboxCa = await prepareSandboxCa(env.BOSUN_SANDBOX_CA_CERTS, workDir);
+  if (sandboxCa) log.info({ source: sandboxCa.source, certificates: sandboxCa.certificates }, "sandboxes trust extra certificate authorities");
   // Named, so pg_stat_activity shows which connections are Bosun's.
   const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10, application_name: "bosun" });
   pool.on("error", (e) => log.error({ err: e }, "idle Postgres connection failed"));
@@ -62,8 +68,6 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const commands = new CommandStore(pool);
   const sandbox = o.sandbox ?? new DockerSandbox();
   sandbox.instance = await store.instanceId();
-  const workDir = env.BOSUN_WORK_DIR ?? join(tmpdir(), "bosun-work");
-  await mkdir(workDir, { recursive: true });
 
   const Octokit = configureGitHubClients({ writeMs: env.BOSUN_GITHUB_WRITE_INTERVAL_MS, notifyMs: env.BOSUN_GITHUB_NOTIFY_INTERVAL_MS });
   const ProbotWithDefaults = Probot.defaults({
@@ -90,7 +94,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
     bosunApp({ store, commands, pool, env, onRunQueued: () => worker?.poke() })(probot);
   });
   if (!app) throw new Error("[bosun] the Probot app did not load");
-  worker = new Worker({ app, appId: Number(o.appId), pool, store, commands, sandbox, env, log: log.child({ name: "worker" }), workDir, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000, sweepMs: env.BOSUN_SWEEP_SECONDS * 1000 });
+  worker = new Worker({ app, appId: Number(o.appId), pool, store, commands, sandbox, env, log: log.child({ name: "worker" }), workDir, sandboxCa, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000, sweepMs: env.BOSUN_SWEEP_SECONDS * 1000 });
   await sweepLeftovers({ store, sandbox, workDir, log });
   const http = await server.start();
   observeWebhookResponses(http);

@@ -8,6 +8,7 @@ import { Transcript } from "../audit/transcript.ts";
 import type { Env } from "../config/env.ts";
 import { renderProgress, upsertProgressComment } from "../github/progress-comment.ts";
 import { TokenBroker } from "../github/tokens.ts";
+import type { SandboxCa } from "../sandbox/ca-certs.ts";
 import type { SandboxLimits, SandboxRuntime } from "../sandbox/docker-sandbox.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { EffectivePolicy } from "../policy/effective-policy.ts";
@@ -31,6 +32,8 @@ export interface RunDeps {
   log: Logger;
   /** Host-side scratch for clones; one folder per run. */
   workDir: string;
+  /** Extra CAs every phase container trusts (BOSUN_SANDBOX_CA_CERTS), prepared at start-up; none when unset. */
+  sandboxCa?: SandboxCa | null;
   /** Agents that ship with Bosun, copied into /bosun/agents of each agent container. */
   bundledAgentsDir: string;
   /** Aborts when this process drains (SIGTERM): agent steps hand their container over rather than wait for it. */

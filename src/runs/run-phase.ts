@@ -1,8 +1,10 @@
 // One sandbox phase (setup, agent, test) with the network and secrets policy gives it: network
-// `none`, or `allowlist` through a recording egress proxy on a Unix socket made for this phase.
+// `none`, or `allowlist` through a recording egress proxy on a Unix socket made for this phase;
+// and, when the operator set BOSUN_SANDBOX_CA_CERTS, their extra CAs (src/sandbox/ca-certs.ts).
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy.ts";
+import { caVariable, sandboxCaBind, sandboxCaDir, sandboxCaEnv } from "../sandbox/ca-certs.ts";
 import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
 import { startEgressProxy } from "../sandbox/egress-proxy.ts";
 import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";
@@ -112,16 +114,18 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSp
   }
   for (const value of Object.values(secrets)) ctx.redactor.add(value);
   if (Object.keys(secrets).length) await ctx.transcript.append("policy_decision", { rule: "secrets", phase, given: Object.keys(secrets) });
+  const ca = ctx.deps.sandboxCa ?? null;
+  if (ca) await ctx.transcript.append("policy_decision", { rule: "sandbox.ca_certs", decision: "trusted", phase, reason: `${caVariable}: ${ca.certificates} extra certificate authorities`, source: ca.source, certificates: ca.certificates, mounted_at: sandboxCaDir });
   // The dev container's variables, set by the shell before the command (they may read others, like PATH).
   const command = `${envPrefix(ctx.run.facts.devcontainer?.env)}${spec.command}`;
-  const base = { ...spec, command, ...ctx.sandboxSettings, env: { ...spec.env, ...secrets } };
+  const base = { ...spec, command, ...ctx.sandboxSettings, env: { ...spec.env, ...(ca ? sandboxCaEnv : {}), ...secrets }, binds: ca ? [sandboxCaBind(ca)] : [] };
   return withPhaseNetwork(ctx, phase, spec.attempt, async (bind) => {
     if (!bind) return ctx.deps.sandbox.run(base);
     const outcome = await ctx.deps.sandbox.run({
       ...base,
       command: forwarderScript,
       env: { ...base.env, ...proxyEnv, BOSUN_PHASE_COMMAND: command },
-      binds: [bind],
+      binds: [...base.binds, bind],
     });
     if (outcome.exitCode === noForwarder) {
       throw new StepFailure({ outcome: `The image \`${spec.image}\` has no \`socat\`, which the ${phase} phase's network allowlist needs inside the sandbox. Use an image built from Bosun's agent base.` });

@@ -9,6 +9,7 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { summarizeRun } from "../audit/summary.ts";
 import { readTranscript } from "../audit/transcript.ts";
+import { caWorkDirName } from "../sandbox/ca-certs.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { isTerminal } from "./run.ts";
 import type { RunStore } from "./store.ts";
@@ -21,7 +22,8 @@ export async function sweepLeftovers(o: { store: RunStore; sandbox: Sandbox; wor
     o.log.warn({ err: e }, "could not look for leftover sandboxes: Docker is not reachable");
     ids = new Set();
   }
-  for (const entry of await readdir(o.workDir).catch(() => [])) ids.add(entry);
+  // The sandboxes' CA folder lives there too, for as long as Bosun runs.
+  for (const entry of await readdir(o.workDir).catch(() => [])) if (entry !== caWorkDirName) ids.add(entry);
   for (const id of ids) {
     const run = /^[0-9a-f-]{36}$/.test(id) ? await o.store.get(id) : null;
     if (run && !isTerminal(run.state)) continue;

@@ -1,7 +1,8 @@
 // Sandboxes on the Docker host that DOCKER_HOST names, through dockerode. Every container and
 // volume carries the `bosun.run` label so anything a crash leaves behind can be found and removed.
-// Files move in and out through the Engine API's archive endpoints, so nothing on the Docker
-// host's filesystem is bind-mounted and a remote Docker host works the same.
+// Files move in and out through the Engine API's archive endpoints; the only host folders
+// bind-mounted are under BOSUN_WORK_DIR (egress sockets, extra CAs), which a remote Docker host
+// must see at the same path.
 import type { Sandbox } from "./sandbox.ts";
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -48,7 +49,7 @@ export interface RunSpec {
   env?: Record<string, string>;
   /** volume name → mount path; a path ending in `:ro` is mounted read-only */
   volumes: Record<string, string>;
-  /** Host paths bound in: only the egress proxy's socket folder, `/host/path:/bosun/egress`. */
+  /** Host paths bound in: only the egress proxy's socket folder (`/host/path:/bosun/egress`) and the extra CAs' (`/host/path:/bosun/ca:ro`). */
   binds?: string[];
   /** Files written into the container before it starts (into mounted volumes). */
   files?: { path: string; content: string }[];
