@@ -69,7 +69,8 @@ for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: with t
   assert.ok(network.some(([ph, h, ok]) => ph === "setup" && h === "registry.npmjs.org" && ok === true), JSON.stringify(network));
   assert.ok(network.every(([, h]) => h === "registry.npmjs.org"), "nothing but the npm registry");
   const trusted = events.filter((e) => e.kind === "policy_decision" && e.payload["rule"] === "sandbox.ca_certs");
-  assert.deepEqual(trusted.map((e) => e.payload["phase"]), ["setup", "agent", "test"]);
+  // Every sandbox: setup for the agent, the agent, setup again before the tests, the tests.
+  assert.deepEqual(trusted.map((e) => e.payload["phase"]), ["setup", "agent", "setup", "test"]);
   for (const e of trusted) {
     assert.equal(e.payload["source"], hostBundle);
     assert.ok(Number(e.payload["certificates"]) > 0);
