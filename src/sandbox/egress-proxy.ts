@@ -15,6 +15,7 @@ import { chmod, lstat, rm } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { createNameCache, type NameCacheOptions } from "./egress/names.ts";
 
 export interface EgressRule {
   /** Exact names ("registry.example.org") and wildcards ("*.pythonhosted.org", matches subdomains only). An entry may carry a port ("host:8443"); without one, ports 80 and 443 are allowed. */
@@ -60,10 +61,12 @@ export interface EgressProxyOptions {
   rule: EgressRule;
   onEvent?: (e: NetworkEvent) => void;
   onDependency?: (d: DependencyInstall) => void;
-  /** Name → addresses; default `dns.promises.lookup(host, { all: true })`. */
+  /** Name → addresses; default `dns.promises.lookup(host, { all: true })`. Called once per host at a time, its answers kept (see names.ts). */
   resolve?: (host: string) => Promise<string[]>;
   /** Bound on resolving a name and on each TCP connect to a target; default 10 s. */
   connectTimeoutMs?: number;
+  /** How long answers and failures are kept: see egress/names.ts for the defaults and why. */
+  nameCache?: Pick<NameCacheOptions, "ttlMs" | "negativeTtlMs" | "staleMs" | "now">;
 }
 
 // Registries that are the same everywhere. npm's and Debian's are read from this host's own
@@ -471,14 +474,6 @@ function forwardable(raw: string[]): Record<string, string[]> {
   return out;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -512,8 +507,8 @@ export async function startEgressProxy(o: EgressProxyOptions): Promise<EgressPro
   // An IP literal in hosts makes that address explicit for the ports it is listed with.
   const listedLiterals = new Map<string, number[]>();
   for (const e of compiled.entries) if (e.ip) listedLiterals.set(e.pattern, [...(listedLiterals.get(e.pattern) ?? []), ...e.ports]);
-  const resolve = o.resolve ?? defaultResolve;
   const timeoutMs = o.connectTimeoutMs ?? 10_000;
+  const names = createNameCache({ ...o.nameCache, resolve: o.resolve ?? defaultResolve, timeoutMs });
 
   const log: NetworkEvent[] = [];
   const clientSockets = new Set<Duplex>();
@@ -553,12 +548,15 @@ export async function startEgressProxy(o: EgressProxyOptions): Promise<EgressPro
     const decision = matchCompiled(compiled, host, port);
     if (!decision.allowed) return { ok: false, allowed: false, status: 403, reason: decision.reason };
     let addresses: string[];
+    let reason = decision.reason;
     const pinned = pins.get(host);
     if (net.isIP(host)) addresses = [host];
     else if (pinned) addresses = [pinned];
     else {
       try {
-        addresses = (await withTimeout(resolve(host), timeoutMs, `resolving "${host}"`)).map((a) => stripBrackets(a.trim()));
+        const answer = await names.lookup(host);
+        addresses = answer.addresses.map((a) => stripBrackets(a.trim()));
+        if (answer.source === "stale") reason += `; resolving failed (${answer.error ?? "?"}), so the last answer (${Math.round(answer.ageMs / 1000)} s old) was used`;
       } catch (err) {
         return { ok: false, allowed: true, status: 502, reason: `${decision.reason}; could not resolve "${host}": ${errorText(err)}` };
       }
@@ -575,7 +573,7 @@ export async function startEgressProxy(o: EgressProxyOptions): Promise<EgressPro
         };
       }
     }
-    return { ok: true, reason: decision.reason, addresses };
+    return { ok: true, reason, addresses };
   };
 
   /** TCP to the vetted addresses in turn, each attempt bounded by the connect timeout. */
