@@ -7,31 +7,12 @@ import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy
 import { caVariable, sandboxCaBind, sandboxCaDir, sandboxCaEnv } from "../sandbox/ca-certs.ts";
 import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
 import { startEgressProxy } from "../sandbox/egress-proxy.ts";
+import { forwarderEnv, forwarderScript, noForwarderStatus } from "../sandbox/egress/forwarder.ts";
 import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";
 import { agentCodeSecrets } from "../policy/effective-policy.ts";
 import { envPrefix } from "../config/devcontainer.ts";
 import type { RunContext } from "./run-context.ts";
 import { StepFailure } from "./step-failure.ts";
-
-const proxyPort = 3128;
-const proxyUrl = `http://127.0.0.1:${proxyPort}`;
-/** socat's exit status when the image has no socat: the allowlist needs it inside the container. */
-const noForwarder = 97;
-
-const proxyEnv: Record<string, string> = {
-  HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, https_proxy: proxyUrl,
-  NO_PROXY: "localhost,127.0.0.1,::1", no_proxy: "localhost,127.0.0.1,::1",
-  npm_config_proxy: proxyUrl, npm_config_https_proxy: proxyUrl, PIP_PROXY: proxyUrl,
-  GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.proxy", GIT_CONFIG_VALUE_0: proxyUrl,
-};
-
-// The forwarder gives the command an ordinary proxy on the container's loopback.
-const forwarderScript = [
-  `command -v socat >/dev/null 2>&1 || { echo "bosun: this image has no socat, which the network allowlist needs inside the sandbox" >&2; exit ${noForwarder}; }`,
-  `socat TCP-LISTEN:${proxyPort},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:/bosun/egress/sock 2>/dev/null &`,
-  `i=0; while [ $i -lt 50 ] && ! socat -u /dev/null TCP:127.0.0.1:${proxyPort} 2>/dev/null; do sleep 0.1; i=$((i+1)); done`,
-  'sh -c "$BOSUN_PHASE_COMMAND"; status=$?; kill $! 2>/dev/null; exit $status',
-].join("\n");
 
 export function phasePolicy(ctx: RunContext, phase: Phase): PhasePolicy {
   return ctx.policy.phases[phase];
@@ -123,12 +104,13 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSp
     if (!bind) return ctx.deps.sandbox.run(base);
     const outcome = await ctx.deps.sandbox.run({
       ...base,
-      command: forwarderScript,
-      env: { ...base.env, ...proxyEnv, BOSUN_PHASE_COMMAND: command },
+      // The forwarder gives the command an ordinary proxy on the container's loopback (see forwarder.ts).
+      command: forwarderScript({ pids: base.limits.pids }),
+      env: { ...base.env, ...forwarderEnv, BOSUN_PHASE_COMMAND: command },
       binds: [...base.binds, bind],
     });
-    if (outcome.exitCode === noForwarder) {
-      throw new StepFailure({ outcome: `The image \`${spec.image}\` has no \`socat\`, which the ${phase} phase's network allowlist needs inside the sandbox. Use an image built from Bosun's agent base.` });
+    if (outcome.exitCode === noForwarderStatus) {
+      throw new StepFailure({ outcome: `The image \`${spec.image}\` has neither \`node\` nor \`socat\`, one of which the ${phase} phase's network allowlist needs inside the sandbox. Use an image built from Bosun's agent base.` });
     }
     return outcome;
   });

@@ -387,3 +387,133 @@ test("expandPresets", () => {
   }
   assert.throws(() => expandPresets(["cpan"]), { message: '[bosun/egress] unknown preset "cpan"' });
 });
+
+// Name lookups: one in flight per host, answers kept for a while (src/sandbox/egress/names.ts).
+
+interface Resolver {
+  calls: string[];
+  answer: (host: string) => Promise<string[]>;
+}
+
+/** A proxy whose names resolve through `answer`, counted, on a clock the test moves. */
+async function cachingProxy(name: string, answer: (host: string, call: number) => Promise<string[]>, hosts: string[]) {
+  let clock = 1_000_000;
+  const r: Resolver = { calls: [], answer: (host) => answer(host, r.calls.push(host)) };
+  const p = await startEgressProxy({
+    socketPath: join(dir, `${name}.sock`),
+    // An IP literal listed on a port makes that address explicit there: the resolver's 127.0.0.1 is reachable on echoPort only.
+    rule: { hosts: [...hosts, `127.0.0.1:${echoPort}`], presets: [] },
+    resolve: r.answer,
+    connectTimeoutMs: 500,
+    nameCache: { now: () => clock },
+  });
+  return { p, r, advance: (ms: number) => (clock += ms) };
+}
+
+async function connectStatus(target: string, socketPath: string): Promise<{ status: number; body: string }> {
+  const { status, socket, head } = await connect(target, socketPath);
+  if (status !== 200) return { status, body: await readAll(socket, head) };
+  const all = readAll(socket, head);
+  socket.end("ping");
+  return { status, body: await all };
+}
+
+test("concurrent CONNECTs to one host share one lookup, and its answer serves the next ones", async () => {
+  const { p, r } = await cachingProxy("coalesce", async () => {
+    await new Promise((res) => setTimeout(res, 50));
+    return ["127.0.0.1"];
+  }, [`cached.bosun.test:${echoPort}`]);
+  try {
+    const results = await Promise.all(Array.from({ length: 40 }, () => connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)));
+    assert.deepEqual(new Set(results.map((x) => `${x.status} ${x.body}`)), new Set(["200 ping"]));
+    assert.deepEqual(r.calls, ["cached.bosun.test"], "one lookup for 40 concurrent connections");
+    assert.equal((await connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)).status, 200);
+    assert.equal(r.calls.length, 1, "a later connection within the TTL uses the kept answer");
+  } finally {
+    await p.close();
+  }
+});
+
+test("an answer is looked up again once its 30 s are over", async () => {
+  const { p, r, advance } = await cachingProxy("expiry", () => Promise.resolve(["127.0.0.1"]), [`cached.bosun.test:${echoPort}`]);
+  try {
+    assert.equal((await connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)).status, 200);
+    advance(29_000);
+    assert.equal((await connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)).status, 200);
+    assert.equal(r.calls.length, 1);
+    advance(2_000);
+    assert.equal((await connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)).status, 200);
+    assert.equal(r.calls.length, 2, "expired: looked up again");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a failed lookup is kept for a moment only, then the name is looked up again", async () => {
+  const { p, r, advance } = await cachingProxy("negative", (host, call) =>
+    call === 1 ? Promise.reject(Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), { code: "EAI_AGAIN" })) : Promise.resolve(["127.0.0.1"]),
+  [`flaky.bosun.test:${echoPort}`]);
+  try {
+    const first = await connectStatus(`flaky.bosun.test:${echoPort}`, p.socketPath);
+    assert.equal(first.status, 502);
+    assert.match(first.body, /could not resolve "flaky\.bosun\.test": getaddrinfo EAI_AGAIN/);
+    const again = await connectStatus(`flaky.bosun.test:${echoPort}`, p.socketPath);
+    assert.equal(again.status, 502);
+    assert.equal(r.calls.length, 1, "within the negative TTL the failure is answered from memory");
+    advance(2_001);
+    assert.equal((await connectStatus(`flaky.bosun.test:${echoPort}`, p.socketPath)).status, 200, "retried after the negative TTL");
+    assert.equal(r.calls.length, 2);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a lookup that hangs times out, and the next one after the negative TTL is a fresh lookup", async () => {
+  const { p, r, advance } = await cachingProxy("hang", (_host, call) => (call === 1 ? new Promise<string[]>(() => {}) : Promise.resolve(["127.0.0.1"])), [`slow.bosun.test:${echoPort}`]);
+  try {
+    const [a, b] = await Promise.all([0, 1].map(() => connectStatus(`slow.bosun.test:${echoPort}`, p.socketPath)));
+    assert.deepEqual([a?.status, b?.status], [502, 502]);
+    assert.match(a?.body ?? "", /resolving "slow\.bosun\.test" timed out after 500 ms/);
+    assert.equal(r.calls.length, 1);
+    advance(2_001);
+    assert.equal((await connectStatus(`slow.bosun.test:${echoPort}`, p.socketPath)).status, 200);
+    assert.equal(r.calls.length, 2);
+  } finally {
+    await p.close();
+  }
+});
+
+test("when looking an expired name up fails, the last answer stands in (and says so)", async () => {
+  const seen: NetworkEvent[] = [];
+  const { p, r, advance } = await cachingProxy("stale", (host, call) =>
+    call === 1 ? Promise.resolve(["127.0.0.1"]) : Promise.reject(new Error(`getaddrinfo EAI_AGAIN ${host}`)),
+  [`cached.bosun.test:${echoPort}`]);
+  try {
+    assert.equal((await connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)).status, 200);
+    advance(60_000);
+    assert.equal((await connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)).status, 200);
+    assert.equal(r.calls.length, 2);
+    await new Promise((res) => setTimeout(res, 20));
+    seen.push(...p.events());
+    assert.match(seen.at(-1)?.reason ?? "", /resolving failed \(getaddrinfo EAI_AGAIN cached\.bosun\.test\), so the last answer \(60 s old\) was used/);
+    advance(600_000);
+    assert.equal((await connectStatus(`cached.bosun.test:${echoPort}`, p.socketPath)).status, 502, "too old to stand in");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a kept answer inside Bosun's network is refused every time, without another lookup", async () => {
+  // 127.0.0.1 is listed explicitly on echoPort only; on httpPort the resolver's loopback answer is refused.
+  const { p, r } = await cachingProxy("refused", () => Promise.resolve(["127.0.0.1"]), [`cached.bosun.test:${httpPort}`]);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const got = await connectStatus(`cached.bosun.test:${httpPort}`, p.socketPath);
+      assert.equal(got.status, 403);
+      assert.match(got.body, /"cached\.bosun\.test" resolves to 127\.0\.0\.1, inside Bosun's own network/);
+    }
+    assert.equal(r.calls.length, 1);
+  } finally {
+    await p.close();
+  }
+});
