@@ -190,6 +190,8 @@ test("org policy", async (t) => {
     assert.ok(![...repo.issues.values()].some((i) => i.pull));
     assert.deepEqual(w.gh.workflowRuns("acme/guarded"), []);
     // The change is shown where the maintainers look, with how to publish it.
+    // The state is written before the comment is edited: wait for the comment to show the change.
+    await waitFor(() => botComments(w, "guarded", issue).some((b) => b.includes("bosun:progress") && b.includes("Change ready")));
     const progress = botComments(w, "guarded", issue).find((b) => b.includes("bosun:progress")) ?? "";
     assert.match(progress, /Change ready: waiting for someone else's `\/bosun approve` before anything is pushed/);
     assert.match(progress, new RegExp(`Bosun holds the agent's change \\(${sha.slice(0, 7)}, 2 files; \`npm test\` passed on it\\) and has pushed nothing, because it changes paths the org's policy protects \\(\`\\.github/workflows/ci\\.yml\`\\)`));
