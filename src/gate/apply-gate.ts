@@ -34,13 +34,17 @@ export interface GateInput {
   transcript: Transcript;
   /** Branch protection read already by the caller (publish reads it once for the body too). */
   protection?: GateResult;
+  /** The pull request, when the caller has just read it. */
+  pull?: PullRequest;
 }
+
+type PullRequest = Awaited<ReturnType<GitHubClient["rest"]["pulls"]["get"]>>["data"];
 
 export async function applyGate(octokit: GitHubClient, g: GateInput): Promise<GateOutcome> {
   const { run } = g;
   if (!run.prNumber || !run.headSha) throw new Error("[bosun/gate] the run has no pull request yet");
   const target = { owner: run.owner, repo: run.repo };
-  const pr = (await octokit.rest.pulls.get({ ...target, pull_number: run.prNumber })).data;
+  const pr = g.pull ?? (await octokit.rest.pulls.get({ ...target, pull_number: run.prNumber })).data;
   const head = pr.head.sha;
   const headMoved = head !== run.headSha;
   const protection = g.protection ?? await checkProtectionGate(octokit, { ...target, branch: pr.base.ref, appId: g.appId });

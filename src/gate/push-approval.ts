@@ -6,7 +6,7 @@
 // secrets). So by default nothing is pushed until someone with write access who did not ask for
 // the run approves the exact commit Bosun shows them; an org may choose to push first
 // (`push_before_approval`), never for protected paths.
-import { requesterOf, samePerson, type Person, type Run } from "../runs/run.ts";
+import { pushApproved, requesterOf, samePerson, type Person, type Run } from "../runs/run.ts";
 
 /** At most ten paths by name: a change to thousands must not make a comment GitHub refuses. */
 export function listPaths(paths: string[]): string {
@@ -25,7 +25,7 @@ export function pushApprovalNeeded(run: Run): PushApproval {
   const f = run.facts;
   const protectedPaths = f.protectedChanges ?? [];
   const pushFirst = f.policy?.rules.push_before_approval ?? false;
-  const approved = !!f.pushApproval && !!f.commitSha && f.pushApproval.sha === f.commitSha;
+  const approved = pushApproved(f);
   if (protectedPaths.length) {
     return { needed: true, approved, reason: `it changes paths the org's policy protects (${listPaths(protectedPaths)}), which are never pushed before approval` };
   }

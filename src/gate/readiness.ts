@@ -3,7 +3,7 @@
 // anything listed here as blocking also blocks merging.
 import type { CheckFields } from "../github/check-runs.ts";
 import { fence } from "../github/markdown.ts";
-import type { Run } from "../runs/run.ts";
+import { pushApproved, type Run } from "../runs/run.ts";
 import { listPaths } from "./push-approval.ts";
 
 export interface Readiness {
@@ -24,7 +24,7 @@ export function readiness(run: Run): Readiness {
   const gateMissing = f.gateMissing ?? [];
   const gateRequired = policy?.rules.require_protection_gate ?? true;
   const changed = f.protectedChanges ?? [];
-  const approved = f.pushApproval && f.pushApproval.sha === f.commitSha ? f.pushApproval : null;
+  const approved = pushApproved(f) ? f.pushApproval ?? null : null;
   const protectedWaiting = approved ? [] : changed;
 
   const blockers: string[] = [];

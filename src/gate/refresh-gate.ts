@@ -6,7 +6,7 @@
 import { Redactor } from "../audit/redactor.ts";
 import { Transcript } from "../audit/transcript.ts";
 import { TokenBroker } from "../github/tokens.ts";
-import { samePerson, type Person } from "../runs/run.ts";
+import { requesterOf, samePerson, type Person } from "../runs/run.ts";
 import type { StoredCommand } from "../runs/command-store.ts";
 import type { RunDeps } from "../runs/run-context.ts";
 import { applyGate } from "./apply-gate.ts";
@@ -54,10 +54,11 @@ async function refreshLocked(deps: RunDeps, cmd: StoredCommand, event: RecordedG
     const { octokit } = await tokens.get("gate");
     // A head Bosun verified but has not finished publishing (a follow-up between its push and its
     // pull request update): that run applies the gate itself, as its own run.
-    const head = (await octokit.rest.pulls.get({ owner: cmd.owner, repo: cmd.repo, pull_number: cmd.issueNumber })).data.head.sha;
+    const pull = (await octokit.rest.pulls.get({ owner: cmd.owner, repo: cmd.repo, pull_number: cmd.issueNumber })).data;
+    const head = pull.head.sha;
     if (head !== run.headSha && parties.bosunCommits.includes(head)) return `Bosun is publishing ${head.slice(0, 7)}; it settles the gate itself`;
-    const requesters = parties.requesters.length ? parties.requesters : [{ login: run.requestedBy, id: run.facts.requesterId ?? null }];
-    const outcome = await applyGate(octokit, { appId: deps.appId, run, requesters, pushers: parties.pushers, transcript });
+    const requesters = parties.requesters.length ? parties.requesters : [requesterOf(run)];
+    const outcome = await applyGate(octokit, { appId: deps.appId, run, requesters, pushers: parties.pushers, transcript, pull });
     const independent = outcome.review.satisfied ? "satisfied" : "waiting";
     if (event.review) {
       await transcript.append("review", { reviewer: event.review.user, state: event.review.state, commit: event.review.commit, head: outcome.head, independent_review: independent, reason: outcome.review.reason });

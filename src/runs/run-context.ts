@@ -116,6 +116,8 @@ export class RunContext {
    * (once), hands the run back to the queue for a few seconds and stops this attempt.
    */
   async moveToIfRoom(to: RunState, limits: { perRepository: number | null; perOrg: number | null }, why: (busy: { repository: number; org: number }) => string): Promise<void> {
+    // No limit: no count to take under the store's lock.
+    if (limits.perRepository === null && limits.perOrg === null) return this.moveTo(to);
     const from = this.run.state;
     const r = await this.deps.store.transitionIfRoom(this.run, to, limits, { facts: { waiting: null } });
     if ("run" in r) {

@@ -35,6 +35,33 @@ async function recordTime(ctx: RunContext, phase: Phase, started: Date): Promise
   await ctx.deps.store.recordSandboxTime(ctx.run, phase, started, seconds).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record sandbox time"));
 }
 
+/** The last `n` lines of a phase's output, for the transcript and messages. */
+export function lastLines(text: string, n = 30): string {
+  return text.trimEnd().split("\n").slice(-n).join("\n");
+}
+
+export interface SetupResult { ok: boolean; exitCode: number | null; timedOut: boolean; tail: string; why: string }
+
+/**
+ * The repository's setup command in `volume`, recorded before and after: for the agent's workspace
+ * (the base commit), or before the tests (`forTests`: the agent's commit, so code the agent wrote).
+ */
+export async function runSetup(ctx: RunContext, o: { volume: string; command: string; forTests?: { commit: string }; tailLines?: number }): Promise<SetupResult> {
+  const { run } = ctx;
+  const minutes = ctx.policy.limits.setup_minutes;
+  const purpose = o.forTests ? { purpose: "tests" } : {};
+  await ctx.transcript.append("command", { phase: "setup", ...purpose, command: o.command, network: phasePolicy(ctx, "setup").network, ...(o.forTests ? { commit: o.forTests.commit } : {}) });
+  const setup = await runPhase(ctx, "setup", {
+    runId: run.id, role: "setup", attempt: run.epoch, image: ctx.image, command: o.command,
+    volumes: { [o.volume]: "/workspace" }, timeoutMs: minutes * 60_000,
+  }, { testSetup: o.forTests !== undefined });
+  const tail = ctx.redactor.text(lastLines(setup.outputTail, o.tailLines));
+  await ctx.transcript.append("command", { phase: "setup", ...purpose, exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: tail });
+  const ok = setup.exitCode === 0 && !setup.timedOut;
+  const why = setup.timedOut ? `did not finish within ${minutes} minutes` : `exited with code ${setup.exitCode}`;
+  return { ok, exitCode: setup.exitCode, timedOut: setup.timedOut, tail, why };
+}
+
 /** Where a phase's egress socket lives on the host: a folder, bound in whole, so a new owner can put a fresh socket where a re-attached container looks. */
 export function egressDir(ctx: RunContext, phase: Phase, epoch: number): string {
   return join(ctx.dir, `egress-${phase}-${epoch}`);

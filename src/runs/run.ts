@@ -20,8 +20,13 @@ export type RunMode = "pull_request" | "plan";
 export const waitingStates: readonly RunState[] = ["awaiting_approval", "awaiting_push_approval"];
 /** Still waiting for a person: a held change whose approval is recorded waits only for a worker. */
 export function isWaitingForPerson(run: Pick<Run, "state" | "facts">): boolean {
-  if (run.state === "awaiting_push_approval") return !(run.facts.pushApproval && run.facts.pushApproval.sha === run.facts.commitSha);
+  if (run.state === "awaiting_push_approval") return !pushApproved(run.facts);
   return waitingStates.includes(run.state);
+}
+
+/** Someone approved pushing exactly the verified commit (store.claim says the same in SQL). */
+export function pushApproved(f: RunFacts): boolean {
+  return !!f.pushApproval && !!f.commitSha && f.pushApproval.sha === f.commitSha;
 }
 
 /** What the steps learnt, kept on the run so a repeated step can skip what is done. */

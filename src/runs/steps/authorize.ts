@@ -232,7 +232,6 @@ function describeEdit(was: { title: string; body: string | null }, now: { title:
 /** Moves on to preparing when the policy's concurrency limits leave room; otherwise the run waits in the queue. */
 async function startWhenRoom(ctx: RunContext, rules: ResolvedRules, sources: Sources): Promise<void> {
   const { runs_per_repository: perRepository, runs_per_org: perOrg } = rules.concurrency;
-  if (perRepository === null && perOrg === null) return ctx.moveTo("preparing");
   await ctx.moveToIfRoom("preparing", { perRepository, perOrg }, (busy) => perRepository !== null && busy.repository >= perRepository
     ? `${busy.repository} run${busy.repository === 1 ? " is" : "s are"} working on ${ctx.repoFullName} already, the most the org's policy allows at once (${ruleAt(sources, "concurrency.runs_per_repository")}); this one starts when one of them ends.`
     : `${busy.org} runs are working in the ${ctx.run.owner} org already, the most the org's policy allows at once (${ruleAt(sources, "concurrency.runs_per_org")}); this one starts when one of them ends.`);

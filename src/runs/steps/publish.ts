@@ -40,7 +40,6 @@ export async function releaseApproved(ctx: RunContext): Promise<void> {
   const hold = pushApprovalNeeded(ctx.run);
   if (hold.needed && !hold.approved) throw new Error(`[bosun/runs] the held run ${ctx.run.id} was claimed without an approval of ${ctx.run.facts.commitSha ?? "its commit"}`);
   const { runs_per_repository: perRepository, runs_per_org: perOrg } = ctx.policy.rules.concurrency;
-  if (perRepository === null && perOrg === null) return ctx.moveTo("publishing");
   await ctx.moveToIfRoom("publishing", { perRepository, perOrg }, (busy) => perRepository !== null && busy.repository >= perRepository
     ? `approved; ${busy.repository} run${busy.repository === 1 ? " is" : "s are"} working on ${ctx.repoFullName} already, the most the org's policy allows at once; this one is published when one of them ends.`
     : `approved; ${busy.org} runs are working in the ${ctx.run.owner} org already, the most the org's policy allows at once; this one is published when one of them ends.`);
@@ -119,8 +118,6 @@ export async function publish(ctx: RunContext): Promise<void> {
   const approvedBy = run.facts.pushApproval?.sha === sha ? ` @${run.facts.pushApproval.by} approved the change before it was pushed.` : "";
   if (testsPassed === false) {
     await ctx.moveTo("failed", { outcome: `The tests failed on the agent's change. Pull request ${pr.url} is open as a draft with a failing check, so people can look.${approvedBy}` });
-  } else if (ready.protectedWaiting.length) {
-    throw new Error("[bosun/runs] a change to protected paths reached the gate without an approval");
   } else if (gate.draft) {
     await ctx.moveTo("succeeded", { outcome: `${ready.blockers.length ? `Pull request ${pr.url} is open as a draft: the base branch's protection is missing settings (see the \`bosun\` check).` : `Pull request ${pr.url} is open as a draft, as \`.github/bosun.yml\` asks; mark it ready for review when you are.`}${approvedBy}` });
   } else {

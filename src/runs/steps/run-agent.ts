@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
 import { readTranscript } from "../../audit/transcript.ts";
 import type { RunOutcome } from "../../sandbox/docker-sandbox.ts";
-import { phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
+import { lastLines, phasePolicy, reattachPhase, runPhase, runSetup } from "../run-phase.ts";
 import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
 import { RunHandedOver, StepFailure } from "../step-failure.ts";
@@ -14,10 +14,6 @@ import { RunHandedOver, StepFailure } from "../step-failure.ts";
 export interface AgentResult { summary?: string; title?: string }
 
 const maxAgentEvents = 20_000;
-
-function lastLines(text: string, n = 30): string {
-  return text.trimEnd().split("\n").slice(-n).join("\n");
-}
 
 export async function runAgent(ctx: RunContext): Promise<void> {
   const { run, deps } = ctx;
@@ -49,16 +45,8 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     ...(await Promise.all(agents.map(async (name) => ({ path: `/bosun/agents/${name}`, content: await readFile(join(deps.bundledAgentsDir, name), "utf8") })))),
   ];
   if (config.setup.command) {
-    await ctx.transcript.append("command", { phase: "setup", command: config.setup.command, network: phasePolicy(ctx, "setup").network });
-    const setup = await runPhase(ctx, "setup", {
-      runId: run.id, role: "setup", attempt: run.epoch, image: ctx.image, command: config.setup.command,
-      volumes: { [workspace]: "/workspace" }, timeoutMs: limits.setup_minutes * 60_000,
-    });
-    const setupTail = ctx.redactor.text(lastLines(setup.outputTail));
-    await ctx.transcript.append("command", { phase: "setup", exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: setupTail });
-    if (setup.exitCode !== 0 || setup.timedOut) {
-      throw new StepFailure({ outcome: `The setup command \`${config.setup.command}\` ${setup.timedOut ? `did not finish within ${limits.setup_minutes} minutes` : `exited with code ${setup.exitCode}`}, so the agent did not start.`, title: "Setup output", detail: setupTail });
-    }
+    const setup = await runSetup(ctx, { volume: workspace, command: config.setup.command });
+    if (!setup.ok) throw new StepFailure({ outcome: `The setup command \`${config.setup.command}\` ${setup.why}, so the agent did not start.`, title: "Setup output", detail: setup.tail });
     await ctx.stepDone(`Set up the workspace: \`${config.setup.command}\``);
   }
   const command = agent.command;

@@ -8,7 +8,7 @@ import { neutralize } from "../../github/markdown.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
-import { phasePolicy, runPhase } from "../run-phase.ts";
+import { lastLines, runPhase, runSetup } from "../run-phase.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout, headOf } from "./checkout.ts";
 import { protectedChanges } from "../../gate/protected-paths.ts";
@@ -151,16 +151,10 @@ export async function verify(ctx: RunContext): Promise<void> {
   // reach the agent's code), in this fresh sandbox that never saw the agent's workspace.
   const setupCommand = config?.setup.command ?? null;
   if (setupCommand) {
-    await ctx.transcript.append("command", { phase: "setup", purpose: "tests", command: setupCommand, network: phasePolicy(ctx, "setup").network, commit: sha });
-    const setup = await runPhase(ctx, "setup", {
-      runId: run.id, role: "setup", attempt: run.epoch, image: ctx.image, command: setupCommand,
-      volumes: { [volume]: "/workspace" }, timeoutMs: ctx.policy.limits.setup_minutes * 60_000,
-    }, { testSetup: true });
-    const setupTail = ctx.redactor.text(setup.outputTail.trimEnd().split("\n").slice(-40).join("\n"));
-    await ctx.transcript.append("command", { phase: "setup", purpose: "tests", exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: setupTail });
-    if (setup.exitCode !== 0 || setup.timedOut) {
-      const why = setup.timedOut ? `did not finish within ${ctx.policy.limits.setup_minutes} minutes` : `exited with code ${setup.exitCode}`;
-      const tail = `The setup \`${setupCommand}\` ${why} on ${sha.slice(0, 7)} before the tests (the agent's own setup had passed), so \`${testCommand}\` did not run:\n\n${setupTail}`;
+    const setup = await runSetup(ctx, { volume, command: setupCommand, forTests: { commit: sha }, tailLines: 40 });
+    if (!setup.ok) {
+      const why = setup.why;
+      const tail = `The setup \`${setupCommand}\` ${why} on ${sha.slice(0, 7)} before the tests (the agent's own setup had passed), so \`${testCommand}\` did not run:\n\n${setup.tail}`;
       await ctx.transcript.append("test", { command: testCommand, exit_code: setup.exitCode ?? 1, timed_out: setup.timedOut, output_tail: tail, commit: sha, setup_failed: true });
       await ctx.stepDone(`Tests failed: the setup \`${setupCommand}\` ${why} on the agent's commit`, {
         facts: { testCommand, testExitCode: setup.exitCode === 0 ? 1 : setup.exitCode, testTimedOut: setup.timedOut, testOutputTail: tail },
@@ -175,7 +169,7 @@ export async function verify(ctx: RunContext): Promise<void> {
     runId: run.id, role: "test", attempt: run.epoch, image: ctx.image, command: testCommand,
     volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000,
   });
-  const tail = ctx.redactor.text(outcome.outputTail.trimEnd().split("\n").slice(-40).join("\n"));
+  const tail = ctx.redactor.text(lastLines(outcome.outputTail, 40));
   await ctx.transcript.append("test", { command: testCommand, exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, commit: sha });
   const passed = outcome.exitCode === 0 && !outcome.timedOut;
   await ctx.stepDone(passed ? `Tests passed: \`${testCommand}\`` : `Tests failed: \`${testCommand}\` (${outcome.timedOut ? `timed out after ${timeoutMinutes} min` : `exit code ${outcome.exitCode}`})`, {
