@@ -12,6 +12,7 @@ export function describeEvent(e: Pick<TranscriptEvent, "kind" | "payload">): str
     case "state":
       return `${s(p["from"]) || "new"} → ${s(p["to"])}${p["outcome"] ? ` (${s(p["outcome"])})` : ""}`;
     case "command":
+      if (p["cache"] !== undefined) return describeCache(p);
       if (p["reattached"]) return `${s(p["phase"])}: re-attached to the running container`;
       if (p["handed_over"]) return `${s(p["phase"])}: handed over (${s(p["reason"])})`;
       if (p["exit_code"] !== undefined || p["timed_out"] !== undefined) return `${s(p["phase"])}: ${p["timed_out"] ? "timed out" : `exited ${s(p["exit_code"])}`}`;
@@ -58,5 +59,18 @@ export function describeEvent(e: Pick<TranscriptEvent, "kind" | "payload">): str
       return `${agent}error: ${s(p["message"])}`;
     default:
       return e.kind;
+  }
+}
+
+/** A setup cache decision: whether setup was restored, ran, or was saved, and why. */
+function describeCache(p: Record<string, unknown>): string {
+  const where = p["purpose"] === "tests" ? "setup for the tests" : "setup";
+  const why = p["reason"] ? ` (${s(p["reason"])})` : "";
+  const size = typeof p["bytes"] === "number" ? ` ${(p["bytes"] / 1024 / 1024).toFixed(1)} MB` : "";
+  switch (p["cache"]) {
+    case "restored": return `${where}: restored from the cache saved by run ${s(p["saved_by_run"])} at ${s(p["saved_at"])}${size}; the command did not run`;
+    case "saved": return `${where}: saved to the cache${size} for later runs of this repository`;
+    case "none": return `${where}: no cache fits, so it runs${why}`;
+    default: return `${where}: cache ${s(p["cache"])}${why}`;
   }
 }

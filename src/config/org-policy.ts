@@ -70,6 +70,10 @@ const rulesShape = {
   retention: z.strictObject({
     transcript_days: z.number().positive().nullable().optional().describe("Days after a run ends that its events are kept; then they are reduced to the run's summary (states, tokens, hosts, tests, pull request). None keeps them."),
   }).optional(),
+  setup_cache: z.strictObject({
+    enabled: z.boolean().optional().describe("Reuse a repository's setup result when its inputs are the same: the image, the setup command and the files it reads (lockfiles and manifests). A cache is saved only from a setup on the default branch's commit before any agent code ran, and is offered only to later runs of the same repository."),
+    max_age_days: z.number().positive().max(365).optional().describe("Days after it was saved that a cache is removed."),
+  }).optional(),
   concurrency: z.strictObject({
     runs_per_repository: atOnce.describe("Runs of one repository that may work at once (past authorization); more wait in the queue. None means no limit."),
   }).optional(),
@@ -103,6 +107,10 @@ export const orgPolicySchema = z.strictObject({
   concurrency: z.strictObject({
     ...rulesShape.concurrency.unwrap().shape,
     runs_per_org: atOnce.describe("Runs of all the org's repositories together that may work at once; more wait in the queue. None means no limit."),
+  }).optional(),
+  setup_cache: z.strictObject({
+    ...rulesShape.setup_cache.unwrap().shape,
+    max_total_mb_per_org: z.number().int().min(0).optional().describe("Disk all the org's setup caches together may take; the least recently used go first when a new one would pass it (0 saves none)."),
   }).optional(),
   repositories: z.array(z.strictObject({
     match: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe("Repository names or globs (`api-*`, `{web,app}`) this entry applies to."),
@@ -140,6 +148,7 @@ export interface ResolvedRules {
   };
   concurrency: { runs_per_repository: number | null; runs_per_org: number | null };
   retention: { transcript_days: number | null };
+  setup_cache: { enabled: boolean; max_age_days: number; max_total_mb_per_org: number };
   sandbox: {
     docker_outage_wait_minutes: number;
     runtime: "runc" | "runsc" | null;
@@ -167,6 +176,7 @@ export const bosunDefaults: ResolvedRules = {
   budgets: { runs_per_day_per_repository: null, sandbox_minutes_per_day_per_repository: null, runs_per_day_per_org: null, sandbox_minutes_per_day_per_org: null },
   concurrency: { runs_per_repository: null, runs_per_org: null },
   retention: { transcript_days: null },
+  setup_cache: { enabled: true, max_age_days: 14, max_total_mb_per_org: 20_480 },
   sandbox: {
     docker_outage_wait_minutes: 10,
     runtime: null,

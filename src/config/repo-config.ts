@@ -34,7 +34,11 @@ export const repoConfigSchema = z.strictObject({
   setup: z.strictObject({
     command: z.string().min(1).nullable().default(null).describe("Installs dependencies before the agent starts, in the setup phase, with the network the org allows for it."),
     timeout_minutes: minutes.default(15).describe("Wall-clock limit for setup."),
-  }).default({ command: null, timeout_minutes: 15 }),
+    cache: z.strictObject({
+      enabled: z.boolean().default(true).describe("Reuse the setup's result (what it leaves in the workspace that git does not track) while its inputs stay the same; the org's `setup_cache` must allow it. Turn it off where setup builds from the sources themselves."),
+      key_files: z.array(z.string().min(1)).default([]).describe("Globs of more files whose content decides whether a cached setup still fits, besides the lockfiles and manifests Bosun knows (`package-lock.json`, `yarn.lock`, `requirements*.txt`, `go.sum`, `Cargo.lock`, …)."),
+    }).default({ enabled: true, key_files: [] }),
+  }).default({ command: null, timeout_minutes: 15, cache: { enabled: true, key_files: [] } }),
   test: z.strictObject({
     command: z.string().min(1).nullable().default(null).describe("Runs on the agent's commit in a fresh sandbox, e.g. `npm test`."),
     timeout_minutes: minutes.default(15).describe("Wall-clock limit for the tests."),

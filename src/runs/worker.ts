@@ -8,6 +8,8 @@ import { executeRun } from "./execute-run.ts";
 import { handleCommand } from "./handle-command.ts";
 import { LeaseLostError } from "./store.ts";
 import { applyRetention, sweepLeftovers } from "./sweep.ts";
+import { SetupCacheStore } from "../setup-cache/cache-store.ts";
+import { sweepSetupCaches } from "../setup-cache/eviction.ts";
 import type { RunDeps } from "./run-context.ts";
 import type { Run } from "./run.ts";
 
@@ -57,7 +59,8 @@ export class Worker {
       const { pool } = this.#deps;
       this.#sweeping = sweepLeftovers({ store, sandbox, workDir, log })
         .then(() => applyRetention({ store, pool, log }))
-        .then(() => undefined, (e: unknown) => log.warn({ err: e }, "sweeping leftovers or applying retention failed"))
+        .then(() => sweepSetupCaches({ store: new SetupCacheStore(pool), sandbox, log }))
+        .then(() => undefined, (e: unknown) => log.warn({ err: e }, "sweeping leftovers, applying retention or removing old setup caches failed"))
         .finally(() => (this.#sweeping = null));
     }, this.#sweepMs);
     this.poke();

@@ -14,6 +14,8 @@ import Docker from "dockerode";
 export const runLabel = "bosun.run";
 /** The deployment (database) a container or volume belongs to; the start-up sweep keeps to its own. */
 export const instanceLabel = "bosun.instance";
+/** On setup cache volumes, which belong to a repository rather than a run. */
+export const cacheLabel = "bosun.cache";
 
 export class DockerUnavailableError extends Error {}
 
@@ -41,7 +43,7 @@ export class RuntimeUnavailableError extends Error {}
 
 export interface RunSpec {
   runId: string;
-  role: "agent" | "test" | "setup" | "diff";
+  role: "agent" | "test" | "setup" | "diff" | "cache";
   /** Container name suffix so a replica that restarts a step does not collide with the old container. */
   attempt: number;
   image: string;
@@ -113,6 +115,31 @@ export class DockerSandbox implements Sandbox {
     } catch {
       return false;
     }
+  }
+
+  async imageId(image: string): Promise<string | null> {
+    try {
+      return (await this.docker.getImage(image).inspect()).Id;
+    } catch {
+      return null;
+    }
+  }
+
+  async createCacheVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.docker.createVolume({ Name: name, Labels: { [cacheLabel]: "setup", ...(this.instance ? { [instanceLabel]: this.instance } : {}), ...labels } });
+  }
+
+  async removeCacheVolume(name: string): Promise<void> {
+    await this.docker.getVolume(name).remove({ force: true }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 404) throw e;
+    });
+  }
+
+  async cacheVolumes(): Promise<{ name: string; createdAt: Date }[]> {
+    const label = [cacheLabel, ...(this.instance ? [`${instanceLabel}=${this.instance}`] : [])];
+    const { Volumes } = await this.docker.listVolumes({ filters: { label } });
+    // dockerode's VolumeInspectInfo lacks CreatedAt, which the Engine API returns.
+    return (Volumes ?? []).map((v) => ({ name: v.Name, createdAt: new Date((v as { CreatedAt?: string }).CreatedAt ?? 0) }));
   }
 
   volumeName(runId: string, role: string): string {

@@ -24,6 +24,13 @@ export interface Sandbox {
   findRunning(runId: string, role: RunSpec["role"]): Promise<{ id: string; epoch: number; startedAt: Date } | null>;
   reattach(containerId: string, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome>;
   removeContainers(runId: string, o?: { epoch?: number; keep?: string[] }): Promise<number>;
+  /** The image's id (`sha256:…`), which changes when the tag is moved to another build; null when missing. */
+  imageId(image: string): Promise<string | null>;
+  /** A volume that outlives runs (a setup cache), labelled with this deployment and `labels`. */
+  createCacheVolume(name: string, labels: Record<string, string>): Promise<void>;
+  removeCacheVolume(name: string): Promise<void>;
+  /** This deployment's cache volumes, with when each was made (the sweep removes those no cache record names). */
+  cacheVolumes(): Promise<{ name: string; createdAt: Date }[]>;
   /** Runs that have anything left on the runtime (for the sweep). */
   runIdsPresent(): Promise<Set<string>>;
   cleanup(runId?: string): Promise<{ containers: number; volumes: number }>;

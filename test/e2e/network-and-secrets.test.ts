@@ -3,55 +3,16 @@
 // come out nowhere Bosun stores or posts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
-import { createServer } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { demoIssue } from "../fixtures/demo-repo.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
+import { registryStandIn, standInPhaseRules } from "../helpers/registry-stand-in.ts";
 import { seedDemoRepo } from "../helpers/seed.ts";
 
 const setupSecret = "setup-only-5ecret-7f3a9c";
 const agentSecret = "agent-5ecret-b81d2e44";
-
-async function registryStandIn(): Promise<{ port: number; close(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "bosun-registry-"));
-  await mkdir(join(dir, "package"));
-  await writeFile(join(dir, "package", "package.json"), JSON.stringify({ name: "left-pad", version: "1.3.0", main: "index.js" }));
-  await writeFile(join(dir, "package", "index.js"), "module.exports = (s, n) => String(s).padStart(n);\n");
-  execFileSync("tar", ["-C", dir, "-czf", join(dir, "left-pad-1.3.0.tgz"), "package"]);
-  const tarball = await readFile(join(dir, "left-pad-1.3.0.tgz"));
-  const integrity = `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
-  const server = createServer((req, res) => {
-    const port = (server.address() as { port: number }).port;
-    if (req.url === "/left-pad") {
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({
-        name: "left-pad", "dist-tags": { latest: "1.3.0" },
-        versions: { "1.3.0": { name: "left-pad", version: "1.3.0", dist: { tarball: `http://registry.bosun.test:${port}/left-pad/-/left-pad-1.3.0.tgz`, integrity } } },
-      }));
-    } else if (req.url === "/left-pad/-/left-pad-1.3.0.tgz") {
-      res.setHeader("content-type", "application/octet-stream");
-      res.end(tarball);
-    } else {
-      res.statusCode = 404;
-      res.end("{}");
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const agentScript = (port: number): string => [
   '[ -z "$SETUP_TOKEN" ] && echo "SETUP_TOKEN is absent" || echo "SETUP_TOKEN is present"',
@@ -98,9 +59,7 @@ for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: allowl
         "sandbox:",
         "  phases:",
         "    setup:",
-        "      network: allowlist",
-        `      hosts: ["registry.bosun.test:${p}"]`,
-        "      addresses: { registry.bosun.test: 127.0.0.1 }",
+        ...standInPhaseRules(p),
         "      secrets: [SETUP_TOKEN]",
         "    agent:",
         "      network: allowlist",

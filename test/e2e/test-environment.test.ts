@@ -11,13 +11,14 @@ import { labelDemoIssue, seedDemoRepo } from "../helpers/seed.ts";
 // What `npm install` would do for a package whose tests need a dev dependency: put a tool in
 // node_modules/.bin (here without a registry, so the test needs no network).
 const setup = "mkdir -p node_modules/.bin && printf '#!/bin/sh\\necho checker: ok\\n' > node_modules/.bin/checker && chmod +x node_modules/.bin/checker";
-const config = (setupCommand: string) => `setup:\n  command: ${JSON.stringify(setupCommand)}\ntest:\n  command: "PATH=node_modules/.bin:$PATH checker && npm test"\n`;
+// `cache`: the setup cache's settings (test/e2e/setup-cache.test.ts covers the cache itself).
+const config = (setupCommand: string, cache: string) => `setup:\n  command: ${JSON.stringify(setupCommand)}\n  cache: ${cache}\ntest:\n  command: "PATH=node_modules/.bin:$PATH checker && npm test"\n`;
 
 test("the tests' sandbox is set up like the agent's", async (t) => {
   const w = await startBosunWorld(t);
 
   await t.test("a tool setup installs is there for the tests", async () => {
-    await seedDemoRepo(w.gh, "set-up", { protect: true, files: { ".github/bosun.yml": config(setup) } });
+    await seedDemoRepo(w.gh, "set-up", { protect: true, files: { ".github/bosun.yml": config(setup, "{ enabled: false }") } });
     const issue = await labelDemoIssue(w.gh, "set-up");
     const run = await w.waitForRun({ repo: "acme/set-up", issue });
     assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${run.facts.testOutputTail ?? ""}`);
@@ -27,6 +28,7 @@ test("the tests' sandbox is set up like the agent's", async (t) => {
     const setups = events.filter((e) => e.kind === "command" && e.payload["phase"] === "setup" && e.payload["command"] === setup);
     assert.equal(setups.length, 2, "setup ran for the agent, then again for the tests");
     assert.equal(setups[1]?.payload["purpose"], "tests");
+    assert.ok(events.some((e) => e.payload["cache"] === "off" && /`setup\.cache\.enabled` is off/.test(String(e.payload["reason"]))), "the transcript says the cache is off");
     assert.equal(setups[1]?.payload["commit"], run.facts.commitSha, "on the commit under test");
     const at = (pred: (e: (typeof events)[number]) => boolean) => events.findIndex(pred);
     assert.ok(at((e) => e.payload["purpose"] === "tests" && e.payload["exit_code"] === 0) < at((e) => e.kind === "test"), "set up, then tested");
@@ -34,15 +36,19 @@ test("the tests' sandbox is set up like the agent's", async (t) => {
   });
 
   await t.test("a setup that fails on the agent's commit fails the tests, saying which and why", async () => {
-    // Setup passes on the base commit (for the agent) and fails once the agent's change is in.
+    // Setup passes on the base commit (for the agent) and fails once the agent's change is in. It
+    // reads a source file, which the repository names as a key file so the cache is not used.
     const failing = `grep -q 'a - b' src/add.js || { echo 'setup: the change broke the install' >&2; exit 3; }; ${setup}`;
-    await seedDemoRepo(w.gh, "set-up-fails", { protect: true, files: { ".github/bosun.yml": config(failing) } });
+    await seedDemoRepo(w.gh, "set-up-fails", { protect: true, files: { ".github/bosun.yml": config(failing, '{ key_files: ["src/**"] }') } });
     const issue = await labelDemoIssue(w.gh, "set-up-fails");
     const run = await w.waitForRun({ repo: "acme/set-up-fails", issue });
     assert.equal(run.state, "failed", run.outcome ?? "");
     assert.equal(run.facts.testExitCode, 3);
     assert.match(run.facts.testOutputTail ?? "", /The setup `.*` exited with code 3 on [0-9a-f]{7} before the tests \(the agent's own setup had passed\), so `.*` did not run:/);
     assert.match(run.facts.testOutputTail ?? "", /setup: the change broke the install/);
+    const events = await readTranscript(w.bosun.pool, run.id);
+    const forTests = events.find((e) => e.payload["cache"] !== undefined && e.payload["purpose"] === "tests");
+    assert.match(String(forTests?.payload["reason"]), /these files differ from the last cache's: src\/add\.js/, "a key file the repository named changed, so setup ran");
     const check = [...w.gh.repo("acme/set-up-fails").checkRuns.values()].find((c) => c.name === "bosun");
     assert.equal(check?.conclusion, "failure");
     assert.match(check?.output.text ?? "", /setup: the change broke the install/);

@@ -18,6 +18,9 @@ test("each kind of event reads as one line a person can skim", () => {
     [{ kind: "file_diff", payload: { files: [{ path: "src/add.js", status: "M" }] } }, "diff: 1 file(s) M src/add.js"],
     [{ kind: "pull_request", payload: { number: 2, draft: true, title: "Fix add" } }, "pull request #2 (draft): Fix add"],
     [{ kind: "error", payload: { message: "boom", source: "agent" } }, "agent: error: boom"],
+    [{ kind: "command", payload: { phase: "setup", purpose: "tests", cache: "restored", saved_by_run: "r1", saved_at: "2026-12-08T00:00:00.000Z", bytes: 3 * 1024 * 1024 } }, "setup for the tests: restored from the cache saved by run r1 at 2026-12-08T00:00:00.000Z 3.0 MB; the command did not run"],
+    [{ kind: "command", payload: { phase: "setup", cache: "none", reason: "these files differ from the last cache's: package-lock.json" } }, "setup: no cache fits, so it runs (these files differ from the last cache's: package-lock.json)"],
+    [{ kind: "command", payload: { phase: "setup", cache: "restore failed", reason: "restoring the cache failed: x; setup runs instead" } }, "setup: cache restore failed (restoring the cache failed: x; setup runs instead)"],
   ];
   for (const [event, line] of cases) assert.equal(describeEvent(event), line, event.kind);
 });

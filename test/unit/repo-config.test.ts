@@ -9,7 +9,7 @@ test("no file means every default", () => {
   assert.deepEqual(r.config, {
     trigger_labels: { pull_request: "bosun", plan: "bosun:plan" },
     agent: { timeout_minutes: 30, inactivity_minutes: 10 },
-    setup: { command: null, timeout_minutes: 15 },
+    setup: { command: null, timeout_minutes: 15, cache: { enabled: true, key_files: [] } },
     test: { command: null, timeout_minutes: 15 },
     pull_request: { labels: ["bosun"], draft: false },
     sandbox: {},

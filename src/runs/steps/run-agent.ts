@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
 import { readTranscript } from "../../audit/transcript.ts";
 import type { RunOutcome } from "../../sandbox/docker-sandbox.ts";
-import { lastLines, phasePolicy, reattachPhase, runPhase, runSetup } from "../run-phase.ts";
+import { lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
+import { setUpWorkspace } from "../setup.ts";
 import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
 import { RunHandedOver, StepFailure } from "../step-failure.ts";
@@ -35,9 +36,13 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   }
   // A fresh workspace for every attempt: a repeated step must not start from a killed agent's half-done edits.
   const checkout = await ensureCheckout(ctx);
-  await deps.sandbox.removeVolume(run.id, "workspace");
-  const workspace = await deps.sandbox.createVolume(run.id, "workspace");
-  await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: workspace, mountPath: "/workspace", hostDir: checkout });
+  const freshWorkspace = async (): Promise<string> => {
+    await deps.sandbox.removeVolume(run.id, "workspace");
+    const volume = await deps.sandbox.createVolume(run.id, "workspace");
+    await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
+    return volume;
+  };
+  const workspace = await freshWorkspace();
   const bosunVolume = await deps.sandbox.createVolume(run.id, "bosun");
   const agents = await readdir(deps.bundledAgentsDir);
   const files = [
@@ -45,9 +50,9 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     ...(await Promise.all(agents.map(async (name) => ({ path: `/bosun/agents/${name}`, content: await readFile(join(deps.bundledAgentsDir, name), "utf8") })))),
   ];
   if (config.setup.command) {
-    const setup = await runSetup(ctx, { volume: workspace, command: config.setup.command });
+    const setup = await setUpWorkspace(ctx, { volume: workspace, command: config.setup.command, checkout, commit: run.baseSha ?? "HEAD", reseed: async () => void (await freshWorkspace()) });
     if (!setup.ok) throw new StepFailure({ outcome: `The setup command \`${config.setup.command}\` ${setup.why}, so the agent did not start.`, title: "Setup output", detail: setup.tail });
-    await ctx.stepDone(`Set up the workspace: \`${config.setup.command}\``);
+    await ctx.stepDone(setup.cached ? `Set up the workspace from the setup cache: \`${config.setup.command}\` did not need to run` : `Set up the workspace: \`${config.setup.command}\``);
   }
   const command = agent.command;
   await ctx.transcript.append("command", { phase: "agent", command, image: ctx.image, network: phasePolicy(ctx, "agent").network });

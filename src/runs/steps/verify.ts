@@ -8,7 +8,8 @@ import { neutralize } from "../../github/markdown.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
-import { lastLines, runPhase, runSetup } from "../run-phase.ts";
+import { lastLines, runPhase } from "../run-phase.ts";
+import { setUpWorkspace } from "../setup.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout, headOf } from "./checkout.ts";
 import { protectedChanges } from "../../gate/protected-paths.ts";
@@ -143,15 +144,19 @@ export async function verify(ctx: RunContext): Promise<void> {
     await holdOrPublish(ctx);
     return;
   }
-  await deps.sandbox.removeVolume(run.id, "test");
-  const volume = await deps.sandbox.createVolume(run.id, "test");
-  await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
+  const freshSandbox = async (): Promise<string> => {
+    await deps.sandbox.removeVolume(run.id, "test");
+    const created = await deps.sandbox.createVolume(run.id, "test");
+    await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: created, mountPath: "/workspace", hostDir: checkout });
+    return created;
+  };
+  const volume = await freshSandbox();
   // The tests run in the environment the agent had: the repository's setup first, on exactly the
   // commit under test (with the setup phase's network; its secrets only where the org lets them
   // reach the agent's code), in this fresh sandbox that never saw the agent's workspace.
   const setupCommand = config?.setup.command ?? null;
   if (setupCommand) {
-    const setup = await runSetup(ctx, { volume, command: setupCommand, forTests: { commit: sha }, tailLines: 40 });
+    const setup = await setUpWorkspace(ctx, { volume, command: setupCommand, checkout, commit: sha, forTests: true, tailLines: 40, reseed: async () => void (await freshSandbox()) });
     if (!setup.ok) {
       const why = setup.why;
       const tail = `The setup \`${setupCommand}\` ${why} on ${sha.slice(0, 7)} before the tests (the agent's own setup had passed), so \`${testCommand}\` did not run:\n\n${setup.tail}`;
@@ -162,7 +167,7 @@ export async function verify(ctx: RunContext): Promise<void> {
       await holdOrPublish(ctx);
       return;
     }
-    await ctx.stepDone(`Set up the tests' sandbox: \`${setupCommand}\``);
+    await ctx.stepDone(setup.cached ? `Set up the tests' sandbox from the setup cache: \`${setupCommand}\` did not need to run` : `Set up the tests' sandbox: \`${setupCommand}\``);
   }
   const timeoutMinutes = ctx.policy.limits.test_minutes;
   const outcome = await runPhase(ctx, "test", {

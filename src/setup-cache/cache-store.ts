@@ -1,0 +1,103 @@
+// The setup caches Bosun knows, in Postgres (the files are in Docker volumes). Every lookup is by
+// installation and repository id as well as key, so one repository's cache is never offered to
+// another, even one with the same files.
+import { randomUUID } from "node:crypto";
+import type { Pool } from "pg";
+import type { CacheKeyInputs } from "./cache-key.ts";
+
+export interface SetupCache {
+  id: string;
+  installationId: number;
+  owner: string;
+  repoId: number;
+  repository: string;
+  key: string;
+  volume: string;
+  bytes: number;
+  inputs: CacheKeyInputs;
+  secrets: string[];
+  savedByRun: string;
+  createdAt: Date;
+  lastUsedAt: Date;
+  expiresAt: Date;
+  orgLimitBytes: number;
+}
+
+interface Row {
+  id: string; installation_id: string; owner: string; repo_id: string; repository: string; key: string; volume: string; bytes: string;
+  inputs: CacheKeyInputs; secrets: string[]; saved_by_run: string; created_at: Date; last_used_at: Date; expires_at: Date; org_limit_bytes: string;
+}
+
+function fromRow(r: Row): SetupCache {
+  return {
+    id: r.id, installationId: Number(r.installation_id), owner: r.owner, repoId: Number(r.repo_id), repository: r.repository, key: r.key,
+    volume: r.volume, bytes: Number(r.bytes), inputs: r.inputs, secrets: r.secrets, savedByRun: r.saved_by_run,
+    createdAt: r.created_at, lastUsedAt: r.last_used_at, expiresAt: r.expires_at, orgLimitBytes: Number(r.org_limit_bytes),
+  };
+}
+
+export interface Scope { installationId: number; owner: string; repoId: number; repository: string }
+
+export class SetupCacheStore {
+  readonly #pool: Pool;
+
+  constructor(pool: Pool) {
+    this.#pool = pool;
+  }
+
+  static newId(): string {
+    return randomUUID();
+  }
+
+  /** The repository's unexpired cache for `key`, marked used. */
+  async take(scope: Scope, key: string): Promise<SetupCache | null> {
+    const r = await this.#pool.query<Row>(
+      `UPDATE setup_caches SET last_used_at = now()
+        WHERE installation_id = $1 AND repo_id = $2 AND key = $3 AND expires_at > now()
+        RETURNING *`, [scope.installationId, scope.repoId, key]);
+    return r.rows[0] ? fromRow(r.rows[0]) : null;
+  }
+
+  /** The repository's most recent cache, whatever its key: to say which files changed since. */
+  async latest(scope: Scope): Promise<SetupCache | null> {
+    const r = await this.#pool.query<Row>(
+      "SELECT * FROM setup_caches WHERE installation_id = $1 AND repo_id = $2 AND expires_at > now() ORDER BY created_at DESC LIMIT 1",
+      [scope.installationId, scope.repoId]);
+    return r.rows[0] ? fromRow(r.rows[0]) : null;
+  }
+
+  /** Records a saved cache; false when another run saved one for the same key first (the caller removes its volume). */
+  async record(c: Omit<SetupCache, "createdAt" | "lastUsedAt">): Promise<boolean> {
+    const r = await this.#pool.query(
+      `INSERT INTO setup_caches (id, installation_id, owner, repo_id, repository, key, volume, bytes, inputs, secrets, saved_by_run, expires_at, org_limit_bytes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       ON CONFLICT (installation_id, repo_id, key) DO NOTHING`,
+      [c.id, c.installationId, c.owner, c.repoId, c.repository, c.key, c.volume, c.bytes, JSON.stringify(c.inputs), c.secrets, c.savedByRun, c.expiresAt, c.orgLimitBytes]);
+    return r.rowCount === 1;
+  }
+
+  /** The installation's caches, least recently used first. */
+  async ofInstallation(installationId: number): Promise<SetupCache[]> {
+    const r = await this.#pool.query<Row>("SELECT * FROM setup_caches WHERE installation_id = $1 ORDER BY last_used_at, created_at", [installationId]);
+    return r.rows.map(fromRow);
+  }
+
+  async expired(): Promise<SetupCache[]> {
+    const r = await this.#pool.query<Row>("SELECT * FROM setup_caches WHERE expires_at <= now()");
+    return r.rows.map(fromRow);
+  }
+
+  async all(): Promise<SetupCache[]> {
+    const r = await this.#pool.query<Row>("SELECT * FROM setup_caches ORDER BY installation_id, last_used_at");
+    return r.rows.map(fromRow);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.#pool.query("DELETE FROM setup_caches WHERE id = $1", [id]);
+  }
+
+  async volumes(): Promise<Set<string>> {
+    const r = await this.#pool.query<{ volume: string }>("SELECT volume FROM setup_caches");
+    return new Set(r.rows.map((x) => x.volume));
+  }
+}
