@@ -34,7 +34,7 @@ export function readiness(run: Run): Readiness {
 
   const summary: string[] = [];
   if (testsPassed === null) summary.push("No test command is configured; Bosun ran no tests.");
-  else summary.push(`\`${f.testCommand ?? ""}\` ${testsPassed ? "passed" : "failed"} on ${(f.commitSha ?? "").slice(0, 7)}.`);
+  else summary.push(`\`${f.testCommand ?? ""}\` ${testsPassed ? "passed" : "failed"} on ${(f.commitSha ?? "").slice(0, 7)}.${setupSentence(f.testSetup)}`);
   if (protectedWaiting.length) {
     summary.push(`This change touches paths the org's policy protects, and nobody other than the requester approved it:\n${protectedWaiting.slice(0, 50).map((p) => `- \`${p}\``).join("\n")}${protectedWaiting.length > 50 ? `\n- and ${protectedWaiting.length - 50} more` : ""}`);
   } else if (approved && changed.length) {
@@ -53,7 +53,21 @@ export function readiness(run: Run): Readiness {
     draft: blockers.length > 0 || (policy?.draft ?? false),
     check: {
       status: "completed", conclusion: blockers.length ? "failure" : "success", title, summary: summary.join("\n\n"),
-      ...(f.testOutputTail ? { text: fence(f.testOutputTail) } : {}),
+      ...(f.testOutputTail || f.testSetup?.tail ? { text: checkText(f) } : {}),
     },
   };
+}
+
+/** How the tests' sandbox was set up, for the check's summary. */
+function setupSentence(setup: Run["facts"]["testSetup"]): string {
+  if (!setup) return "";
+  return setup.cached
+    ? ` Its setup came from the setup cache in ${setup.seconds} s (\`${setup.command}\` did not need to run).`
+    : ` Setup \`${setup.command}\` ran first, in ${setup.seconds} s.`;
+}
+
+/** The setup's last lines (when it ran), then the tests'. */
+function checkText(f: Run["facts"]): string {
+  const setup = f.testSetup?.tail ? `Setup \`${f.testSetup.command}\`:\n\n${fence(f.testSetup.tail)}\n\n` : "";
+  return `${setup}${f.testOutputTail ? `${setup ? "Tests:\n\n" : ""}${fence(f.testOutputTail)}` : ""}`;
 }

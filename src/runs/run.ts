@@ -69,6 +69,8 @@ export interface RunFacts {
   testExitCode?: number | null;
   testTimedOut?: boolean;
   testOutputTail?: string;
+  /** The setup before the tests: run (with its last lines) or restored from the setup cache, and how long it took. */
+  testSetup?: { command: string; cached: boolean; seconds: number; tail: string };
   commitSha?: string;
   gateMissing?: string[];
   /** The verified change as the waiting comment shows it (redacted; cut past 30,000 characters). */

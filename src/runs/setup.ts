@@ -32,7 +32,7 @@ const saveScript = [
   `stat -c %s ${archive}`,
 ].join("\n");
 
-export interface WorkspaceSetup extends SetupResult { cached: boolean }
+export interface WorkspaceSetup extends SetupResult { cached: boolean; seconds: number }
 
 export interface SetUpOptions {
   volume: string;
@@ -48,14 +48,17 @@ export interface SetUpOptions {
 }
 
 export async function setUpWorkspace(ctx: RunContext, o: SetUpOptions): Promise<WorkspaceSetup> {
+  const started = Date.now();
+  const seconds = (): number => Math.round((Date.now() - started) / 100) / 10;
   const cache = await usableCache(ctx, o);
   if (cache?.hit) {
-    if (await restore(ctx, o, cache.hit, cache.key)) return { ok: true, exitCode: 0, timedOut: false, tail: "", why: "", cached: true };
+    if (await restore(ctx, o, cache.hit, cache.key)) return { ok: true, exitCode: 0, timedOut: false, tail: "", why: "", cached: true, seconds: seconds() };
     await o.reseed();
   }
   const setup = await runSetup(ctx, { volume: o.volume, command: o.command, ...(o.forTests ? { forTests: { commit: o.commit } } : {}), ...(o.tailLines ? { tailLines: o.tailLines } : {}) });
+  const ran = seconds();
   if (setup.ok && cache && mayBeSaved(ctx, o)) await save(ctx, o, cache.key);
-  return { ...setup, cached: false };
+  return { ...setup, cached: false, seconds: ran };
 }
 
 function scopeOf(ctx: RunContext): Scope {

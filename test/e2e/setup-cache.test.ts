@@ -61,6 +61,8 @@ test("setup cache", async (t) => {
     assert.equal(registry.downloads(), 1);
     assert.ok(first.run.facts.steps?.some((s) => s.name === `Set up the tests' sandbox from the setup cache: \`${setupCommand}\` did not need to run`));
     assert.equal(first.run.facts.testExitCode, 0, "left-pad was there for the tests");
+    const check = [...w.gh.repo("acme/cached").checkRuns.values()].find((c) => c.name === "bosun");
+    assert.match(check?.output.summary ?? "", /Its setup came from the setup cache in [\d.]+ s \(`npm ci .*` did not need to run\)\./);
 
     const second = await runOn("cached");
     assert.deepEqual(decisions(second.events), [["agent", "restored"], ["tests", "restored"]]);
@@ -100,6 +102,9 @@ test("setup cache", async (t) => {
     const ran = setupRuns(events);
     assert.equal(ran.length, 1);
     assert.equal(ran[0]?.payload["purpose"], "tests", "setup ran again, for the tests only");
+    const check = [...w.gh.repo("acme/cached").checkRuns.values()].filter((c) => c.name === "bosun").pop();
+    assert.match(check?.output.summary ?? "", /Setup `npm ci .*` ran first, in [\d.]+ s\./);
+    assert.match(check?.output.text ?? "", /^Setup `npm ci .*`:\n\n```[\s\S]*\n\nTests:\n\n```/);
     assert.equal(registry.downloads(), before + 1);
     const caches = await new SetupCacheStore(w.bosun.pool).all();
     assert.equal(caches.length, 1, "a setup on the agent's commit is never saved");

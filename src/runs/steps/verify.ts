@@ -157,6 +157,7 @@ export async function verify(ctx: RunContext): Promise<void> {
   const setupCommand = config?.setup.command ?? null;
   if (setupCommand) {
     const setup = await setUpWorkspace(ctx, { volume, command: setupCommand, checkout, commit: sha, forTests: true, tailLines: 40, reseed: async () => void (await freshSandbox()) });
+    await ctx.update({ facts: { testSetup: { command: setupCommand, cached: setup.cached, seconds: setup.seconds, tail: setup.ok ? setup.tail : "" } } });
     if (!setup.ok) {
       const why = setup.why;
       const tail = `The setup \`${setupCommand}\` ${why} on ${sha.slice(0, 7)} before the tests (the agent's own setup had passed), so \`${testCommand}\` did not run:\n\n${setup.tail}`;
