@@ -57,7 +57,10 @@ export async function setUpWorkspace(ctx: RunContext, o: SetUpOptions): Promise<
   }
   const setup = await runSetup(ctx, { volume: o.volume, command: o.command, ...(o.forTests ? { forTests: { commit: o.commit } } : {}), ...(o.tailLines ? { tailLines: o.tailLines } : {}) });
   const ran = seconds();
-  if (setup.ok && cache && mayBeSaved(ctx, o)) await save(ctx, o, cache.key);
+  if (setup.ok && cache && mayBeSaved(ctx, o)) {
+    // The run goes on without a cache: the next one saves it.
+    await save(ctx, o, cache.key).catch((e: unknown) => ctx.transcript.append("command", { phase: "setup", cache: "not saved", key: cache.key.key, reason: ctx.redactor.text((e as Error).message) }));
+  }
   return { ...setup, cached: false, seconds: ran };
 }
 
@@ -113,18 +116,15 @@ async function usableCache(ctx: RunContext, o: SetUpOptions): Promise<{ key: Cac
 }
 
 async function restore(ctx: RunContext, o: SetUpOptions, hit: SetupCache, key: CacheKey): Promise<boolean> {
-  const { run, deps } = ctx;
-  const outcome = await deps.sandbox.run({
-    runId: run.id, role: "cache", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, ...ctx.sandboxSettings,
+  const { deps } = ctx;
+  const outcome = await helper(ctx, {
     // Files the commit has win: a cached file never replaces one the agent committed.
     command: `test -f ${archive} && tar -xf ${archive} -C /workspace --skip-old-files`,
     volumes: { [o.volume]: "/workspace", [hit.volume]: `${cacheMount}:ro` },
-    timeoutMs: ctx.policy.limits.setup_minutes * 60_000,
   });
   const saved = { key: key.key, saved_by_run: hit.savedByRun, saved_at: hit.createdAt.toISOString(), bytes: hit.bytes };
-  if (outcome.exitCode !== 0 || outcome.timedOut) {
-    const why = outcome.timedOut ? "did not finish in time" : `failed: ${ctx.redactor.text(lastLines(outcome.outputTail, 5))}`;
-    await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restore failed", ...saved, reason: `restoring the cache ${why}; setup runs instead` });
+  if (!outcome.ok) {
+    await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restore failed", ...saved, reason: `restoring the cache ${outcome.why}; setup runs instead` });
     // A cache that cannot be restored is not offered again.
     await new SetupCacheStore(deps.pool).remove(hit.id);
     await deps.sandbox.removeCacheVolume(hit.volume).catch(() => undefined);
@@ -145,16 +145,9 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
   await deps.sandbox.createCacheVolume(volume, { "bosun.repo-id": String(run.repoId), "bosun.installation": String(run.installationId) });
   let kept = false;
   try {
-    const outcome = await deps.sandbox.run({
-      runId: run.id, role: "cache", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, ...ctx.sandboxSettings,
-      command: saveScript,
-      volumes: { [o.volume]: "/workspace:ro", [volume]: cacheMount },
-      timeoutMs: ctx.policy.limits.setup_minutes * 60_000, captureStdoutBytes: 64 * 1024,
-    });
-    const bytes = Number(outcome.stdout?.trim().split("\n").pop());
-    if (outcome.exitCode !== 0 || outcome.timedOut || !Number.isFinite(bytes)) {
-      return void (await notSaved(`packing the setup's files failed: ${ctx.redactor.text(lastLines(outcome.outputTail, 5))}`));
-    }
+    const outcome = await helper(ctx, { command: saveScript, volumes: { [o.volume]: "/workspace:ro", [volume]: cacheMount } });
+    const bytes = Number(outcome.stdout.trim().split("\n").pop());
+    if (!outcome.ok || !Number.isFinite(bytes)) return void (await notSaved(`packing the setup's files ${outcome.why}`));
     if (bytes > limit) return void (await notSaved(`it is ${mb(bytes)}, more than the org's \`setup_cache.max_total_mb_per_org\` (${rules.max_total_mb_per_org} MB)`));
     const store = new SetupCacheStore(deps.pool);
     const evicted = await evictOverLimit({ store, sandbox: deps.sandbox, installationId: run.installationId, limitBytes: limit - bytes });
@@ -170,6 +163,25 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
     });
   } finally {
     if (!kept) await deps.sandbox.removeCacheVolume(volume).catch(() => undefined);
+  }
+}
+
+/**
+ * One of Bosun's helper containers for the cache (its own image, no network, the run's runtime and
+ * limits). Never throws: a cache that cannot be saved or restored must not fail the run.
+ */
+async function helper(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string }> {
+  const { run, deps } = ctx;
+  try {
+    const outcome = await deps.sandbox.run({
+      runId: run.id, role: "cache", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, ...ctx.sandboxSettings,
+      command: o.command, volumes: o.volumes, timeoutMs: ctx.policy.limits.setup_minutes * 60_000, captureStdoutBytes: 64 * 1024,
+    });
+    if (outcome.timedOut) return { ok: false, why: `did not finish within ${ctx.policy.limits.setup_minutes} minutes`, stdout: "" };
+    if (outcome.exitCode !== 0) return { ok: false, why: `failed: ${ctx.redactor.text(lastLines(outcome.outputTail, 5))}`, stdout: "" };
+    return { ok: true, why: "", stdout: outcome.stdout ?? "" };
+  } catch (e) {
+    return { ok: false, why: `failed: ${ctx.redactor.text((e as Error).message)}`, stdout: "" };
   }
 }
 

@@ -40,6 +40,8 @@ for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: with t
   const issue = await seed(w.gh, "trusting", [
     "setup:",
     `  command: ${JSON.stringify(setup)}`,
+    // Setup runs again before the tests (not restored from the cache), so every kind of sandbox is seen.
+    "  cache: { enabled: false }",
     "agent:",
     `  command: ${JSON.stringify(`${check} && node /bosun/agents/patch-agent.mjs`)}`,
     "test:",
