@@ -6,7 +6,7 @@ import { RequestError } from "@octokit/request-error";
 import { isTerminal, isWaitingForPerson } from "./run.ts";
 import type { Run } from "./run.ts";
 import { RunContext, type RunDeps } from "./run-context.ts";
-import { isDockerConnectionError } from "../sandbox/docker-sandbox.ts";
+import { isDockerConnectionError } from "../sandbox/sandbox.ts";
 import { runDuration, runsFinished, stepDuration } from "../ops/metrics.ts";
 import { RunDeferred, RunHandedOver, StepFailure } from "./step-failure.ts";
 import { LeaseLostError } from "./store.ts";

@@ -5,7 +5,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy.ts";
 import { caVariable, sandboxCaBind, sandboxCaDir, sandboxCaEnv } from "../sandbox/ca-certs.ts";
-import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
+import type { RunOutcome, RunSpec } from "../sandbox/sandbox.ts";
 import { startEgressProxy } from "../sandbox/egress-proxy.ts";
 import { forwarderEnv, forwarderScript, noForwarderStatus } from "../sandbox/egress/forwarder.ts";
 import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";

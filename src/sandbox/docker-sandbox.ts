@@ -3,82 +3,17 @@
 // Files move in and out through the Engine API's archive endpoints; the only host folders
 // bind-mounted are under BOSUN_WORK_DIR (egress sockets, extra CAs), which a remote Docker host
 // must see at the same path.
-import type { Sandbox } from "./sandbox.ts";
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
+import { defaultLimits, DockerUnavailableError, RuntimeUnavailableError, type RunOutcome, type RunSpec, type Sandbox, type SandboxRuntime } from "./sandbox.ts";
 
 export const runLabel = "bosun.run";
 /** The deployment (database) a container or volume belongs to; the start-up sweep keeps to its own. */
 export const instanceLabel = "bosun.instance";
-
-export class DockerUnavailableError extends Error {}
-
-/** An error of the connection to the Docker engine (gone, restarting, cut), rather than one Docker answered with. */
-export function isDockerConnectionError(e: unknown): boolean {
-  if (e instanceof DockerUnavailableError) return true;
-  const err = e as { code?: unknown; syscall?: unknown; message?: unknown } | null;
-  const code = typeof err?.code === "string" ? err.code : "";
-  if (["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(code)) return true;
-  if (code === "ENOENT" && err?.syscall === "connect") return true;
-  return typeof err?.message === "string" && /socket hang up/.test(err.message);
-}
-
-export interface SandboxLimits {
-  memoryBytes: number;
-  nanoCpus: number;
-  pids: number;
-}
-
-export const defaultLimits: SandboxLimits = { memoryBytes: 2 * 1024 ** 3, nanoCpus: 1_000_000_000, pids: 512 };
-
-export type SandboxRuntime = "runc" | "runsc";
-
-export class RuntimeUnavailableError extends Error {}
-
-export interface RunSpec {
-  runId: string;
-  role: "agent" | "test" | "setup" | "diff";
-  /** Container name suffix so a replica that restarts a step does not collide with the old container. */
-  attempt: number;
-  image: string;
-  command: string;
-  env?: Record<string, string>;
-  /** volume name → mount path; a path ending in `:ro` is mounted read-only */
-  volumes: Record<string, string>;
-  /** Host paths bound in: only the egress proxy's socket folder (`/host/path:/bosun/egress`) and the extra CAs' (`/host/path:/bosun/ca:ro`). */
-  binds?: string[];
-  /** Files written into the container before it starts (into mounted volumes). */
-  files?: { path: string; content: string }[];
-  timeoutMs: number;
-  /** Stop the container when it prints nothing for this long. */
-  inactivityMs?: number;
-  /** Docker runtime: runc (Docker's default) or runsc (gVisor). */
-  runtime?: SandboxRuntime;
-  limits?: SandboxLimits;
-  onStdoutLine?: (line: string) => void;
-  /** Stop following (and leave the container running, for another owner to take over) when this aborts. */
-  handOver?: AbortSignal;
-  /** Keep all of stdout (up to this many bytes) and return it. */
-  captureStdoutBytes?: number;
-}
-
-export interface RunOutcome {
-  /** Following stopped on `handOver`; the container still runs and was not removed. */
-  handedOver?: boolean;
-  exitCode: number;
-  timedOut: boolean;
-  /** The last lines of combined output, for comments and the transcript. */
-  outputTail: string;
-  /** Stopped for printing nothing for `inactivityMs`. */
-  inactive: boolean;
-  containerId: string;
-  /** stdout in full, when `captureStdoutBytes` was set; null when it was longer than that. */
-  stdout: string | null;
-}
 
 const tailBytes = 16 * 1024;
 /** Longer stdout lines are cut: an agent printing without newlines must not grow Bosun's memory. */

@@ -1,7 +1,74 @@
 // What Bosun's steps need from a place to run sandboxes. `DockerSandbox` is the one runtime
 // today; a Kubernetes Job runtime (docs/scaling.md) would implement the same interface, so the
-// steps, the sweep and the operations endpoints depend on this, never on Docker.
-import type { RunOutcome, RunSpec, SandboxRuntime } from "./docker-sandbox.ts";
+// steps, the sweep and the operations endpoints depend on this file, never on Docker. Its types
+// live here, not with the runtime, so a runtime depends on the interface and not the reverse.
+
+/** The runtime could not be reached (or its connection broke): the run waits for it rather than fails. */
+export class DockerUnavailableError extends Error {}
+
+/** An error of the connection to the Docker engine (gone, restarting, cut), rather than one Docker answered with. */
+export function isDockerConnectionError(e: unknown): boolean {
+  if (e instanceof DockerUnavailableError) return true;
+  const err = e as { code?: unknown; syscall?: unknown; message?: unknown } | null;
+  const code = typeof err?.code === "string" ? err.code : "";
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(code)) return true;
+  if (code === "ENOENT" && err?.syscall === "connect") return true;
+  return typeof err?.message === "string" && /socket hang up/.test(err.message);
+}
+
+export interface SandboxLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+}
+
+export const defaultLimits: SandboxLimits = { memoryBytes: 2 * 1024 ** 3, nanoCpus: 1_000_000_000, pids: 512 };
+
+export type SandboxRuntime = "runc" | "runsc";
+
+/** The host lacks the runtime asked for (gVisor); never fallen back from. */
+export class RuntimeUnavailableError extends Error {}
+
+export interface RunSpec {
+  runId: string;
+  role: "agent" | "test" | "setup" | "diff";
+  /** Container name suffix so a replica that restarts a step does not collide with the old container. */
+  attempt: number;
+  image: string;
+  command: string;
+  env?: Record<string, string>;
+  /** volume name → mount path; a path ending in `:ro` is mounted read-only */
+  volumes: Record<string, string>;
+  /** Host paths bound in: only the egress proxy's socket folder (`/host/path:/bosun/egress`) and the extra CAs' (`/host/path:/bosun/ca:ro`). */
+  binds?: string[];
+  /** Files written into the container before it starts (into mounted volumes). */
+  files?: { path: string; content: string }[];
+  timeoutMs: number;
+  /** Stop the container when it prints nothing for this long. */
+  inactivityMs?: number;
+  /** Docker runtime: runc (Docker's default) or runsc (gVisor). */
+  runtime?: SandboxRuntime;
+  limits?: SandboxLimits;
+  onStdoutLine?: (line: string) => void;
+  /** Stop following (and leave the container running, for another owner to take over) when this aborts. */
+  handOver?: AbortSignal;
+  /** Keep all of stdout (up to this many bytes) and return it. */
+  captureStdoutBytes?: number;
+}
+
+export interface RunOutcome {
+  /** Following stopped on `handOver`; the container still runs and was not removed. */
+  handedOver?: boolean;
+  exitCode: number;
+  timedOut: boolean;
+  /** The last lines of combined output, for comments and the transcript. */
+  outputTail: string;
+  /** Stopped for printing nothing for `inactivityMs`. */
+  inactive: boolean;
+  containerId: string;
+  /** stdout in full, when `captureStdoutBytes` was set; null when it was longer than that. */
+  stdout: string | null;
+}
 
 export interface Sandbox {
   /** This deployment's id, put on everything the runtime makes, so sweeps touch only its own. */

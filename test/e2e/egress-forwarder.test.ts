@@ -8,7 +8,8 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DockerSandbox, type SandboxRuntime } from "../../src/sandbox/docker-sandbox.ts";
+import { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
+import type { SandboxRuntime } from "../../src/sandbox/sandbox.ts";
 import { forwarderEnv, forwarderScript } from "../../src/sandbox/egress/forwarder.ts";
 import { startEgressProxy } from "../../src/sandbox/egress-proxy.ts";
 

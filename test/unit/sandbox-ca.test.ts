@@ -11,7 +11,7 @@ import { rootCertificates } from "node:tls";
 import { readEnv } from "../../src/config/env.ts";
 import { Redactor } from "../../src/audit/redactor.ts";
 import { caWorkDirName, prepareSandboxCa, readCaBundle, sandboxCaEnv, SandboxCaError } from "../../src/sandbox/ca-certs.ts";
-import type { RunOutcome, RunSpec } from "../../src/sandbox/docker-sandbox.ts";
+import type { RunOutcome, RunSpec } from "../../src/sandbox/sandbox.ts";
 import type { PhasePolicy } from "../../src/config/org-policy.ts";
 import type { RunContext } from "../../src/runs/run-context.ts";
 import { runPhase } from "../../src/runs/run-phase.ts";
