@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
-import { defaultLimits, DockerUnavailableError, RuntimeUnavailableError, type RunOutcome, type RunSpec, type Sandbox, type SandboxRuntime } from "./sandbox.ts";
+import { reattachAsPhase, removeEgressFolders, runAsPhase, type BoundContainerSpec } from "./phase.ts";
+import { defaultLimits, DockerUnavailableError, RuntimeUnavailableError, type ContainerSpec, type PhaseContainer, type ReattachSpec, type RunOutcome, type RunSpec, type Sandbox, type SandboxRuntime } from "./sandbox.ts";
 
 export const runLabel = "bosun.run";
 /** The deployment (database) a container or volume belongs to; the start-up sweep keeps to its own. */
@@ -110,11 +111,16 @@ export class DockerSandbox implements Sandbox {
     }
   }
 
+  /** A phase's container, with its secrets, CAs and network (src/sandbox/phase.ts). */
+  run(spec: RunSpec): Promise<RunOutcome> {
+    return runAsPhase(spec, (c) => this.runContainer(c));
+  }
+
   /**
    * Runs a command to completion in a locked-down container: non-root, no network, no
    * capabilities, read-only root filesystem, limits. Removes the container afterwards.
    */
-  async run(spec: RunSpec): Promise<RunOutcome> {
+  async runContainer(spec: BoundContainerSpec): Promise<RunOutcome> {
     const limits = spec.limits ?? defaultLimits;
     const runtime = spec.runtime ?? "runc";
     if (runtime !== "runc") await this.requireRuntime(runtime);
@@ -132,7 +138,7 @@ export class DockerSandbox implements Sandbox {
       AttachStderr: true,
       HostConfig: {
         NetworkMode: "none",
-        Binds: [...Object.entries(spec.volumes).map(([vol, path]) => `${vol}:${path}`), ...(spec.binds ?? [])],
+        Binds: [...Object.entries(spec.volumes).map(([vol, path]) => `${vol}:${path}`), ...spec.binds],
         CapDrop: ["ALL"],
         SecurityOpt: ["no-new-privileges"],
         ReadonlyRootfs: true,
@@ -177,7 +183,7 @@ export class DockerSandbox implements Sandbox {
    * Follows a container's output to its exit: lines to `onStdoutLine`, a tail of both streams, and
    * the wall-clock and inactivity limits (the wall clock counted from `timeoutMs` now).
    */
-  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<RunSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs" | "handOver">, timeoutMs: number): Promise<RunOutcome> {
+  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<ContainerSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs" | "handOver">, timeoutMs: number): Promise<RunOutcome> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     // A connection to Docker that breaks shows in wait() below; an unheard stream error would end the process.
@@ -274,11 +280,16 @@ export class DockerSandbox implements Sandbox {
     return { id: c.Id, epoch: Number(c.Labels["bosun.epoch"] ?? 0), startedAt: new Date(info.State.StartedAt) };
   }
 
+  /** Takes over a phase's running container, its network served again (src/sandbox/phase.ts). */
+  reattach(container: PhaseContainer & { id: string }, spec: ReattachSpec): Promise<RunOutcome> {
+    return reattachAsPhase(container, spec, () => this.#followAgain(container.id, spec));
+  }
+
   /**
    * Takes over a running container: its output from the first line (Docker keeps it), its exit,
    * and the same limits as `run`, counted from when it started. Removes it afterwards.
    */
-  async reattach(containerId: string, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
+  async #followAgain(containerId: string, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
     const container = this.docker.getContainer(containerId);
     let outcome: RunOutcome | null = null;
     try {
@@ -298,6 +309,10 @@ export class DockerSandbox implements Sandbox {
     const containers = (await this.docker.listContainers({ all: true, filters: { label } })).filter((c) => !(o.keep ?? []).includes(c.Id));
     for (const c of containers) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     return containers.length;
+  }
+
+  releaseEarlierPhases(hostDir: string, keep: PhaseContainer | null): Promise<void> {
+    return removeEgressFolders(hostDir, keep);
   }
 
   /** Run ids of this deployment that have containers or volumes on this Docker host. */

@@ -80,7 +80,7 @@ async function throughForwarder(t: { after(fn: () => Promise<void>): void }, run
     await sandbox.cleanup(runId);
     await rm(dir, { recursive: true, force: true });
   });
-  const outcome = await sandbox.run({
+  const outcome = await sandbox.runContainer({
     runId, role: "setup", attempt: 0, image, runtime, volumes: {}, timeoutMs: 120_000,
     command: script,
     env: { ...forwarderEnv, BOSUN_PHASE_COMMAND: `node -e '${client(port, connections).replaceAll("'", "'\\''")}'` },
