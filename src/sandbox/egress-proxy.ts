@@ -4,4 +4,5 @@
 export { isInternalAddress } from "./egress/addresses.ts";
 export { entryWithin, expandPresets, hostAllowed, hostPresets, type EgressRule } from "./egress/allowlist.ts";
 export { recogniseDependency, type DependencyInstall } from "./egress/dependencies.ts";
-export { startEgressProxy, type EgressProxy, type EgressProxyOptions, type NetworkEvent } from "./egress/proxy.ts";
+export type { NetworkEvent } from "./egress/events.ts";
+export { startEgressProxy, type EgressProxy, type EgressProxyOptions } from "./egress/proxy.ts";

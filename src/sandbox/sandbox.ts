@@ -9,7 +9,7 @@
 import type { SandboxCa } from "./ca-certs.ts";
 import type { EgressRule } from "./egress/allowlist.ts";
 import type { DependencyInstall } from "./egress/dependencies.ts";
-import type { NetworkEvent } from "./egress/proxy.ts";
+import type { NetworkEvent } from "./egress/events.ts";
 
 export type { DependencyInstall, EgressRule, NetworkEvent };
 
