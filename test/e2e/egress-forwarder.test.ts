@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
 import type { SandboxRuntime } from "../../src/sandbox/sandbox.ts";
 import { forwarderEnv, forwarderScript } from "../../src/sandbox/egress/forwarder.ts";
-import { startEgressProxy } from "../../src/sandbox/egress-proxy.ts";
+import { startEgressProxy } from "../../src/sandbox/egress/proxy.ts";
 
 const image = "bosun/agent-base:latest";
 const connections = 320;
