@@ -11,9 +11,7 @@ import type { EgressRule } from "./egress/allowlist.ts";
 import type { DependencyInstall } from "./egress/dependencies.ts";
 import type { NetworkEvent } from "./egress/events.ts";
 
-export type { DependencyInstall, EgressRule, NetworkEvent };
-
-/** The runtime could not be reached (or its connection broke): the run waits for it rather than fails. */
+/** Docker could not be reached, or the connection to it broke while following a container. */
 export class DockerUnavailableError extends Error {}
 
 /** An error of the connection to the Docker engine (gone, restarting, cut), rather than one Docker answered with. */
