@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { DockerSandbox } from "../src/sandbox/docker-sandbox.ts";
-import { startEgressProxy } from "../src/sandbox/egress-proxy.ts";
+import { startEgressProxy } from "../src/sandbox/egress/proxy.ts";
 import { time, type Figure } from "./figures.ts";
 
 const run = promisify(execFile);

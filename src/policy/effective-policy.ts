@@ -11,7 +11,7 @@ import {
 } from "../config/org-policy.ts";
 import type { Env } from "../config/env.ts";
 import type { RepoConfig } from "../config/repo-config.ts";
-import { entryWithin, expandPresets } from "../sandbox/egress-proxy.ts";
+import { entryWithin, expandPresets } from "../sandbox/egress/allowlist.ts";
 
 /** What the operator's environment sets: the hard ceilings an org policy cannot raise. */
 export interface OperatorSettings {

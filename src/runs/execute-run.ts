@@ -1,12 +1,11 @@
 // Drives one claimed run through its states until it ends or must wait. Each step persists its
 // state change before the side effects of the next, and can be repeated after a crash.
-import { readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { RequestError } from "@octokit/request-error";
 import { isTerminal, isWaitingForPerson } from "./run.ts";
 import type { Run } from "./run.ts";
 import { RunContext, type RunDeps } from "./run-context.ts";
-import { isDockerConnectionError } from "../sandbox/docker-sandbox.ts";
+import { isDockerConnectionError } from "../sandbox/sandbox.ts";
 import { runDuration, runsFinished, stepDuration } from "../ops/metrics.ts";
 import { RunDeferred, RunHandedOver, StepFailure } from "./step-failure.ts";
 import { LeaseLostError } from "./store.ts";
@@ -65,11 +64,10 @@ export async function executeRun(deps: RunDeps, claimed: Run): Promise<Run> {
   const ctx = new RunContext(deps, claimed);
   try {
     // Containers of this run can only be a previous owner's (a crash, a lost lease): they go, but
-    // for an agent still at work, which the agent step takes over, with its egress folder.
+    // for an agent still at work, which the agent step takes over, with what its network left on this host.
     const working = claimed.state === "running" ? await deps.sandbox.findRunning(claimed.id, "agent").catch(() => null) : null;
     const stale = await deps.sandbox.removeContainers(claimed.id, { keep: working ? [working.id] : [] }).catch(() => 0);
-    const keepDir = working ? `egress-agent-${working.epoch}` : null;
-    for (const f of await readdir(ctx.dir).catch(() => [])) if (/^egress-/.test(f) && f !== keepDir) await rm(join(ctx.dir, f), { recursive: true, force: true });
+    await deps.sandbox.releaseEarlierPhases(ctx.dir, working ? { role: "agent", epoch: working.epoch } : null);
     if (stale > 0) {
       ctx.log.warn({ containers: stale }, "removed containers a previous owner of this run left behind");
       await ctx.transcript.append("error", { message: `removed ${stale} container(s) left by an earlier attempt`, attempt: claimed.attempt });

@@ -1,13 +1,10 @@
-// One sandbox phase (setup, agent, test) with the network and secrets policy gives it: network
-// `none`, or `allowlist` through a recording egress proxy on a Unix socket made for this phase;
-// and, when the operator set BOSUN_SANDBOX_CA_CERTS, their extra CAs (src/sandbox/ca-certs.ts).
-import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+// One sandbox phase (setup, agent, test) under the run's policy: the secrets it is given or
+// withheld, its network (`none`, or an `allowlist` the sandbox enforces through a recording
+// egress proxy, whose every request lands in the transcript), the operator's extra CAs
+// (BOSUN_SANDBOX_CA_CERTS), and its time against the daily sandbox-minute budgets.
 import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy.ts";
-import { caVariable, sandboxCaBind, sandboxCaDir, sandboxCaEnv } from "../sandbox/ca-certs.ts";
-import type { RunOutcome, RunSpec } from "../sandbox/docker-sandbox.ts";
-import { startEgressProxy } from "../sandbox/egress-proxy.ts";
-import { forwarderEnv, forwarderScript, noForwarderStatus } from "../sandbox/egress/forwarder.ts";
+import { caVariable, sandboxCaDir } from "../sandbox/ca-certs.ts";
+import { NoForwarderError, type ContainerSpec, type RunOutcome, type RunSpec } from "../sandbox/sandbox.ts";
 import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";
 import { agentCodeSecrets } from "../policy/effective-policy.ts";
 import { envPrefix } from "../config/devcontainer.ts";
@@ -20,7 +17,7 @@ export function phasePolicy(ctx: RunContext, phase: Phase): PhasePolicy {
 
 /** Runs the phase's container and records its time against the daily sandbox-minute budgets. */
 /** `testSetup`: the setup that runs on the agent's commit before its tests (code the agent wrote). */
-export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">, o: { testSetup?: boolean } = {}): Promise<RunOutcome> {
+export async function runPhase(ctx: RunContext, phase: Phase, spec: Omit<ContainerSpec, "runtime" | "limits">, o: { testSetup?: boolean } = {}): Promise<RunOutcome> {
   const started = new Date();
   try {
     return await runPhaseContainer(ctx, phase, spec, o);
@@ -62,50 +59,31 @@ export async function runSetup(ctx: RunContext, o: { volume: string; command: st
   return { ok, exitCode: setup.exitCode, timedOut: setup.timedOut, tail, why };
 }
 
-/** Where a phase's egress socket lives on the host: a folder, bound in whole, so a new owner can put a fresh socket where a re-attached container looks. */
-export function egressDir(ctx: RunContext, phase: Phase, epoch: number): string {
-  return join(ctx.dir, `egress-${phase}-${epoch}`);
-}
-
 /**
- * The phase's network around `body`: nothing for `none`; for `allowlist`, a recording egress proxy
- * listening in the phase's socket folder for the container's epoch, closed when `body` ends.
+ * The phase's network as the sandbox takes it, with its events recorded in the transcript (in
+ * order; `settled` waits for the last) and counted.
  */
-async function withPhaseNetwork<T extends RunOutcome>(ctx: RunContext, phase: Phase, epoch: number, body: (bind: string | null) => Promise<T>): Promise<T> {
+function phaseNetwork(ctx: RunContext, phase: Phase): { request: Pick<RunSpec, "network" | "onNetworkEvent" | "onDependency">; settled: () => Promise<void> } {
   const policy = phasePolicy(ctx, phase);
-  if (policy.network === "none") return body(null);
-  const dir = egressDir(ctx, phase, epoch);
-  await mkdir(dir, { recursive: true });
-  const socketPath = join(dir, "sock");
-  // A socket a dead owner left: the proxy below takes its place for the container that still uses it.
-  await rm(socketPath, { force: true });
+  if (policy.network === "none") return { request: { network: { mode: "none" } }, settled: () => Promise.resolve() };
   let pending = Promise.resolve();
   const record = (kind: "network" | "dependency_install", payload: Record<string, unknown>): void => {
     pending = pending.then(() => ctx.transcript.append(kind, { phase, ...payload })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record a network event"));
   };
-  const proxy = await startEgressProxy({
-    socketPath,
-    rule: { hosts: policy.hosts, presets: policy.presets, addresses: policy.addresses },
-    onEvent: (e) => {
-      proxyDecisions.inc({ phase, decision: e.allowed ? "allowed" : "refused" });
-      record("network", { ...e });
+  return {
+    request: {
+      network: { mode: "allowlist", rule: { hosts: policy.hosts, presets: policy.presets, addresses: policy.addresses }, hostDir: ctx.dir },
+      onNetworkEvent: (e) => {
+        proxyDecisions.inc({ phase, decision: e.allowed ? "allowed" : "refused" });
+        record("network", { ...e });
+      },
+      onDependency: (d) => record("dependency_install", { ...d }),
     },
-    onDependency: (d) => record("dependency_install", { ...d }),
-  });
-  let outcome: T | null = null;
-  try {
-    outcome = await body(`${dir}:/bosun/egress`);
-    return outcome;
-  } finally {
-    await proxy.close();
-    await pending;
-    // A container handed over (or lost with Docker) keeps its folder: the next owner's proxy listens
-    // in the same one. The run's scratch folder goes when the run ends.
-    if (outcome && !outcome.handedOver) await rm(dir, { recursive: true, force: true });
-  }
+    settled: () => pending,
+  };
 }
 
-async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSpec, "runtime" | "limits" | "binds">, o: { testSetup?: boolean }): Promise<RunOutcome> {
+async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<ContainerSpec, "runtime" | "limits">, o: { testSetup?: boolean }): Promise<RunOutcome> {
   const policy = phasePolicy(ctx, phase);
   // The resolution withheld them already; checked again here, where the values are handed out, so
   // a policy stored before the rule (or resolved without knowing the run is a follow-up) cannot give them.
@@ -126,32 +104,30 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<RunSp
   if (ca) await ctx.transcript.append("policy_decision", { rule: "sandbox.ca_certs", decision: "trusted", phase, reason: `${caVariable}: ${ca.certificates} extra certificate authorities`, source: ca.source, certificates: ca.certificates, mounted_at: sandboxCaDir });
   // The dev container's variables, set by the shell before the command (they may read others, like PATH).
   const command = `${envPrefix(ctx.run.facts.devcontainer?.env)}${spec.command}`;
-  const base = { ...spec, command, ...ctx.sandboxSettings, env: { ...spec.env, ...(ca ? sandboxCaEnv : {}), ...secrets }, binds: ca ? [sandboxCaBind(ca)] : [] };
-  return withPhaseNetwork(ctx, phase, spec.attempt, async (bind) => {
-    if (!bind) return ctx.deps.sandbox.run(base);
-    const outcome = await ctx.deps.sandbox.run({
-      ...base,
-      // The forwarder gives the command an ordinary proxy on the container's loopback (see forwarder.ts).
-      command: forwarderScript({ pids: base.limits.pids }),
-      env: { ...base.env, ...forwarderEnv, BOSUN_PHASE_COMMAND: command },
-      binds: [...base.binds, bind],
-    });
-    if (outcome.exitCode === noForwarderStatus) {
+  const network = phaseNetwork(ctx, phase);
+  try {
+    return await ctx.deps.sandbox.run({ ...spec, command, ...ctx.sandboxSettings, secrets, ca, ...network.request });
+  } catch (e) {
+    if (e instanceof NoForwarderError) {
       throw new StepFailure({ outcome: `The image \`${spec.image}\` has neither \`node\` nor \`socat\`, one of which the ${phase} phase's network allowlist needs inside the sandbox. Use an image built from Bosun's agent base.` });
     }
-    return outcome;
-  });
+    throw e;
+  } finally {
+    await network.settled();
+  }
 }
 
 /**
  * Takes over a phase's container that an earlier owner of the run started and that still runs:
- * a fresh proxy where its egress socket was, its output from the start, its exit.
+ * its network served again, its output from the start, its exit.
  */
-export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
+export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
   // Its secrets are redacted already: the run's context learns every phase's secrets when it is made.
+  const network = phaseNetwork(ctx, phase);
   try {
-    return await withPhaseNetwork(ctx, phase, container.epoch, () => ctx.deps.sandbox.reattach(container.id, spec));
+    return await ctx.deps.sandbox.reattach({ id: container.id, role: phase, epoch: container.epoch }, { ...spec, ...network.request });
   } finally {
+    await network.settled();
     // A crashed owner recorded nothing for this container: its time counts from its start; a
     // draining one recorded up to its hand-over.
     const handedOverAt = ctx.run.facts.agentHandedOverAt ? new Date(ctx.run.facts.agentHandedOverAt) : null;

@@ -3,84 +3,20 @@
 // Files move in and out through the Engine API's archive endpoints; the only host folders
 // bind-mounted are under BOSUN_WORK_DIR (egress sockets, extra CAs), which a remote Docker host
 // must see at the same path.
-import type { Sandbox } from "./sandbox.ts";
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
+import { reattachAsPhase, removeEgressFolders, runAsPhase, type BoundContainerSpec } from "./phase.ts";
+import { defaultLimits, DockerUnavailableError, RuntimeUnavailableError, type ContainerSpec, type PhaseContainer, type ReattachSpec, type RunOutcome, type RunSpec, type Sandbox, type SandboxRuntime } from "./sandbox.ts";
 
 export const runLabel = "bosun.run";
 /** The deployment (database) a container or volume belongs to; the start-up sweep keeps to its own. */
 export const instanceLabel = "bosun.instance";
 /** On setup cache volumes, which belong to a repository rather than a run. */
 export const cacheLabel = "bosun.cache";
-
-export class DockerUnavailableError extends Error {}
-
-/** An error of the connection to the Docker engine (gone, restarting, cut), rather than one Docker answered with. */
-export function isDockerConnectionError(e: unknown): boolean {
-  if (e instanceof DockerUnavailableError) return true;
-  const err = e as { code?: unknown; syscall?: unknown; message?: unknown } | null;
-  const code = typeof err?.code === "string" ? err.code : "";
-  if (["ECONNREFUSED", "ECONNRESET", "EPIPE"].includes(code)) return true;
-  if (code === "ENOENT" && err?.syscall === "connect") return true;
-  return typeof err?.message === "string" && /socket hang up/.test(err.message);
-}
-
-export interface SandboxLimits {
-  memoryBytes: number;
-  nanoCpus: number;
-  pids: number;
-}
-
-export const defaultLimits: SandboxLimits = { memoryBytes: 2 * 1024 ** 3, nanoCpus: 1_000_000_000, pids: 512 };
-
-export type SandboxRuntime = "runc" | "runsc";
-
-export class RuntimeUnavailableError extends Error {}
-
-export interface RunSpec {
-  runId: string;
-  role: "agent" | "test" | "setup" | "diff" | "cache";
-  /** Container name suffix so a replica that restarts a step does not collide with the old container. */
-  attempt: number;
-  image: string;
-  command: string;
-  env?: Record<string, string>;
-  /** volume name → mount path; a path ending in `:ro` is mounted read-only */
-  volumes: Record<string, string>;
-  /** Host paths bound in: only the egress proxy's socket folder (`/host/path:/bosun/egress`) and the extra CAs' (`/host/path:/bosun/ca:ro`). */
-  binds?: string[];
-  /** Files written into the container before it starts (into mounted volumes). */
-  files?: { path: string; content: string }[];
-  timeoutMs: number;
-  /** Stop the container when it prints nothing for this long. */
-  inactivityMs?: number;
-  /** Docker runtime: runc (Docker's default) or runsc (gVisor). */
-  runtime?: SandboxRuntime;
-  limits?: SandboxLimits;
-  onStdoutLine?: (line: string) => void;
-  /** Stop following (and leave the container running, for another owner to take over) when this aborts. */
-  handOver?: AbortSignal;
-  /** Keep all of stdout (up to this many bytes) and return it. */
-  captureStdoutBytes?: number;
-}
-
-export interface RunOutcome {
-  /** Following stopped on `handOver`; the container still runs and was not removed. */
-  handedOver?: boolean;
-  exitCode: number;
-  timedOut: boolean;
-  /** The last lines of combined output, for comments and the transcript. */
-  outputTail: string;
-  /** Stopped for printing nothing for `inactivityMs`. */
-  inactive: boolean;
-  containerId: string;
-  /** stdout in full, when `captureStdoutBytes` was set; null when it was longer than that. */
-  stdout: string | null;
-}
 
 const tailBytes = 16 * 1024;
 /** Longer stdout lines are cut: an agent printing without newlines must not grow Bosun's memory. */
@@ -202,11 +138,16 @@ export class DockerSandbox implements Sandbox {
     }
   }
 
+  /** A phase's container, with its secrets, CAs and network (src/sandbox/phase.ts). */
+  run(spec: RunSpec): Promise<RunOutcome> {
+    return runAsPhase(spec, (c) => this.runContainer(c));
+  }
+
   /**
    * Runs a command to completion in a locked-down container: non-root, no network, no
    * capabilities, read-only root filesystem, limits. Removes the container afterwards.
    */
-  async run(spec: RunSpec): Promise<RunOutcome> {
+  async runContainer(spec: BoundContainerSpec): Promise<RunOutcome> {
     const limits = spec.limits ?? defaultLimits;
     const runtime = spec.runtime ?? "runc";
     if (runtime !== "runc") await this.requireRuntime(runtime);
@@ -224,7 +165,7 @@ export class DockerSandbox implements Sandbox {
       AttachStderr: true,
       HostConfig: {
         NetworkMode: "none",
-        Binds: [...Object.entries(spec.volumes).map(([vol, path]) => `${vol}:${path}`), ...(spec.binds ?? [])],
+        Binds: [...Object.entries(spec.volumes).map(([vol, path]) => `${vol}:${path}`), ...spec.binds],
         CapDrop: ["ALL"],
         SecurityOpt: ["no-new-privileges"],
         ReadonlyRootfs: true,
@@ -269,7 +210,7 @@ export class DockerSandbox implements Sandbox {
    * Follows a container's output to its exit: lines to `onStdoutLine`, a tail of both streams, and
    * the wall-clock and inactivity limits (the wall clock counted from `timeoutMs` now).
    */
-  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<RunSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs" | "handOver">, timeoutMs: number): Promise<RunOutcome> {
+  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<ContainerSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs" | "handOver">, timeoutMs: number): Promise<RunOutcome> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     // A connection to Docker that breaks shows in wait() below; an unheard stream error would end the process.
@@ -366,11 +307,16 @@ export class DockerSandbox implements Sandbox {
     return { id: c.Id, epoch: Number(c.Labels["bosun.epoch"] ?? 0), startedAt: new Date(info.State.StartedAt) };
   }
 
+  /** Takes over a phase's running container, its network served again (src/sandbox/phase.ts). */
+  reattach(container: PhaseContainer & { id: string }, spec: ReattachSpec): Promise<RunOutcome> {
+    return reattachAsPhase(container, spec, () => this.#followAgain(container.id, spec));
+  }
+
   /**
    * Takes over a running container: its output from the first line (Docker keeps it), its exit,
    * and the same limits as `run`, counted from when it started. Removes it afterwards.
    */
-  async reattach(containerId: string, spec: Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
+  async #followAgain(containerId: string, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
     const container = this.docker.getContainer(containerId);
     let outcome: RunOutcome | null = null;
     try {
@@ -390,6 +336,10 @@ export class DockerSandbox implements Sandbox {
     const containers = (await this.docker.listContainers({ all: true, filters: { label } })).filter((c) => !(o.keep ?? []).includes(c.Id));
     for (const c of containers) await this.docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     return containers.length;
+  }
+
+  releaseEarlierPhases(hostDir: string, keep: PhaseContainer | null): Promise<void> {
+    return removeEgressFolders(hostDir, keep);
   }
 
   /** Run ids of this deployment that have containers or volumes on this Docker host. */

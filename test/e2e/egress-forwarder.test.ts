@@ -8,9 +8,10 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DockerSandbox, type SandboxRuntime } from "../../src/sandbox/docker-sandbox.ts";
+import { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
+import type { SandboxRuntime } from "../../src/sandbox/sandbox.ts";
 import { forwarderEnv, forwarderScript } from "../../src/sandbox/egress/forwarder.ts";
-import { startEgressProxy } from "../../src/sandbox/egress-proxy.ts";
+import { startEgressProxy } from "../../src/sandbox/egress/proxy.ts";
 
 const image = "bosun/agent-base:latest";
 const connections = 320;
@@ -79,7 +80,7 @@ async function throughForwarder(t: { after(fn: () => Promise<void>): void }, run
     await sandbox.cleanup(runId);
     await rm(dir, { recursive: true, force: true });
   });
-  const outcome = await sandbox.run({
+  const outcome = await sandbox.runContainer({
     runId, role: "setup", attempt: 0, image, runtime, volumes: {}, timeoutMs: 120_000,
     command: script,
     env: { ...forwarderEnv, BOSUN_PHASE_COMMAND: `node -e '${client(port, connections).replaceAll("'", "'\\''")}'` },

@@ -8,16 +8,11 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
-import {
-  expandPresets,
-  hostAllowed,
-  isInternalAddress,
-  recogniseDependency,
-  startEgressProxy,
-  type DependencyInstall,
-  type EgressProxy,
-  type NetworkEvent,
-} from "../../src/sandbox/egress-proxy.ts";
+import { isInternalAddress } from "../../src/sandbox/egress/addresses.ts";
+import { expandPresets, hostAllowed } from "../../src/sandbox/egress/allowlist.ts";
+import { recogniseDependency, type DependencyInstall } from "../../src/sandbox/egress/dependencies.ts";
+import type { NetworkEvent } from "../../src/sandbox/egress/events.ts";
+import { startEgressProxy, type EgressProxy } from "../../src/sandbox/egress/proxy.ts";
 
 const TARBALL = "/left-pad/-/left-pad-1.3.0.tgz";
 const TARBALL_BODY = "pretend this is a gzipped tarball";

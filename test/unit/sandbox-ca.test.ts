@@ -11,7 +11,8 @@ import { rootCertificates } from "node:tls";
 import { readEnv } from "../../src/config/env.ts";
 import { Redactor } from "../../src/audit/redactor.ts";
 import { caWorkDirName, prepareSandboxCa, readCaBundle, sandboxCaEnv, SandboxCaError } from "../../src/sandbox/ca-certs.ts";
-import type { RunOutcome, RunSpec } from "../../src/sandbox/docker-sandbox.ts";
+import { runAsPhase, type BoundContainerSpec } from "../../src/sandbox/phase.ts";
+import type { RunOutcome, RunSpec } from "../../src/sandbox/sandbox.ts";
 import type { PhasePolicy } from "../../src/config/org-policy.ts";
 import type { RunContext } from "../../src/runs/run-context.ts";
 import { runPhase } from "../../src/runs/run-phase.ts";
@@ -85,9 +86,12 @@ test("a good bundle: its certificates alone in extra.pem, and with Mozilla's roo
   assert.equal(await prepareSandboxCa(undefined, join(dir, "work")), null);
 });
 
-/** Just enough of a run's context for runPhase: the policy, a transcript and a sandbox that records what it was asked to run. */
-async function fakeContext(dir: string, network: PhasePolicy["network"], sandboxCa: Awaited<ReturnType<typeof prepareSandboxCa>>): Promise<{ ctx: RunContext; specs: RunSpec[]; events: [string, Record<string, unknown>][] }> {
-  const specs: RunSpec[] = [];
+/**
+ * Just enough of a run's context for runPhase: the policy, a transcript and a sandbox that makes
+ * each phase into its container as Docker's does, and records the container instead of starting it.
+ */
+async function fakeContext(dir: string, network: PhasePolicy["network"], sandboxCa: Awaited<ReturnType<typeof prepareSandboxCa>>): Promise<{ ctx: RunContext; specs: BoundContainerSpec[]; events: [string, Record<string, unknown>][] }> {
+  const specs: BoundContainerSpec[] = [];
   const events: [string, Record<string, unknown>][] = [];
   const phase: PhasePolicy = { network, hosts: network === "allowlist" ? ["registry.npmjs.org"] : [], presets: [], addresses: {}, secrets: [], secrets_reach_agent_code: false };
   const outcome: RunOutcome = { exitCode: 0, timedOut: false, inactive: false, outputTail: "", containerId: "c", stdout: null };
@@ -102,7 +106,7 @@ async function fakeContext(dir: string, network: PhasePolicy["network"], sandbox
     log: { warn: () => undefined },
     deps: {
       sandboxCa,
-      sandbox: { run: (spec: RunSpec) => Promise.resolve((specs.push(spec), outcome)) },
+      sandbox: { run: (spec: RunSpec) => runAsPhase(spec, (c) => Promise.resolve((specs.push(c), outcome))) },
       store: { recordSandboxTime: () => Promise.resolve() },
     },
   } as unknown as RunContext;

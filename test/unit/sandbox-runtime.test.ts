@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type Docker from "dockerode";
-import { DockerSandbox, RuntimeUnavailableError } from "../../src/sandbox/docker-sandbox.ts";
+import { DockerSandbox } from "../../src/sandbox/docker-sandbox.ts";
+import { RuntimeUnavailableError } from "../../src/sandbox/sandbox.ts";
 
 test("a host without runsc refuses runsc runs with the runtimes it has", async () => {
   // Only `info` is consulted before anything is created.

@@ -6,7 +6,7 @@ import { fileAtCommit, runGit } from "../../github/git.ts";
 import { readRawFile } from "../../github/read-file.ts";
 import { readRepositoryInstructions } from "../../agents/repository-instructions.ts";
 import { hasWriteAccess } from "../../policy/who-may-start.ts";
-import { RuntimeUnavailableError } from "../../sandbox/docker-sandbox.ts";
+import { RuntimeUnavailableError } from "../../sandbox/sandbox.ts";
 import type { RunContext } from "../run-context.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout } from "./checkout.ts";

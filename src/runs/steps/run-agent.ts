@@ -5,7 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
 import { readTranscript } from "../../audit/transcript.ts";
-import type { RunOutcome } from "../../sandbox/docker-sandbox.ts";
+import type { RunOutcome } from "../../sandbox/sandbox.ts";
 import { lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
 import { setUpWorkspace } from "../setup.ts";
 import { ensureCheckout } from "./checkout.ts";

@@ -11,6 +11,9 @@ export type Vetted =
   | { ok: true; reason: string; addresses: string[] }
   | { ok: false; allowed: boolean; status: 403 | 502; reason: string };
 
+/** Whether a destination may be reached, and at which addresses. */
+export type Vet = (rawHost: string, port: number) => Promise<Vetted>;
+
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -20,7 +23,7 @@ async function defaultResolve(host: string): Promise<string[]> {
 }
 
 /** Throws on an invalid rule (an unparseable host entry, a pin that is not an IP address). */
-export function createVetter(o: { rule: EgressRule; resolve?: Resolve; timeoutMs: number; nameCache?: Pick<NameCacheOptions, "ttlMs" | "negativeTtlMs" | "staleMs" | "now"> }): (rawHost: string, port: number) => Promise<Vetted> {
+export function createVetter(o: { rule: EgressRule; resolve?: Resolve; timeoutMs: number; nameCache?: Pick<NameCacheOptions, "ttlMs" | "negativeTtlMs" | "staleMs" | "now"> }): Vet {
   const compiled = compileRule(o.rule);
   if (compiled.invalid.length) throw new Error(`[bosun/egress] invalid host entry "${compiled.invalid[0]}"`);
   const pins = new Map<string, string>();
