@@ -67,9 +67,10 @@ function describeCache(p: Record<string, unknown>): string {
   const where = p["purpose"] === "tests" ? "setup for the tests" : "setup";
   const why = p["reason"] ? ` (${s(p["reason"])})` : "";
   const size = typeof p["bytes"] === "number" ? ` ${(p["bytes"] / 1024 / 1024).toFixed(1)} MB` : "";
+  const took = typeof p["seconds"] === "number" ? ` in ${p["seconds"]} s` : "";
   switch (p["cache"]) {
-    case "restored": return `${where}: restored from the cache saved by run ${s(p["saved_by_run"])} at ${s(p["saved_at"])}${size}; the command did not run`;
-    case "saved": return `${where}: saved to the cache${size} for later runs of this repository`;
+    case "restored": return `${where}: restored from the cache saved by run ${s(p["saved_by_run"])} at ${s(p["saved_at"])}${size}${took}; the command did not run`;
+    case "saved": return `${where}: saved to the cache${size}${took} for later runs of this repository`;
     case "none": return `${where}: no cache fits, so it runs${why}`;
     default: return `${where}: cache ${s(p["cache"])}${why}`;
   }

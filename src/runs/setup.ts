@@ -130,7 +130,7 @@ async function restore(ctx: RunContext, o: SetUpOptions, hit: SetupCache, key: C
     await deps.sandbox.removeCacheVolume(hit.volume).catch(() => undefined);
     return false;
   }
-  await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restored", command: o.command, ...saved, ...(o.forTests ? { commit: o.commit } : {}) });
+  await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restored", command: o.command, ...saved, seconds: outcome.seconds, ...(o.forTests ? { commit: o.commit } : {}) });
   return true;
 }
 
@@ -158,7 +158,7 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
     });
     if (!kept) return void (await notSaved("another run saved a cache for the same inputs first"));
     await ctx.transcript.append("command", {
-      phase: "setup", cache: "saved", key: key.key, bytes, expires_at: expiresAt.toISOString(), key_files: key.inputs.files.map(([p]) => p),
+      phase: "setup", cache: "saved", key: key.key, bytes, seconds: outcome.seconds, expires_at: expiresAt.toISOString(), key_files: key.inputs.files.map(([p]) => p),
       ...(evicted.length ? { evicted: evicted.map((c) => ({ repository: c.repository, bytes: c.bytes })) } : {}),
     });
   } finally {
@@ -170,7 +170,13 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
  * One of Bosun's helper containers for the cache (its own image, no network, the run's runtime and
  * limits). Never throws: a cache that cannot be saved or restored must not fail the run.
  */
-async function helper(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string }> {
+async function helper(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string; seconds: number }> {
+  const started = Date.now();
+  const r = await helperContainer(ctx, o);
+  return { ...r, seconds: Math.round((Date.now() - started) / 100) / 10 };
+}
+
+async function helperContainer(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string }> {
   const { run, deps } = ctx;
   try {
     const outcome = await deps.sandbox.run({
