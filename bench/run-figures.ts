@@ -36,12 +36,12 @@ function clusterEnv(o: RunBenchOptions): Record<string, string> {
   };
 }
 
-async function cluster(c: CleanUps, o: RunBenchOptions, extra: Record<string, string> = {}): Promise<BosunCluster> {
+export async function cluster(c: CleanUps, o: RunBenchOptions, extra: Record<string, string> = {}): Promise<BosunCluster> {
   return startBosunCluster(c, { ...clusterEnv(o), ...extra }, { checkSchemas: false });
 }
 
 /** When each agent container started, by run id, as Docker reports it. */
-async function watchAgentStarts(c: CleanUps): Promise<Map<string, number>> {
+export async function watchAgentStarts(c: CleanUps): Promise<Map<string, number>> {
   const started = new Map<string, number>();
   const stream = (await new Docker().getEvents({ filters: { type: ["container"], event: ["start"], label: ["bosun.role=agent"] } })) as Readable;
   let buffered = "";
@@ -71,8 +71,8 @@ function labelDelivery(gh: OfflineGitHub, repo: string, issue: number): { delive
   return { delivery: d, sentAt: first.at.getTime() - first.ms };
 }
 
-async function openIssue(gh: OfflineGitHub, repo: string, title: string): Promise<number> {
-  return (await gh.as("maya").rest.issues.create({ owner: "acme", repo, title, body: demoIssue.body })).data.number;
+async function openIssue(gh: OfflineGitHub, repo: string, title: string, body = demoIssue.body): Promise<number> {
+  return (await gh.as("maya").rest.issues.create({ owner: "acme", repo, title, body })).data.number;
 }
 
 async function label(gh: OfflineGitHub, repo: string, issue: number): Promise<void> {
@@ -116,7 +116,7 @@ async function floorRun(gh: OfflineGitHub, image: string, attempt: number): Prom
 }
 
 /** One labelled issue taken to a pull request by Bosun, alone on an idle replica. */
-interface BosunRunTimes { total: number; agent: number; toContainer: number; steps: Record<string, number> }
+export interface BosunRunTimes { total: number; agent: number; toContainer: number; steps: Record<string, number>; run: Run }
 
 /** Where a run's time went: from the label to each state change, then to the pull request. */
 const stepNames: Record<string, string> = {
@@ -126,9 +126,10 @@ const stepNames: Record<string, string> = {
 };
 const heldStep = stepNames["publishing"] ?? "";
 
-async function bosunRun(c: BosunCluster, repo: string, starts: Map<string, number>, title: string): Promise<BosunRunTimes> {
+/** `body`: the issue's text (the demo's, with its fix as a ```diff block, by default). */
+export async function bosunRun(c: BosunCluster, repo: string, starts: Map<string, number>, title: string, body?: string): Promise<BosunRunTimes> {
   const { gh } = c;
-  const issue = await openIssue(gh, repo, title);
+  const issue = await openIssue(gh, repo, title, body);
   await gh.hooks.settled();
   const labelled = Date.now();
   await label(gh, repo, issue);
@@ -154,7 +155,7 @@ async function bosunRun(c: BosunCluster, repo: string, starts: Map<string, numbe
   // The wait for a person (here the bench's approver) is the design, not Bosun's work: it is shown
   // as its own step and left out of the run's total, so the figures compare with the floor's.
   return {
-    steps,
+    steps, run: r,
     total: pullAt - labelled - (steps[heldStep] ?? 0),
     agent: Number(agent.rows[0]?.s ?? NaN) * 1000,
     toContainer: containerAt - labelDelivery(gh, repo, issue).sentAt,

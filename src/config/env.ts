@@ -22,6 +22,8 @@ export const envSchema = z.object({
   BOSUN_SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).default(2048),
   BOSUN_SANDBOX_CPUS: z.coerce.number().positive().default(1),
   BOSUN_SANDBOX_PIDS: z.coerce.number().int().min(16).default(512),
+  /** The most disk one org's setup caches may take on the Docker host, whatever its policy says (`setup_cache.max_total_mb_per_org`). */
+  BOSUN_SETUP_CACHE_MAX_MB_PER_ORG: z.coerce.number().int().min(0).default(20_480),
   /** A PEM bundle on Bosun's host of extra CAs every sandbox phase trusts (a TLS-inspecting proxy's); checked at start-up (src/sandbox/ca-certs.ts). */
   BOSUN_SANDBOX_CA_CERTS: z.string().min(1).optional(),
   /** How long a claim on a run lasts without a heartbeat; another replica takes over after it. */

@@ -110,7 +110,7 @@ export const orgPolicySchema = z.strictObject({
   }).optional(),
   setup_cache: z.strictObject({
     ...rulesShape.setup_cache.unwrap().shape,
-    max_total_mb_per_org: z.number().int().min(0).optional().describe("Disk all the org's setup caches together may take; the least recently used go first when a new one would pass it (0 saves none)."),
+    max_total_mb_per_org: z.number().int().min(0).max(1_048_576).optional().describe("Disk all the org's setup caches together may take (never above the operator's BOSUN_SETUP_CACHE_MAX_MB_PER_ORG); the least recently used go first when a new one would pass it (0 saves none)."),
   }).optional(),
   repositories: z.array(z.strictObject({
     match: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe("Repository names or globs (`api-*`, `{web,app}`) this entry applies to."),

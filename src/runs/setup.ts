@@ -13,24 +13,37 @@ import { agentCodeSecrets } from "../policy/effective-policy.ts";
 import { cacheKey, changedKeyFiles, keyFilesAt, type CacheKey } from "../setup-cache/cache-key.ts";
 import { SetupCacheStore, type Scope, type SetupCache } from "../setup-cache/cache-store.ts";
 import { evictOverLimit } from "../setup-cache/eviction.ts";
+import { isDockerConnectionError } from "../sandbox/sandbox.ts";
 import { lastLines, phasePolicy, runSetup, type SetupResult } from "./run-phase.ts";
 import type { RunContext } from "./run-context.ts";
 
 /** Where the cache volume is mounted in Bosun's helper containers: a folder the image gives the sandbox user. */
 const cacheMount = "/bosun";
 const archive = `${cacheMount}/setup.tar`;
+/** The restore's exit status when the cache's archive is gone (the cache is dropped then, and only then). */
+const archiveMissing = 3;
 /**
- * What setup left that git does not track (untracked and ignored, folders whole), in one archive.
- * Run in Bosun's own image with the workspace read-only; prints the archive's size last.
+ * What setup left that git does not track (untracked and ignored, folders whole), in one archive
+ * of at most `maxBytes` (one byte more says it did not fit). Run in Bosun's own image with the
+ * workspace read-only; git ignores the hooks and monitors setup's scripts may have configured.
+ * Prints tar's status, then the archive's size.
  */
-const saveScript = [
+const saveScript = (maxBytes: number): string => [
   "set -e",
   "cd /workspace",
-  `git ls-files --others --directory -z > ${cacheMount}/paths`,
-  `tar --null -T ${cacheMount}/paths -cf ${archive}`,
+  `git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.excludesFile=/dev/null ls-files --others --directory -z > ${cacheMount}/paths`,
+  `{ tar --null -T ${cacheMount}/paths -cf - && echo 0 > ${cacheMount}/status || echo $? > ${cacheMount}/status; } | head -c ${maxBytes + 1} > ${archive}`,
   `rm ${cacheMount}/paths`,
-  `stat -c %s ${archive}`,
+  `cat ${cacheMount}/status`,
+  // stat(1) fails under Debian's gVisor (statx); wc reads the size as well.
+  `wc -c < ${archive}`,
 ].join("\n");
+/**
+ * Unpacks the archive into the workspace. Files the commit has win: a cached file never replaces
+ * one the agent committed. A link the agent committed is followed, into the workspace or this
+ * helper's own throwaway filesystem: the archive's mount is read-only.
+ */
+const restoreScript = `[ -r ${archive} ] || { echo "the cache's archive is missing" >&2; exit ${archiveMissing}; }\ntar -xf ${archive} -C /workspace --skip-old-files`;
 
 export interface WorkspaceSetup extends SetupResult { cached: boolean; seconds: number }
 
@@ -91,18 +104,28 @@ async function usableCache(ctx: RunContext, o: SetUpOptions): Promise<{ key: Cac
     return null;
   }
   const imageId = await ctx.deps.sandbox.imageId(ctx.image);
-  if (!imageId) return null;
-  const files = await keyFilesAt(o.checkout, o.commit, config?.setup.cache.key_files ?? []);
-  const key = cacheKey({ repoId: ctx.run.repoId, imageId, command: `${envPrefix(ctx.run.facts.devcontainer?.env)}${o.command}`, files });
+  if (!imageId) {
+    await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "off", reason: `the image \`${ctx.image}\` has no id on the Docker host` });
+    return null;
+  }
+  const files = await keyFilesAt(o.checkout, o.commit, config?.setup.cache.key_files ?? [], o.command);
+  const setupPolicy = phasePolicy(ctx, "setup");
+  const ca = ctx.deps.sandboxCa;
+  const key = cacheKey({
+    repoId: ctx.run.repoId, imageId, command: `${envPrefix(ctx.run.facts.devcontainer?.env)}${o.command}`, files,
+    // What setup could reach changes what it installs: its network, and the CAs it trusts.
+    environment: { network: setupPolicy.network, hosts: setupPolicy.hosts, presets: setupPolicy.presets, addresses: setupPolicy.addresses, ca: ca ? `${ca.source} (${ca.certificates})` : null },
+  });
   const store = new SetupCacheStore(ctx.deps.pool);
-  const hit = await store.take(scopeOf(ctx), key.key);
+  const hit = await store.find(scopeOf(ctx), key.key);
   if (!hit) {
     const latest = await store.latest(scopeOf(ctx));
     const changed = latest ? changedKeyFiles(latest.inputs, key.inputs) : [];
     const reason = !latest ? "this repository has no setup cache yet"
       : latest.inputs.imageId !== key.inputs.imageId ? "the image changed since the last cache"
       : latest.inputs.command !== key.inputs.command ? "the setup command changed since the last cache"
-      : `these files differ from the last cache's: ${changed.join(", ")}`;
+      : changed.length ? `these files differ from the last cache's: ${changed.join(", ")}`
+      : "the setup phase's network or certificate authorities changed since the last cache";
     await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "none", key: key.key, reason, key_files: files.map(([p]) => p) });
     return { key, hit: null };
   }
@@ -117,19 +140,20 @@ async function usableCache(ctx: RunContext, o: SetUpOptions): Promise<{ key: Cac
 
 async function restore(ctx: RunContext, o: SetUpOptions, hit: SetupCache, key: CacheKey): Promise<boolean> {
   const { deps } = ctx;
-  const outcome = await helper(ctx, {
-    // Files the commit has win: a cached file never replaces one the agent committed.
-    command: `test -f ${archive} && tar -xf ${archive} -C /workspace --skip-old-files`,
-    volumes: { [o.volume]: "/workspace", [hit.volume]: `${cacheMount}:ro` },
-  });
+  const outcome = await helper(ctx, { command: restoreScript, volumes: { [o.volume]: "/workspace", [hit.volume]: `${cacheMount}:ro` } });
   const saved = { key: key.key, saved_by_run: hit.savedByRun, saved_at: hit.createdAt.toISOString(), bytes: hit.bytes };
   if (!outcome.ok) {
-    await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restore failed", ...saved, reason: `restoring the cache ${outcome.why}; setup runs instead` });
-    // A cache that cannot be restored is not offered again.
-    await new SetupCacheStore(deps.pool).remove(hit.id);
-    await deps.sandbox.removeCacheVolume(hit.volume).catch(() => undefined);
+    // Only a cache whose archive is gone is dropped: an extraction that fails in a tree the agent
+    // shaped (a file where the cache has a folder) says nothing about the cache.
+    const gone = outcome.exitCode === archiveMissing;
+    await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restore failed", ...saved, reason: `restoring the cache ${outcome.why}; setup runs instead${gone ? ", and the cache is dropped" : ""}` });
+    if (gone) {
+      await new SetupCacheStore(deps.pool).remove(hit.id);
+      await deps.sandbox.removeCacheVolume(hit.volume);
+    }
     return false;
   }
+  await new SetupCacheStore(deps.pool).touch(hit.id);
   await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restored", command: o.command, ...saved, seconds: outcome.seconds, ...(o.forTests ? { commit: o.commit } : {}) });
   return true;
 }
@@ -137,29 +161,40 @@ async function restore(ctx: RunContext, o: SetUpOptions, hit: SetupCache, key: C
 async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<void> {
   const { run, deps } = ctx;
   const rules = ctx.policy.rules.setup_cache;
-  const limit = rules.max_total_mb_per_org * 1024 * 1024;
+  const ceiling = deps.env.BOSUN_SETUP_CACHE_MAX_MB_PER_ORG;
+  const limitMb = Math.min(rules.max_total_mb_per_org, ceiling);
+  const limitRule = limitMb < rules.max_total_mb_per_org ? `the operator's BOSUN_SETUP_CACHE_MAX_MB_PER_ORG (${ceiling} MB)` : `the org's \`setup_cache.max_total_mb_per_org\` (${limitMb} MB)`;
+  const limit = limitMb * 1024 * 1024;
   const notSaved = (reason: string) => ctx.transcript.append("command", { phase: "setup", cache: "not saved", key: key.key, reason });
-  if (limit === 0) return void (await notSaved("the org's `setup_cache.max_total_mb_per_org` is 0"));
+  if (limit === 0) return void (await notSaved(`${limitRule} is 0`));
   const id = SetupCacheStore.newId();
   const volume = `bosun-cache-${id}`;
   await deps.sandbox.createCacheVolume(volume, { "bosun.repo-id": String(run.repoId), "bosun.installation": String(run.installationId) });
   let kept = false;
   try {
-    const outcome = await helper(ctx, { command: saveScript, volumes: { [o.volume]: "/workspace:ro", [volume]: cacheMount } });
-    const bytes = Number(outcome.stdout.trim().split("\n").pop());
-    if (!outcome.ok || !Number.isFinite(bytes)) return void (await notSaved(`packing the setup's files ${outcome.why}`));
-    if (bytes > limit) return void (await notSaved(`it is ${mb(bytes)}, more than the org's \`setup_cache.max_total_mb_per_org\` (${rules.max_total_mb_per_org} MB)`));
+    const outcome = await helper(ctx, { command: saveScript(limit), volumes: { [o.volume]: "/workspace:ro", [volume]: cacheMount } });
+    const [tarStatus, size] = outcome.stdout.trim().split("\n").slice(-2);
+    if (!outcome.ok || !/^\d+$/.test(size ?? "")) return void (await notSaved(`packing the setup's files ${outcome.why || "printed no size"}`));
+    if (tarStatus !== "0" && Number(size) <= limit) return void (await notSaved(`tar could not pack the setup's files (exit ${tarStatus ?? "?"})`));
+    const bytes = Number(size);
+    if (bytes > limit) return void (await notSaved(`it is more than ${limitRule}`));
     const store = new SetupCacheStore(deps.pool);
     const evicted = await evictOverLimit({ store, sandbox: deps.sandbox, installationId: run.installationId, limitBytes: limit - bytes });
+    if (evicted.length) ctx.log.info({ evicted: evicted.map((c) => ({ repository: c.repository, bytes: c.bytes, key: c.key })) }, "removed the org's least recently used setup caches to make room");
     const expiresAt = new Date(Date.now() + rules.max_age_days * 86_400_000);
-    kept = await store.record({
+    const recorded = await store.record({
       id, installationId: run.installationId, owner: run.owner, repoId: run.repoId, repository: ctx.repoFullName, key: key.key, volume, bytes,
       inputs: key.inputs, secrets: secretsGiven(ctx, o), savedByRun: run.id, expiresAt, orgLimitBytes: limit,
-    });
-    if (!kept) return void (await notSaved("another run saved a cache for the same inputs first"));
+    }, { runId: run.id, epoch: run.epoch });
+    for (const old of recorded.replaced) await deps.sandbox.removeCacheVolume(old);
+    if (recorded.result !== "saved") {
+      return void (await notSaved(recorded.result === "not owner" ? "this attempt no longer owns the run, so what it packed may not be its own setup's" : "another run saved a cache for the same inputs first"));
+    }
+    kept = true;
+    // Other repositories' names stay out of this one's transcript (the log has them).
     await ctx.transcript.append("command", {
       phase: "setup", cache: "saved", key: key.key, bytes, seconds: outcome.seconds, expires_at: expiresAt.toISOString(), key_files: key.inputs.files.map(([p]) => p),
-      ...(evicted.length ? { evicted: evicted.map((c) => ({ repository: c.repository, bytes: c.bytes })) } : {}),
+      ...(evicted.length ? { evicted: evicted.length } : {}),
     });
   } finally {
     if (!kept) await deps.sandbox.removeCacheVolume(volume).catch(() => undefined);
@@ -168,26 +203,25 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
 
 /**
  * One of Bosun's helper containers for the cache (its own image, no network, the run's runtime and
- * limits). Never throws: a cache that cannot be saved or restored must not fail the run.
+ * limits). A cache that cannot be saved or restored must not fail the run, so only a lost Docker
+ * engine throws (the run's outage handling waits for it).
  */
-async function helper(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string; seconds: number }> {
-  const started = Date.now();
-  const r = await helperContainer(ctx, o);
-  return { ...r, seconds: Math.round((Date.now() - started) / 100) / 10 };
-}
-
-async function helperContainer(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string }> {
+async function helper(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string; seconds: number; exitCode: number | null }> {
   const { run, deps } = ctx;
+  const started = Date.now();
+  const seconds = (): number => Math.round((Date.now() - started) / 100) / 10;
   try {
     const outcome = await deps.sandbox.run({
       runId: run.id, role: "cache", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, ...ctx.sandboxSettings,
       command: o.command, volumes: o.volumes, timeoutMs: ctx.policy.limits.setup_minutes * 60_000, captureStdoutBytes: 64 * 1024,
     });
-    if (outcome.timedOut) return { ok: false, why: `did not finish within ${ctx.policy.limits.setup_minutes} minutes`, stdout: "" };
-    if (outcome.exitCode !== 0) return { ok: false, why: `failed: ${ctx.redactor.text(lastLines(outcome.outputTail, 5))}`, stdout: "" };
-    return { ok: true, why: "", stdout: outcome.stdout ?? "" };
+    const r = { stdout: outcome.stdout ?? "", seconds: seconds(), exitCode: outcome.exitCode };
+    if (outcome.timedOut) return { ...r, ok: false, why: `did not finish within ${ctx.policy.limits.setup_minutes} minutes` };
+    if (outcome.exitCode !== 0) return { ...r, ok: false, why: `failed: ${ctx.redactor.text(lastLines(outcome.outputTail, 5)) || `exit code ${outcome.exitCode}`}` };
+    return { ...r, ok: true, why: "" };
   } catch (e) {
-    return { ok: false, why: `failed: ${ctx.redactor.text((e as Error).message)}`, stdout: "" };
+    if (isDockerConnectionError(e)) throw e;
+    return { ok: false, why: `failed: ${ctx.redactor.text((e as Error).message)}`, stdout: "", seconds: seconds(), exitCode: null };
   }
 }
 

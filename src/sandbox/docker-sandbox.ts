@@ -65,10 +65,17 @@ export class DockerSandbox implements Sandbox {
     await this.docker.createVolume({ Name: name, Labels: { [cacheLabel]: "setup", ...(this.instance ? { [instanceLabel]: this.instance } : {}), ...labels } });
   }
 
-  async removeCacheVolume(name: string): Promise<void> {
-    await this.docker.getVolume(name).remove({ force: true }).catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 404) throw e;
-    });
+  async removeCacheVolume(name: string): Promise<boolean> {
+    try {
+      await this.docker.getVolume(name).remove({ force: true });
+      return true;
+    } catch (e) {
+      const status = (e as { statusCode?: number }).statusCode;
+      if (status === 404) return true;
+      // Docker refuses to remove a volume a container uses, force or not.
+      if (status === 409) return false;
+      throw e;
+    }
   }
 
   async cacheVolumes(): Promise<{ name: string; createdAt: Date }[]> {

@@ -139,7 +139,8 @@ export interface Sandbox {
   imageId(image: string): Promise<string | null>;
   /** A volume that outlives runs (a setup cache), labelled with this deployment and `labels`. */
   createCacheVolume(name: string, labels: Record<string, string>): Promise<void>;
-  removeCacheVolume(name: string): Promise<void>;
+  /** False when the volume is in use (a restore reads it): a later sweep removes it. */
+  removeCacheVolume(name: string): Promise<boolean>;
   /** This deployment's cache volumes, with when each was made (the sweep removes those no cache record names). */
   cacheVolumes(): Promise<{ name: string; createdAt: Date }[]>;
   /**

@@ -49,13 +49,17 @@ export class SetupCacheStore {
     return randomUUID();
   }
 
-  /** The repository's unexpired cache for `key`, marked used. */
-  async take(scope: Scope, key: string): Promise<SetupCache | null> {
+  /** The repository's unexpired cache for `key`. */
+  async find(scope: Scope, key: string): Promise<SetupCache | null> {
     const r = await this.#pool.query<Row>(
-      `UPDATE setup_caches SET last_used_at = now()
-        WHERE installation_id = $1 AND repo_id = $2 AND key = $3 AND expires_at > now()
-        RETURNING *`, [scope.installationId, scope.repoId, key]);
+      "SELECT * FROM setup_caches WHERE installation_id = $1 AND repo_id = $2 AND key = $3 AND expires_at > now()",
+      [scope.installationId, scope.repoId, key]);
     return r.rows[0] ? fromRow(r.rows[0]) : null;
+  }
+
+  /** Marks a cache used (restored), for the least-recently-used order. */
+  async touch(id: string): Promise<void> {
+    await this.#pool.query("UPDATE setup_caches SET last_used_at = now() WHERE id = $1", [id]);
   }
 
   /** The repository's most recent cache, whatever its key: to say which files changed since. */
@@ -66,14 +70,37 @@ export class SetupCacheStore {
     return r.rows[0] ? fromRow(r.rows[0]) : null;
   }
 
-  /** Records a saved cache; false when another run saved one for the same key first (the caller removes its volume). */
-  async record(c: Omit<SetupCache, "createdAt" | "lastUsedAt">): Promise<boolean> {
-    const r = await this.#pool.query(
-      `INSERT INTO setup_caches (id, installation_id, owner, repo_id, repository, key, volume, bytes, inputs, secrets, saved_by_run, expires_at, org_limit_bytes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       ON CONFLICT (installation_id, repo_id, key) DO NOTHING`,
-      [c.id, c.installationId, c.owner, c.repoId, c.repository, c.key, c.volume, c.bytes, JSON.stringify(c.inputs), c.secrets, c.savedByRun, c.expiresAt, c.orgLimitBytes]);
-    return r.rowCount === 1;
+  /**
+   * Records a saved cache, if the run is still at `owner.epoch` (an attempt that lost the run must
+   * not record what it packed: the workspace may be the next owner's, with the agent's files). A
+   * cache of the same key that expired, or that was made with other secrets, is replaced (its
+   * volume is returned for removal); a live one of the same key wins.
+   */
+  async record(c: Omit<SetupCache, "createdAt" | "lastUsedAt">, owner: { runId: string; epoch: number }): Promise<{ result: "saved" | "exists" | "not owner"; replaced: string[] }> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query("BEGIN");
+      const owns = await client.query("SELECT 1 FROM runs WHERE id = $1 AND epoch = $2 FOR SHARE", [owner.runId, owner.epoch]);
+      if (owns.rowCount !== 1) {
+        await client.query("ROLLBACK");
+        return { result: "not owner", replaced: [] };
+      }
+      const replaced = await client.query<{ volume: string }>(
+        `DELETE FROM setup_caches WHERE installation_id = $1 AND repo_id = $2 AND key = $3 AND (expires_at <= now() OR secrets <> $4::text[])
+         RETURNING volume`, [c.installationId, c.repoId, c.key, c.secrets]);
+      const r = await client.query(
+        `INSERT INTO setup_caches (id, installation_id, owner, repo_id, repository, key, volume, bytes, inputs, secrets, saved_by_run, expires_at, org_limit_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (installation_id, repo_id, key) DO NOTHING`,
+        [c.id, c.installationId, c.owner, c.repoId, c.repository, c.key, c.volume, c.bytes, JSON.stringify(c.inputs), c.secrets, c.savedByRun, c.expiresAt, c.orgLimitBytes]);
+      await client.query("COMMIT");
+      return { result: r.rowCount === 1 ? "saved" : "exists", replaced: replaced.rows.map((x) => x.volume) };
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   /** The installation's caches, least recently used first. */

@@ -5,7 +5,10 @@ import type { Logger } from "pino";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { SetupCache, SetupCacheStore } from "./cache-store.ts";
 
-/** A save in progress has its volume an hour at most before its record exists. */
+/**
+ * A save in progress has its volume an hour at most before its record exists. A volume whose
+ * record is gone but that a restore still uses is removed by a later sweep, once it is free.
+ */
 const unfinishedSaveMs = 60 * 60_000;
 
 async function removeCache(o: { store: SetupCacheStore; sandbox: Sandbox }, c: SetupCache): Promise<void> {
@@ -29,7 +32,8 @@ export async function evictOverLimit(o: { store: SetupCacheStore; sandbox: Sandb
 
 export async function sweepSetupCaches(o: { store: SetupCacheStore; sandbox: Sandbox; log: Logger }): Promise<{ expired: number; overLimit: number; unfinished: number }> {
   const expired = await o.store.expired();
-  for (const c of expired) await removeCache(o, c);
+  // One cache that cannot go now (its volume being restored from) does not stop the rest.
+  for (const c of expired) await removeCache(o, c).catch((e: unknown) => o.log.warn({ err: e, volume: c.volume }, "could not remove an expired setup cache"));
   let overLimit = 0;
   const newestLimit = new Map<number, SetupCache>();
   for (const c of await o.store.all()) {
@@ -43,8 +47,7 @@ export async function sweepSetupCaches(o: { store: SetupCacheStore; sandbox: San
   let unfinished = 0;
   for (const v of await o.sandbox.cacheVolumes()) {
     if (known.has(v.name) || Date.now() - v.createdAt.getTime() < unfinishedSaveMs) continue;
-    await o.sandbox.removeCacheVolume(v.name);
-    unfinished++;
+    if (await o.sandbox.removeCacheVolume(v.name).catch(() => false)) unfinished++;
   }
   if (expired.length || overLimit || unfinished) o.log.info({ expired: expired.length, overLimit, unfinished }, "removed setup caches");
   return { expired: expired.length, overLimit, unfinished };

@@ -42,6 +42,7 @@ for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: allowl
   const p = registry.port;
   await seedDemoRepo(w.gh, "networked", {
     files: {
+      ".gitignore": "node_modules/\n",
       ".github/bosun.yml": [
         "setup:",
         `  command: npm install --no-audit --no-fund --no-save --registry http://registry.bosun.test:${p}/ left-pad@1.3.0 && echo "setup saw $SETUP_TOKEN"`,
@@ -86,8 +87,12 @@ for (const runtime of ["runc", "runsc"] as const) test(`under ${runtime}: allowl
   assert.ok(network.some(([ph, h, ok]) => ph === "agent" && h === "localhost" && ok === false));
   const refusal = events.find((e) => e.kind === "network" && e.payload["host"] === "localhost");
   assert.match(String(refusal?.payload["reason"]), /resolves to .*(127\.0\.0\.1|::1)/);
+  // The setup cache was made by a setup given SETUP_TOKEN, which the setup before the tests is not given.
+  const notUsed = events.find((e) => e.payload["cache"] === "not used" && e.payload["purpose"] === "tests");
+  assert.match(String(notUsed?.payload["reason"]), /the cache was made by a setup given SETUP_TOKEN, which this setup may not have/, JSON.stringify(events.filter((e) => e.payload["cache"] !== undefined).map((e) => e.payload)));
   const installs = events.filter((e) => e.kind === "dependency_install").map((e) => [e.payload["phase"], e.payload["ecosystem"], e.payload["name"], e.payload["version"]]);
-  assert.deepEqual(installs, [["setup", "npm", "left-pad", "1.3.0"]]);
+  // For the agent, and again before the tests (the cache, made with SETUP_TOKEN, is not theirs).
+  assert.deepEqual(installs, [["setup", "npm", "left-pad", "1.3.0"], ["setup", "npm", "left-pad", "1.3.0"]]);
   const agentSaid = events.filter((e) => e.kind === "agent_output").map((e) => String(e.payload["line"]));
   assert.ok(agentSaid.includes("SETUP_TOKEN is absent"), "the setup-only secret is gone before the agent starts");
   assert.ok(agentSaid.includes("the agent secret is [REDACTED]"));

@@ -133,27 +133,68 @@ test("setup cache", async (t) => {
     const { events } = await runOn("twin");
     const failed = cacheEvents(events)[0]?.payload ?? {};
     assert.equal(failed["cache"], "restore failed");
-    assert.match(String(failed["reason"]), /restoring the cache failed: .*; setup runs instead/);
+    assert.match(String(failed["reason"]), /restoring the cache failed: the cache's archive is missing; setup runs instead, and the cache is dropped/);
     assert.deepEqual(decisions(events).slice(1), [["agent", "saved"], ["tests", "restored"]], "setup ran, was saved afresh, and the tests used it");
     assert.equal(registry.downloads(), before + 1);
+  });
+
+  await t.test("a restore the agent's tree breaks runs setup instead and keeps the cache", async () => {
+    // The agent replaces the installed folder with a file and commits it: tar cannot unpack there.
+    const agentCommand = "rm -rf node_modules && node /bosun/agents/patch-agent.mjs";
+    const repoFiles = files("breaker");
+    await seedDemoRepo(w.gh, "breaker", { files: { ...repoFiles, ".gitignore": "", ".github/bosun.yml": `${repoFiles[".github/bosun.yml"] ?? ""}agent:\n  command: ${JSON.stringify(agentCommand)}\n` } });
+    const body = demoIssue.body.replace("```\n", ["diff --git a/node_modules b/node_modules", "new file mode 100644", "--- /dev/null", "+++ b/node_modules", "@@ -0,0 +1 @@", "+not a folder", "```", ""].join("\n"));
+    const issue = await labelDemoIssue(w.gh, "breaker", { body });
+    const run = await w.waitForRun({ repo: "acme/breaker", issue });
+    const events = await readTranscript(w.bosun.pool, run.id);
+    assert.deepEqual(decisions(events), [["agent", "none"], ["agent", "saved"], ["tests", "restore failed"]], JSON.stringify(cacheEvents(events).map((e) => e.payload)));
+    const failed = cacheEvents(events)[2]?.payload ?? {};
+    assert.match(String(failed["reason"]), /Not a directory[\s\S]*; setup runs instead$/);
+    assert.equal(setupRuns(events).filter((e) => e.payload["purpose"] === "tests").length, 1, "setup ran for the tests");
+    const caches = await new SetupCacheStore(w.bosun.pool).all();
+    assert.ok(caches.some((c) => c.repository === "acme/breaker" && c.savedByRun === run.id), "the cache stays");
   });
 
   await t.test("the sweep removes expired caches and those over the org's limit", async () => {
     const store = new SetupCacheStore(w.bosun.pool);
     const docker = new Docker();
     const volumeExists = (name: string) => docker.getVolume(name).inspect().then(() => true, () => false);
-    const [older, newer] = await store.all();
-    assert.ok(older && newer);
-    await w.bosun.pool.query("UPDATE setup_caches SET expires_at = now() - interval '1 second' WHERE id = $1", [older.id]);
+    const [expiring, ...rest] = await store.all();
+    assert.ok(expiring && rest.length >= 1);
+    await w.bosun.pool.query("UPDATE setup_caches SET expires_at = now() - interval '1 second' WHERE id = $1", [expiring.id]);
     const expired = await sweepSetupCaches({ store, sandbox: w.bosun.sandbox, log: w.bosun.log });
     assert.deepEqual(expired, { expired: 1, overLimit: 0, unfinished: 0 });
-    assert.equal(await volumeExists(older.volume), false);
-    assert.equal(await volumeExists(newer.volume), true);
-    // The org's limit went down below what the remaining cache takes.
-    await w.bosun.pool.query("UPDATE setup_caches SET org_limit_bytes = $2 WHERE id = $1", [newer.id, newer.bytes - 1]);
+    assert.equal(await volumeExists(expiring.volume), false);
+    for (const c of rest) assert.equal(await volumeExists(c.volume), true);
+    // The org's limit went down below what one cache takes.
+    await w.bosun.pool.query("UPDATE setup_caches SET org_limit_bytes = 1");
     const over = await sweepSetupCaches({ store, sandbox: w.bosun.sandbox, log: w.bosun.log });
-    assert.deepEqual(over, { expired: 0, overLimit: 1, unfinished: 0 });
-    assert.equal(await volumeExists(newer.volume), false);
+    assert.deepEqual(over, { expired: 0, overLimit: rest.length, unfinished: 0 });
+    for (const c of rest) assert.equal(await volumeExists(c.volume), false);
     assert.deepEqual(await store.all(), []);
   });
+});
+
+test("setup cache under gVisor: saved, then restored", async (t) => {
+  const registry = await registryStandIn();
+  t.after(() => registry.close());
+  const w = await startBosunWorld(t, { BOSUN_RUNTIME: "runsc" });
+  const setupCommand = `npm ci --no-audit --no-fund --registry http://${standInHost}:${registry.port}/`;
+  await seedDemoRepo(w.gh, "gvisor", {
+    files: {
+      "package.json": `${JSON.stringify({ name: "gvisor", version: "1.0.0", private: true, type: "module", dependencies: { "left-pad": "1.3.0" }, scripts: { test: "node test/add.test.js" } }, null, 2)}\n`,
+      "package-lock.json": registry.lockfile("gvisor"),
+      ".gitignore": "node_modules/\n",
+      ".github/bosun.yml": `setup:\n  command: ${JSON.stringify(setupCommand)}\ntest:\n  command: test -f node_modules/left-pad/index.js && npm test\n`,
+    },
+  });
+  await w.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": ["sandbox:", "  phases:", "    setup:", ...standInPhaseRules(registry.port), ""].join("\n") } });
+  for (const expected of [[["agent", "none"], ["agent", "saved"], ["tests", "restored"]], [["agent", "restored"], ["tests", "restored"]]]) {
+    const issue = await labelDemoIssue(w.gh, "gvisor");
+    const run = await w.waitForRun({ repo: "acme/gvisor", issue });
+    assert.equal(run.state, "succeeded", `${run.outcome ?? ""} ${run.facts.testOutputTail ?? ""}`);
+    const events = await readTranscript(w.bosun.pool, run.id);
+    assert.deepEqual(decisions(events), expected, JSON.stringify(cacheEvents(events).map((e) => e.payload)));
+  }
+  assert.equal(registry.downloads(), 1);
 });

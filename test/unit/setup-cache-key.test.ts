@@ -23,14 +23,17 @@ async function repoWith(files: Record<string, string>): Promise<{ dir: string; c
 test("lockfiles and manifests count wherever they are; sources do not, unless the repository names them", async (t) => {
   const { dir, commit } = await repoWith({
     "package.json": "{}", "package-lock.json": "{}", "web/yarn.lock": "", "api/requirements-dev.txt": "", "go.sum": "", "crates/x/Cargo.lock": "",
-    "src/index.js": "", "README.md": "", "my.gemspec": "", "scripts/install.sh": "",
+    "src/index.js": "", "README.md": "", "my.gemspec": "", "scripts/install.sh": "", "requirements/base.txt": "", "Makefile": "", "patches/x.patch": "",
   });
   t.after(() => rm(dir, { recursive: true, force: true }));
   const byDefault = (await keyFilesAt(dir, commit, [])).map(([p]) => p);
-  assert.deepEqual(byDefault, ["api/requirements-dev.txt", "crates/x/Cargo.lock", "go.sum", "my.gemspec", "package-lock.json", "package.json", "web/yarn.lock"]);
-  const named = (await keyFilesAt(dir, commit, ["scripts/**"])).map(([p]) => p);
-  assert.ok(named.includes("scripts/install.sh"));
-  assert.ok(!named.includes("src/index.js"));
+  assert.deepEqual(byDefault, ["api/requirements-dev.txt", "crates/x/Cargo.lock", "go.sum", "my.gemspec", "package-lock.json", "package.json", "patches/x.patch", "requirements/base.txt", "web/yarn.lock"]);
+  const named = (await keyFilesAt(dir, commit, ["src/**"])).map(([p]) => p);
+  assert.ok(named.includes("src/index.js"), "a glob the repository names");
+  assert.ok(!named.includes("scripts/install.sh"));
+  const inCommand = (await keyFilesAt(dir, commit, [], "./scripts/install.sh && make deps")).map(([p]) => p);
+  assert.ok(inCommand.includes("scripts/install.sh"), "a script the command runs");
+  assert.ok(inCommand.includes("Makefile"), "the Makefile `make` reads");
 });
 
 test("the key changes with the repository, the image, the command and any key file's content", () => {
@@ -42,5 +45,6 @@ test("the key changes with the repository, the image, the command and any key fi
   assert.notEqual(cacheKey({ ...base, command: "npm install" }).key, key);
   assert.notEqual(cacheKey({ ...base, files: [["package-lock.json", "b9"], ["package.json", "b2"]] }).key, key);
   assert.notEqual(cacheKey({ ...base, files: [["package.json", "b2"]] }).key, key, "a key file removed");
+  assert.notEqual(cacheKey({ ...base, environment: { hosts: ["registry.npmjs.org"] } }).key, cacheKey({ ...base, environment: { hosts: ["npm.mirror.test"] } }).key, "what setup may reach");
   assert.deepEqual(changedKeyFiles(base, { ...base, files: [["package-lock.json", "b9"], ["package.json", "b2"], ["yarn.lock", "b3"]] }), ["package-lock.json", "yarn.lock"]);
 });
