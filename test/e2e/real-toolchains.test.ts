@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { readTranscript } from "../../src/audit/transcript.ts";
 import { goRepo, npmRepo, pythonRepo, rustRepo, type RealRepo } from "../fixtures/real-repos.ts";
 import { startBosunWorld } from "../helpers/bosun-world.ts";
-import { seedRepo, seedRepoWithFix } from "../helpers/seed.ts";
+import { labelDemoIssue, seedDemoRepo, seedRepo, seedRepoWithFix } from "../helpers/seed.ts";
 
 const universal = "bosun/agent-universal:latest";
 const hostBundle = "/etc/ssl/certs/ca-certificates.crt";
@@ -21,6 +21,9 @@ const orgPolicy = [
   `  default_image: ${universal}`,
   "  phases:",
   "    setup: { network: allowlist, presets: [npm] }",
+  "repositories:",
+  "  - match: misconfigured",
+  "    sandbox: { default_image: acme/nowhere:1 }",
   "",
 ].join("\n");
 
@@ -33,6 +36,20 @@ test("Python, Go, Rust and npm repositories go from a labelled issue to a ready 
   // All labelled at once: Bosun works on two at a time (BOSUN_CONCURRENCY), the rest wait.
   const issues = new Map<string, number>();
   for (const r of repos) issues.set(r.name, await seedRepoWithFix(w.gh, r.name, { files: r.files, fixed: r.fixed, title: r.issue.title, text: r.issue.text }));
+  await seedDemoRepo(w.gh, "misconfigured");
+  const misconfigured = await labelDemoIssue(w.gh, "misconfigured");
+
+  await t.test("a default image the org does not allow refuses the run, naming the setting", async () => {
+    const run = await w.waitForRun({ repo: "acme/misconfigured", issue: misconfigured, timeoutMs: 600_000 });
+    assert.equal(run.state, "failed");
+    const message = /^The org's Bosun policy names a default image it does not allow, so Bosun did not start the agent: `sandbox\.default_image`: `acme\/nowhere:1` is not an image the org allows \(acme\/\.github: \.github\/bosun\.yml, repositories\[0\] \(misconfigured\)\); allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `bosun\/agent-universal:latest`/;
+    assert.match(run.outcome ?? "", message);
+    const progress = [...w.gh.repo("acme/misconfigured").comments.values()].find((c) => c.body.includes("bosun:progress"));
+    assert.ok(progress?.body.includes("`sandbox.default_image`: `acme/nowhere:1` is not an image the org allows"), progress?.body);
+    const events = await readTranscript(w.bosun.pool, run.id);
+    assert.ok(events.some((e) => e.kind === "policy_decision" && e.payload["decision"] === "refused" && e.payload["rule"] === "sandbox.default_image"));
+    assert.ok(!events.some((e) => e.kind === "command"), "no sandbox ran");
+  });
 
   for (const r of repos) {
     await t.test(`${r.name}: \`${r.setup ?? ""}\`, then \`${r.test}\``, async (st) => {
