@@ -4,7 +4,8 @@
 #   gVisor registered with Docker as runtime "runsc", dockerd running,
 #   PostgreSQL 15 running with role/database bosun (password bosun) on 127.0.0.1:5432,
 #   node_modules installed (with Node 24 from the `node` package),
-#   the agent base image bosun/agent-base and the CLI agents' image bosun/agent-clis built,
+#   the agent base image bosun/agent-base, the CLI agents' image bosun/agent-clis and the
+#   universal image bosun/agent-universal (Node, Python, Go, Rust, Java, Ruby) built,
 #   Compose (Debian's docker-compose, unless `docker compose` works) and the local base images
 #   of the deployment test (node:24-bookworm-slim, bosun/postgres:15) built.
 # Idempotent and non-interactive; a second run only checks (about a second).
@@ -278,6 +279,9 @@ fi
 bash docker/agent-base/build.sh
 # Codex and Claude Code on top of the base (agent.use: codex | claude).
 bash docker/agent-clis/build.sh
+# The common toolchains in one image (BOSUN_UNIVERSAL_AGENT_IMAGE, an org's sandbox.default_image);
+# test/e2e/real-toolchains.test.ts runs Python, Go, Rust and npm repositories in it.
+bash docker/agent-universal/build.sh
 
 # ---------------------------------------------------------------- deployment test images
 # test/e2e/compose.test.ts builds docker/Dockerfile FROM node:24-bookworm-slim and runs

@@ -15,6 +15,8 @@ export const envSchema = z.object({
   BOSUN_AGENT_IMAGE: z.string().default("bosun/agent-base:latest"),
   /** The image `agent.use: codex` and `claude` run in unless the repository names another allowed one (docker/agent-clis). */
   BOSUN_CLI_AGENT_IMAGE: z.string().default("bosun/agent-clis:latest"),
+  /** The image with the common toolchains (docker/agent-universal), allowed like the two above; an org makes it its repositories' default with `sandbox.default_image`. */
+  BOSUN_UNIVERSAL_AGENT_IMAGE: z.string().default("bosun/agent-universal:latest"),
   /** Agent command when the repository's .github/bosun.yml names none. */
   BOSUN_DEFAULT_AGENT_COMMAND: z.string().default("node /bosun/agents/patch-agent.mjs"),
   /** The sandbox runtime: runc (Docker's default) or runsc (gVisor, its own kernel in user space). Never falls back. */

@@ -80,7 +80,8 @@ const rulesShape = {
   sandbox: z.strictObject({
     docker_outage_wait_minutes: z.number().min(0).max(24 * 60).optional().describe("When Bosun loses its Docker engine mid-run, how long the run waits for it to come back (and then resumes, taking a still-running agent over) before it fails; 0 fails at once."),
     runtime: z.enum(["runc", "runsc"]).optional().describe("`runsc` requires gVisor; a host without it refuses runs rather than fall back (default: the operator's BOSUN_RUNTIME, which the policy cannot loosen)."),
-    images: z.array(z.string().min(1)).optional().describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE and BOSUN_CLI_AGENT_IMAGE."),
+    images: z.array(z.string().min(1)).optional().describe("Images repositories may choose, besides the operator's BOSUN_AGENT_IMAGE, BOSUN_CLI_AGENT_IMAGE and BOSUN_UNIVERSAL_AGENT_IMAGE."),
+    default_image: z.string().min(1).nullable().optional().describe("The image of repositories that name none (no `image` in their `.github/bosun.yml`, no dev container image), instead of the operator's BOSUN_AGENT_IMAGE, e.g. the operator's BOSUN_UNIVERSAL_AGENT_IMAGE (`bosun/agent-universal:latest`, with Node, Python, Go, Rust, Java and Ruby). Not for `agent.use: codex` or `claude`, which keep BOSUN_CLI_AGENT_IMAGE. It must be allowed: one of the operator's images or in `sandbox.images`; otherwise every run is refused, saying so. `null` goes back to BOSUN_AGENT_IMAGE."),
     limits: z.strictObject({
       memory_mb: z.number().int().min(64).optional().describe("Memory ceiling per sandbox (default, and never above: the operator's BOSUN_SANDBOX_MEMORY_MB)."),
       cpus: z.number().positive().optional().describe("CPU ceiling per sandbox (default, and never above: BOSUN_SANDBOX_CPUS)."),
@@ -153,6 +154,8 @@ export interface ResolvedRules {
     docker_outage_wait_minutes: number;
     runtime: "runc" | "runsc" | null;
     images: string[];
+    /** The image of repositories that name none; null: the operator's BOSUN_AGENT_IMAGE. */
+    default_image: string | null;
     limits: { memory_mb: number | null; cpus: number | null; pids: number | null; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
     phases: Record<Phase, PhasePolicy>;
   };
@@ -181,6 +184,7 @@ export const bosunDefaults: ResolvedRules = {
     docker_outage_wait_minutes: 10,
     runtime: null,
     images: [],
+    default_image: null,
     limits: { memory_mb: null, cpus: null, pids: null, agent_minutes: 240, inactivity_minutes: 30, setup_minutes: 60, test_minutes: 60 },
     phases: {
       setup: { network: "allowlist", hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"], addresses: {}, secrets: [], secrets_reach_agent_code: false },

@@ -53,7 +53,7 @@ export const repoConfigSchema = z.strictObject({
     pids: z.number().int().min(16).optional().describe("Processes per sandbox, within the org's ceiling (default: the ceiling)."),
     phases: z.strictObject({ setup: phaseChoice, agent: phaseChoice, test: phaseChoice }).optional(),
   }).default({}),
-  image: z.string().min(1).optional().describe("The image setup, agent and tests run in; the org policy must allow it (`sandbox.images`). Default: BOSUN_AGENT_IMAGE (BOSUN_CLI_AGENT_IMAGE for `agent.use: codex` or `claude`)."),
+  image: z.string().min(1).optional().describe("The image setup, agent and tests run in; the org policy must allow it (`sandbox.images`). Default: the org's `sandbox.default_image`, else BOSUN_AGENT_IMAGE (BOSUN_CLI_AGENT_IMAGE for `agent.use: codex` or `claude`)."),
   instructions: z.string().default("").describe("Extra instructions handed to the agent with every task."),
 });
 

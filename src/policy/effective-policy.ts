@@ -18,6 +18,8 @@ export interface OperatorSettings {
   image: string;
   /** The image of the CLI agents (`codex`, `claude`): allowed like `image`, and their default. */
   cliAgentImage: string;
+  /** The image with the common toolchains: allowed like `image`; an org's `sandbox.default_image` may name it. */
+  universalImage: string;
   defaultAgentCommand: string;
   runtime: "runc" | "runsc";
   memoryMb: number;
@@ -27,7 +29,7 @@ export interface OperatorSettings {
 
 export function operatorSettings(env: Env): OperatorSettings {
   return {
-    image: env.BOSUN_AGENT_IMAGE, cliAgentImage: env.BOSUN_CLI_AGENT_IMAGE, defaultAgentCommand: env.BOSUN_DEFAULT_AGENT_COMMAND, runtime: env.BOSUN_RUNTIME,
+    image: env.BOSUN_AGENT_IMAGE, cliAgentImage: env.BOSUN_CLI_AGENT_IMAGE, universalImage: env.BOSUN_UNIVERSAL_AGENT_IMAGE, defaultAgentCommand: env.BOSUN_DEFAULT_AGENT_COMMAND, runtime: env.BOSUN_RUNTIME,
     memoryMb: env.BOSUN_SANDBOX_MEMORY_MB, cpus: env.BOSUN_SANDBOX_CPUS, pids: env.BOSUN_SANDBOX_PIDS,
   };
 }
@@ -161,11 +163,21 @@ export function applyRepositoryChoices(o: {
     adjustments.push({ key, asked, given, rule, source, message: `\`${key}\`: ${why} (\`${rule}\`, ${source}).` });
   };
 
-  // Image: the operator's (its CLI image for the CLI agents), or one the org allows.
+  // Image: the repository's, if the org allows it; else the operator's CLI image for the CLI
+  // agents, and for the others the org's default image or the operator's.
   const cliAgent = config.agent.use === "codex" || config.agent.use === "claude";
-  const images = [...new Set([operator.image, operator.cliAgentImage, ...rules.sandbox.images])];
-  const image = config.image ?? (cliAgent ? operator.cliAgentImage : operator.image);
-  sources["image"] = config.image ? repoFile : cliAgent ? "the operator's BOSUN_CLI_AGENT_IMAGE" : "the operator's BOSUN_AGENT_IMAGE";
+  const images = [...new Set([operator.image, operator.cliAgentImage, operator.universalImage, ...rules.sandbox.images])];
+  const orgDefault = rules.sandbox.default_image;
+  if (orgDefault !== null && !images.includes(orgDefault)) {
+    // A policy error, whatever the repository asks for: the org would otherwise learn of it only
+    // from the repositories that happen to name no image.
+    const source = orgSources["sandbox.default_image"] ?? defaultSource;
+    return { ok: false, refusal: { key: "sandbox.default_image", asked: orgDefault, given: null, rule: "sandbox.default_image", source,
+      message: `\`sandbox.default_image\`: \`${orgDefault}\` is not an image the org allows (${source}); allowed: ${list(images)} (the operator's BOSUN_AGENT_IMAGE, BOSUN_CLI_AGENT_IMAGE and BOSUN_UNIVERSAL_AGENT_IMAGE, and \`sandbox.images\`). An org admin can add it under \`sandbox.images\` or name an allowed one.` } };
+  }
+  const image = config.image ?? (cliAgent ? operator.cliAgentImage : orgDefault ?? operator.image);
+  sources["image"] = config.image ? repoFile : cliAgent ? "the operator's BOSUN_CLI_AGENT_IMAGE"
+    : orgDefault !== null ? `\`sandbox.default_image\` (${orgSources["sandbox.default_image"] ?? defaultSource})` : "the operator's BOSUN_AGENT_IMAGE";
   if (!images.includes(image)) {
     return { ok: false, refusal: { key: "image", asked: image, given: null, rule: "sandbox.images", source: orgSources["sandbox.images"] ?? defaultSource,
       message: `\`image\`: \`${image}\` is not allowed (\`sandbox.images\`, ${orgSources["sandbox.images"] ?? defaultSource}); allowed: ${list(images)}. An org admin can add it under \`sandbox.images\`.` } };

@@ -176,7 +176,10 @@ export class DockerSandbox implements Sandbox {
         CapDrop: ["ALL"],
         SecurityOpt: ["no-new-privileges"],
         ReadonlyRootfs: true,
-        Tmpfs: { "/tmp": "rw,nosuid,size=512m", "/home/agent": "rw,nosuid,size=256m,uid=1000,gid=1000" },
+        // Executable (Docker's tmpfs default is noexec): `go test` and `go run` run the binaries
+        // they link in /tmp, npx and cargo run what they install under home. The workspace volume
+        // is executable anyway, so noexec here kept nothing from the agent, only toolchains from working.
+        Tmpfs: { "/tmp": "rw,nosuid,exec,size=512m", "/home/agent": "rw,nosuid,exec,size=256m,uid=1000,gid=1000" },
         Memory: limits.memoryBytes,
         MemorySwap: limits.memoryBytes,
         NanoCpus: limits.nanoCpus,

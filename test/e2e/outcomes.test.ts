@@ -197,7 +197,7 @@ test("outcomes", async (t) => {
     const issue = await labelNewIssue(w, "imaged");
     const run = await w.waitForRun({ repo: "acme/imaged", issue });
     assert.equal(run.state, "failed");
-    assert.match(botComments(w, "imaged", issue)[0] ?? "", /The org's policy does not allow what `\.github\/bosun\.yml` asks for, so Bosun did not start the agent: `image`: `someone\/else:latest` is not allowed \(`sandbox\.images`, Bosun's default\); allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`\. An org admin can add it under `sandbox\.images`\./);
+    assert.match(botComments(w, "imaged", issue)[0] ?? "", /The org's policy does not allow what `\.github\/bosun\.yml` asks for, so Bosun did not start the agent: `image`: `someone\/else:latest` is not allowed \(`sandbox\.images`, Bosun's default\); allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `bosun\/agent-universal:latest`\. An org admin can add it under `sandbox\.images`\./);
     const events = await readTranscript(w.bosun.pool, run.id);
     assert.ok(events.some((e) => e.kind === "policy_decision" && e.payload["rule"] === "sandbox.images" && e.payload["decision"] === "refused"));
   });

@@ -7,7 +7,7 @@ import { parseOrgPolicy } from "../../src/config/org-policy.ts";
 import { parseRepoConfig } from "../../src/config/repo-config.ts";
 import { agentCodeSecrets, resolvePolicy, type OperatorSettings } from "../../src/policy/effective-policy.ts";
 
-const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
+const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", universalImage: "bosun/agent-universal:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
 const presetHosts = (presets: string[]): string[] => presets.flatMap((p) => ({ npm: ["registry.npm.test"], pypi: ["pypi.test", "files.pypi.test"] } as Record<string, string[]>)[p] ?? []);
 const policySource = "acme/.github: .github/bosun.yml";
 
@@ -171,7 +171,43 @@ const cases: Case[] = [
     name: "an image the org does not allow refuses the run, naming the rule",
     org: orgWithOverrides, repoFile: "image: evil/miner:latest\n", repo: "web",
     expect: {},
-    refusal: ["sandbox.images", /^`image`: `evil\/miner:latest` is not allowed \(`sandbox\.images`, acme\/\.github: \.github\/bosun\.yml\); allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `acme\/rust:1`\./],
+    refusal: ["sandbox.images", /^`image`: `evil\/miner:latest` is not allowed \(`sandbox\.images`, acme\/\.github: \.github\/bosun\.yml\); allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `bosun\/agent-universal:latest`, `acme\/rust:1`\./],
+  },
+  {
+    name: "the org's default image: for a repository that names none",
+    org: "sandbox:\n  default_image: bosun/agent-universal:latest\n", repoFile: null,
+    expect: { image: "bosun/agent-universal:latest", "sources.image": `\`sandbox.default_image\` (${policySource})`, "rules.sandbox.default_image": "bosun/agent-universal:latest" },
+  },
+  {
+    name: "the org's default image may be one it lists in sandbox.images; overrides for other repositories leave it",
+    org: "sandbox:\n  images: [acme/rust:1]\n  default_image: acme/rust:1\nrepositories:\n  - match: web\n    sandbox: { default_image: bosun/agent-universal:latest }\n  - match: legacy\n    sandbox: { default_image: null }\n", repoFile: null,
+    expect: { image: "acme/rust:1", "sources.image": `\`sandbox.default_image\` (${policySource})` },
+  },
+  {
+    name: "an override's default image wins for the repositories it matches",
+    org: "sandbox:\n  images: [acme/rust:1]\n  default_image: acme/rust:1\nrepositories:\n  - match: web\n    sandbox: { default_image: bosun/agent-universal:latest }\n", repoFile: null, repo: "web",
+    expect: { image: "bosun/agent-universal:latest", "sources.image": `\`sandbox.default_image\` (${policySource}, repositories[0] (web))` },
+  },
+  {
+    name: "null in an override goes back to the operator's BOSUN_AGENT_IMAGE",
+    org: "sandbox:\n  default_image: bosun/agent-universal:latest\nrepositories:\n  - match: legacy\n    sandbox: { default_image: null }\n", repoFile: null, repo: "legacy",
+    expect: { image: "bosun/agent-base:latest", "sources.image": "the operator's BOSUN_AGENT_IMAGE" },
+  },
+  {
+    name: "the repository's own image wins over the org's default",
+    org: "sandbox:\n  images: [acme/rust:1]\n  default_image: bosun/agent-universal:latest\n", repoFile: "image: acme/rust:1\n",
+    expect: { image: "acme/rust:1", "sources.image": ".github/bosun.yml" },
+  },
+  {
+    name: "the operator's universal image is decided by BOSUN_UNIVERSAL_AGENT_IMAGE, and allowed as the operator's",
+    org: "sandbox:\n  default_image: ops/universal:3\n", repoFile: null, op: { universalImage: "ops/universal:3" },
+    expect: { image: "ops/universal:3" },
+  },
+  {
+    name: "a default image the org does not allow refuses every run, whatever the repository names",
+    org: "sandbox:\n  images: [acme/rust:1]\n  default_image: acme/everything:2\n", repoFile: "image: acme/rust:1\n",
+    expect: {},
+    refusal: ["sandbox.default_image", /^`sandbox\.default_image`: `acme\/everything:2` is not an image the org allows \(acme\/\.github: \.github\/bosun\.yml\); allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `bosun\/agent-universal:latest`, `acme\/rust:1` \(the operator's BOSUN_AGENT_IMAGE, BOSUN_CLI_AGENT_IMAGE and BOSUN_UNIVERSAL_AGENT_IMAGE, and `sandbox\.images`\)\. An org admin can add it under `sandbox\.images` or name an allowed one\.$/],
   },
   {
     name: "a repository's own agent command when the org allows only the default agent",
@@ -288,7 +324,7 @@ sandbox:
     assert.ok(operatorImage.ok && operatorImage.policy.image === "ops/clis:7", "BOSUN_CLI_AGENT_IMAGE decides the default");
     const stranger = resolve(org, `agent:\n  use: ${kind}\nimage: evil/miner:1\n`);
     assert.ok(!stranger.ok);
-    assert.match(stranger.refusal.message, /`evil\/miner:1` is not allowed .*allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `acme\/clis:2`/);
+    assert.match(stranger.refusal.message, /`evil\/miner:1` is not allowed .*allowed: `bosun\/agent-base:latest`, `bosun\/agent-clis:latest`, `bosun\/agent-universal:latest`, `acme\/clis:2`/);
 
     const name = kind === "codex" ? "the Codex CLI" : "Claude Code";
     const refusals: [string, string, RegExp][] = [
@@ -309,6 +345,9 @@ sandbox:
   assert.ok(plain.ok && plain.policy.image === "bosun/agent-clis:latest" && plain.policy.agent.kind === "default");
   const defaults = resolve(null, null);
   assert.ok(defaults.ok && defaults.policy.image === "bosun/agent-base:latest");
+  // The org's default image is for the other agents: the CLI agents need their CLIs.
+  const universal = resolve(org.replace("sandbox:\n", "sandbox:\n  default_image: bosun/agent-universal:latest\n"), "agent:\n  use: codex\n");
+  assert.ok(universal.ok && universal.policy.image === "bosun/agent-clis:latest" && universal.sources["image"] === "the operator's BOSUN_CLI_AGENT_IMAGE");
   assert.deepEqual(defaults.ok && defaults.policy.rules.agents, ["default", "command", "builtin", "codex", "claude"], "allowed by default, like builtin");
 });
 

@@ -89,7 +89,9 @@ async function settle(ctx: RunContext, org: RulesForRepository): Promise<void> {
     const fromDevcontainer = resolved.refusal.key === "image" && devcontainer?.image && !parsed.config.image ? devcontainer.path : null;
     await ctx.transcript.append("policy_decision", { decision: "refused", rule: resolved.refusal.rule, source: resolved.refusal.source, asked: resolved.refusal.asked, reason: resolved.refusal.message, ...(fromDevcontainer ? { file: fromDevcontainer } : {}) });
     throw new StepFailure({
-      outcome: fromDevcontainer
+      outcome: resolved.refusal.rule === "sandbox.default_image"
+        ? `The org's Bosun policy names a default image it does not allow, so Bosun did not start the agent: ${resolved.refusal.message}`
+        : fromDevcontainer
         ? `The org's policy does not allow what \`${fromDevcontainer}\` asks for, so Bosun did not start the agent: ${resolved.refusal.message.replace(/^`image`:/, `\`image\` in \`${fromDevcontainer}\`:`)}`
         : `The org's policy does not allow what \`${repoConfigPath}\` asks for, so Bosun did not start the agent: ${resolved.refusal.message}`,
     });

@@ -91,7 +91,10 @@ export async function prepare(ctx: RunContext): Promise<void> {
   }
   const image = policy.image;
   if (!(await sandbox.imageExists(image))) {
-    throw new StepFailure({ outcome: `The image \`${image}\` is not on the Docker host, so the agent did not start.`, title: "Image", detail: "Build Bosun's agent base with `npm run setup` (docker/agent-base), or build the image on the Docker host." });
+    const build = image === ctx.deps.env.BOSUN_UNIVERSAL_AGENT_IMAGE ? "Build Bosun's universal image with `bash docker/agent-universal/build.sh` (or `npm run setup`)"
+      : image === ctx.deps.env.BOSUN_CLI_AGENT_IMAGE ? "Build Bosun's CLI agents' image with `bash docker/agent-clis/build.sh` (or `npm run setup`)"
+      : "Build Bosun's agent base with `npm run setup` (docker/agent-base)";
+    throw new StepFailure({ outcome: `The image \`${image}\` is not on the Docker host, so the agent did not start.`, title: "Image", detail: `${build}, or build the image on the Docker host.` });
   }
   await ctx.stepDone(`Fetched ${ctx.repoFullName} at \`${baseSha.slice(0, 7)}\` (${run.baseBranch ?? "default branch"})`);
   await ctx.moveTo("running");
