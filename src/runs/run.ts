@@ -59,6 +59,10 @@ export interface RunFacts {
   adoptedAgent?: { containerId: string; startedBy: number; by: number };
   /** When a draining owner stopped following the agent (its sandbox time up to then is counted). */
   agentHandedOverAt?: string;
+  /** What the setup left untracked in the agent's workspace (`node_modules/`, `.venv/`): kept out of the agent's change. */
+  setupLeftovers?: string[];
+  /** Setup caches this run's volumes lie over (or were copied from): kept while the run lives. */
+  setupCachesInUse?: string[];
   agentExitCode?: number;
   agentTimedOut?: boolean;
   agentOutputTail?: string;

@@ -6,49 +6,65 @@
 // - a key covers the image id, the command and every lockfile/manifest, so an agent that changes
 //   a lockfile gets a fresh setup for its tests;
 // - a cache made by a setup that had secrets is restored only where those secrets would be given;
-// - restoring never overwrites a file the commit has (`--skip-old-files`): the agent's committed
-//   file wins over a cached one of the same path.
+// - a restored cache is the read-only lower layer of an overlay (Docker's local driver): the
+//   commit's files lie above it and win, and nothing written in the sandbox reaches the cache.
+//   Where the Docker host cannot mount one, the cache's files are copied in without replacing any
+//   of the commit's.
 import { envPrefix } from "../config/devcontainer.ts";
 import { agentCodeSecrets } from "../policy/effective-policy.ts";
 import { cacheKey, changedKeyFiles, keyFilesAt, type CacheKey } from "../setup-cache/cache-key.ts";
 import { SetupCacheStore, type Scope, type SetupCache } from "../setup-cache/cache-store.ts";
 import { evictOverLimit } from "../setup-cache/eviction.ts";
-import { isDockerConnectionError } from "../sandbox/sandbox.ts";
+import { isDockerConnectionError, type OverlayLower } from "../sandbox/sandbox.ts";
 import { lastLines, phasePolicy, runSetup, type SetupResult } from "./run-phase.ts";
 import type { RunContext } from "./run-context.ts";
 
 /** Where the cache volume is mounted in Bosun's helper containers: a folder the image gives the sandbox user. */
 const cacheMount = "/bosun";
+/** The cache's files, unpacked, in its volume: the lower layer of the volumes restored from it. */
+const treeDir = "tree";
 const archive = `${cacheMount}/setup.tar`;
-/** The restore's exit status when the cache's archive is gone (the cache is dropped then, and only then). */
-const archiveMissing = 3;
+/** The copy's exit status when the cache's files are gone (the cache is dropped then, and only then). */
+const cacheMissing = 3;
 /**
- * What setup left that git does not track (untracked and ignored, folders whole), in one archive
- * of at most `maxBytes` (one byte more says it did not fit). Run in Bosun's own image with the
- * workspace read-only; git ignores the hooks and monitors setup's scripts may have configured.
- * Prints tar's status, then the archive's size.
+ * What setup left that git does not track (untracked and ignored, folders whole), packed into an
+ * archive of at most `maxBytes` (one byte more says it did not fit), then unpacked as the cache's
+ * tree. Run in Bosun's own image with the workspace read-only; git ignores the hooks and monitors
+ * setup's scripts may have configured. Prints tar's status, then the archive's size.
  */
 const saveScript = (maxBytes: number): string => [
   "set -e",
   "cd /workspace",
-  `git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.excludesFile=/dev/null ls-files --others --directory -z > ${cacheMount}/paths`,
+  `${gitSafe} ls-files --others --directory -z > ${cacheMount}/paths`,
   `{ tar --null -T ${cacheMount}/paths -cf - && echo 0 > ${cacheMount}/status || echo $? > ${cacheMount}/status; } | head -c ${maxBytes + 1} > ${archive}`,
   `rm ${cacheMount}/paths`,
+  `size=$(wc -c < ${archive})`,
+  `if [ "$(cat ${cacheMount}/status)" = 0 ] && [ "$size" -le ${maxBytes} ]; then mkdir ${cacheMount}/${treeDir} && tar -xf ${archive} -C ${cacheMount}/${treeDir}; fi`,
+  `rm ${archive}`,
   `cat ${cacheMount}/status`,
   // stat(1) fails under Debian's gVisor (statx); wc reads the size as well.
-  `wc -c < ${archive}`,
+  `echo "$size"`,
 ].join("\n");
 /**
- * Unpacks the archive into the workspace. Files the commit has win: a cached file never replaces
- * one the agent committed. A link the agent committed is followed, into the workspace or this
- * helper's own throwaway filesystem: the archive's mount is read-only.
+ * Copies the cache's files into the workspace where no overlay can be mounted. Files the commit
+ * has win: a cached file never replaces one the agent committed (`cp -n`).
  */
-const restoreScript = `[ -r ${archive} ] || { echo "the cache's archive is missing" >&2; exit ${archiveMissing}; }\ntar -xf ${archive} -C /workspace --skip-old-files`;
+const copyScript = `[ -d ${cacheMount}/${treeDir} ] || { echo "the cache's files are missing" >&2; exit ${cacheMissing}; }\ncp -an ${cacheMount}/${treeDir}/. /workspace/`;
 
-export interface WorkspaceSetup extends SetupResult { cached: boolean; seconds: number }
+export interface WorkspaceSetup extends SetupResult {
+  cached: boolean;
+  seconds: number;
+  /** The sandbox's volume, set up. */
+  volume: string;
+  /** What setup left in the agent's workspace that git does not track (folders whole): not the agent's change. */
+  leftovers: string[];
+}
+
+/** Setup's leftovers are listed up to this many: past it, the repository's .gitignore alone decides. */
+export const maxLeftovers = 2000;
+const gitSafe = "git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.excludesFile=/dev/null";
 
 export interface SetUpOptions {
-  volume: string;
   command: string;
   /** The host checkout, at `commit`, for the key files. */
   checkout: string;
@@ -56,25 +72,38 @@ export interface SetUpOptions {
   /** Before the tests (on the agent's commit) rather than for the agent (on the base commit). */
   forTests?: boolean;
   tailLines?: number;
-  /** Puts the commit's files back in `volume` as they were, after a restore that failed partway. */
-  reseed: () => Promise<void>;
+  /** (Re)makes the sandbox's volume with the commit's files, over a cache's files when given; returns its name. */
+  fresh: (over?: OverlayLower) => Promise<string>;
 }
 
+/** Makes the sandbox's volume, set up: restored from the cache, or by running the setup command there. */
 export async function setUpWorkspace(ctx: RunContext, o: SetUpOptions): Promise<WorkspaceSetup> {
   const started = Date.now();
   const seconds = (): number => Math.round((Date.now() - started) / 100) / 10;
   const cache = await usableCache(ctx, o);
   if (cache?.hit) {
-    if (await restore(ctx, o, cache.hit, cache.key)) return { ok: true, exitCode: 0, timedOut: false, tail: "", why: "", cached: true, seconds: seconds() };
-    await o.reseed();
+    const volume = await restore(ctx, o, cache.hit, cache.key);
+    if (volume) return { ok: true, exitCode: 0, timedOut: false, tail: "", why: "", cached: true, seconds: seconds(), volume, leftovers: await leftoversOf(ctx, o, volume) };
   }
-  const setup = await runSetup(ctx, { volume: o.volume, command: o.command, ...(o.forTests ? { forTests: { commit: o.commit } } : {}), ...(o.tailLines ? { tailLines: o.tailLines } : {}) });
+  const volume = await o.fresh();
+  const setup = await runSetup(ctx, { volume, command: o.command, ...(o.forTests ? { forTests: { commit: o.commit } } : {}), ...(o.tailLines ? { tailLines: o.tailLines } : {}) });
   const ran = seconds();
   if (setup.ok && cache && mayBeSaved(ctx, o)) {
     // The run goes on without a cache: the next one saves it.
-    await save(ctx, o, cache.key).catch((e: unknown) => ctx.transcript.append("command", { phase: "setup", cache: "not saved", key: cache.key.key, reason: ctx.redactor.text((e as Error).message) }));
+    await save(ctx, volume, cache.key).catch((e: unknown) => ctx.transcript.append("command", { phase: "setup", cache: "not saved", key: cache.key.key, reason: ctx.redactor.text((e as Error).message) }));
   }
-  return { ...setup, cached: false, seconds: ran };
+  return { ...setup, cached: false, seconds: ran, volume, leftovers: setup.ok ? await leftoversOf(ctx, o, volume) : [] };
+}
+
+/** The paths setup left untracked in the agent's workspace (none listed for the tests' sandbox, whose change is made already). */
+async function leftoversOf(ctx: RunContext, o: SetUpOptions, volume: string): Promise<string[]> {
+  if (o.forTests) return [];
+  const listed = await helper(ctx, { command: `cd /workspace && ${gitSafe} ls-files --others --directory -z | head -z -n ${maxLeftovers}`, volumes: { [volume]: "/workspace:ro" }, captureBytes: 1024 * 1024 });
+  if (!listed.ok) {
+    await ctx.transcript.append("error", { phase: "setup", message: `Bosun could not list what setup left in the workspace (${listed.why}); the repository's .gitignore alone keeps it out of the change` });
+    return [];
+  }
+  return listed.stdout.split("\0").filter(Boolean);
 }
 
 function scopeOf(ctx: RunContext): Scope {
@@ -90,7 +119,7 @@ function mayBeSaved(ctx: RunContext, o: SetUpOptions): boolean {
 }
 
 /** The secrets this setup is given (the cache's setup must have had no others). */
-function secretsGiven(ctx: RunContext, o: SetUpOptions): string[] {
+function secretsGiven(ctx: RunContext, o: Pick<SetUpOptions, "forTests">): string[] {
   return agentCodeSecrets("setup", phasePolicy(ctx, "setup"), { followUp: ctx.run.facts.iteration !== undefined, modelKey: ctx.policy.rules.model.api_key_secret, testSetup: o.forTests === true }).given;
 }
 
@@ -138,27 +167,52 @@ async function usableCache(ctx: RunContext, o: SetUpOptions): Promise<{ key: Cac
   return { key, hit };
 }
 
-async function restore(ctx: RunContext, o: SetUpOptions, hit: SetupCache, key: CacheKey): Promise<boolean> {
+/**
+ * The sandbox's volume made over the cache's files (or, where the Docker host cannot mount an
+ * overlay, with them copied in); null when neither worked and setup must run instead.
+ */
+async function restore(ctx: RunContext, o: SetUpOptions, hit: SetupCache, key: CacheKey): Promise<string | null> {
   const { deps } = ctx;
-  const outcome = await helper(ctx, { command: restoreScript, volumes: { [o.volume]: "/workspace", [hit.volume]: `${cacheMount}:ro` } });
+  const store = new SetupCacheStore(deps.pool);
+  // Marked before it is used: eviction and expiry leave caches of live runs alone.
+  await ctx.update({ facts: { setupCachesInUse: [...new Set([...(ctx.run.facts.setupCachesInUse ?? []), hit.id])] } });
+  const started = Date.now();
   const saved = { key: key.key, saved_by_run: hit.savedByRun, saved_at: hit.createdAt.toISOString(), bytes: hit.bytes };
-  if (!outcome.ok) {
-    // Only a cache whose archive is gone is dropped: an extraction that fails in a tree the agent
-    // shaped (a file where the cache has a folder) says nothing about the cache.
-    const gone = outcome.exitCode === archiveMissing;
-    await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restore failed", ...saved, reason: `restoring the cache ${outcome.why}; setup runs instead${gone ? ", and the cache is dropped" : ""}` });
-    if (gone) {
-      await new SetupCacheStore(deps.pool).remove(hit.id);
-      await deps.sandbox.removeCacheVolume(hit.volume);
+  let volume: string;
+  let how: "overlay" | "copy" = "overlay";
+  let overlayRefused: string | null = null;
+  try {
+    volume = await o.fresh({ volume: hit.volume, subdir: treeDir, helperImage: deps.env.BOSUN_AGENT_IMAGE });
+    // Mounted once here, so a host that cannot is found now rather than in the phase.
+    const mounted = await helper(ctx, { command: "test -d /workspace/.git", volumes: { [volume]: "/workspace:ro" } });
+    if (!mounted.ok) throw new Error(`the overlay did not mount: ${mounted.why}`);
+  } catch (e) {
+    if (isDockerConnectionError(e)) throw e;
+    overlayRefused = ctx.redactor.text((e as Error).message);
+    how = "copy";
+    volume = await o.fresh();
+    const copied = await helper(ctx, { command: copyScript, volumes: { [volume]: "/workspace", [hit.volume]: `${cacheMount}:ro` } });
+    if (!copied.ok) {
+      // Only a cache whose files are gone is dropped: a copy that fails in a tree the agent shaped
+      // (a file where the cache has a folder) says nothing about the cache.
+      const gone = copied.exitCode === cacheMissing;
+      await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restore failed", ...saved, reason: `restoring the cache ${copied.why} (no overlay: ${overlayRefused}); setup runs instead${gone ? ", and the cache is dropped" : ""}` });
+      if (gone) {
+        await store.remove(hit.id);
+        await deps.sandbox.removeCacheVolume(hit.volume);
+      }
+      return null;
     }
-    return false;
   }
-  await new SetupCacheStore(deps.pool).touch(hit.id);
-  await ctx.transcript.append("command", { phase: "setup", ...purposeOf(o), cache: "restored", command: o.command, ...saved, seconds: outcome.seconds, ...(o.forTests ? { commit: o.commit } : {}) });
-  return true;
+  await store.touch(hit.id);
+  await ctx.transcript.append("command", {
+    phase: "setup", ...purposeOf(o), cache: "restored", how, command: o.command, ...saved, seconds: Math.round((Date.now() - started) / 100) / 10,
+    ...(overlayRefused ? { overlay_refused: overlayRefused } : {}), ...(o.forTests ? { commit: o.commit } : {}),
+  });
+  return volume;
 }
 
-async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<void> {
+async function save(ctx: RunContext, workspace: string, key: CacheKey): Promise<void> {
   const { run, deps } = ctx;
   const rules = ctx.policy.rules.setup_cache;
   const ceiling = deps.env.BOSUN_SETUP_CACHE_MAX_MB_PER_ORG;
@@ -172,7 +226,7 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
   await deps.sandbox.createCacheVolume(volume, { "bosun.repo-id": String(run.repoId), "bosun.installation": String(run.installationId) });
   let kept = false;
   try {
-    const outcome = await helper(ctx, { command: saveScript(limit), volumes: { [o.volume]: "/workspace:ro", [volume]: cacheMount } });
+    const outcome = await helper(ctx, { command: saveScript(limit), volumes: { [workspace]: "/workspace:ro", [volume]: cacheMount } });
     const [tarStatus, size] = outcome.stdout.trim().split("\n").slice(-2);
     if (!outcome.ok || !/^\d+$/.test(size ?? "")) return void (await notSaved(`packing the setup's files ${outcome.why || "printed no size"}`));
     if (tarStatus !== "0" && Number(size) <= limit) return void (await notSaved(`tar could not pack the setup's files (exit ${tarStatus ?? "?"})`));
@@ -184,7 +238,7 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
     const expiresAt = new Date(Date.now() + rules.max_age_days * 86_400_000);
     const recorded = await store.record({
       id, installationId: run.installationId, owner: run.owner, repoId: run.repoId, repository: ctx.repoFullName, key: key.key, volume, bytes,
-      inputs: key.inputs, secrets: secretsGiven(ctx, o), savedByRun: run.id, expiresAt, orgLimitBytes: limit,
+      inputs: key.inputs, secrets: secretsGiven(ctx, {}), savedByRun: run.id, expiresAt, orgLimitBytes: limit,
     }, { runId: run.id, epoch: run.epoch });
     for (const old of recorded.replaced) await deps.sandbox.removeCacheVolume(old);
     if (recorded.result !== "saved") {
@@ -206,14 +260,14 @@ async function save(ctx: RunContext, o: SetUpOptions, key: CacheKey): Promise<vo
  * limits). A cache that cannot be saved or restored must not fail the run, so only a lost Docker
  * engine throws (the run's outage handling waits for it).
  */
-async function helper(ctx: RunContext, o: { command: string; volumes: Record<string, string> }): Promise<{ ok: boolean; why: string; stdout: string; seconds: number; exitCode: number | null }> {
+async function helper(ctx: RunContext, o: { command: string; volumes: Record<string, string>; captureBytes?: number }): Promise<{ ok: boolean; why: string; stdout: string; seconds: number; exitCode: number | null }> {
   const { run, deps } = ctx;
   const started = Date.now();
   const seconds = (): number => Math.round((Date.now() - started) / 100) / 10;
   try {
     const outcome = await deps.sandbox.run({
       runId: run.id, role: "cache", attempt: run.epoch, image: deps.env.BOSUN_AGENT_IMAGE, ...ctx.sandboxSettings,
-      command: o.command, volumes: o.volumes, timeoutMs: ctx.policy.limits.setup_minutes * 60_000, captureStdoutBytes: 64 * 1024,
+      command: o.command, volumes: o.volumes, timeoutMs: ctx.policy.limits.setup_minutes * 60_000, captureStdoutBytes: o.captureBytes ?? 64 * 1024,
     });
     const r = { stdout: outcome.stdout ?? "", seconds: seconds(), exitCode: outcome.exitCode };
     if (outcome.timedOut) return { ...r, ok: false, why: `did not finish within ${ctx.policy.limits.setup_minutes} minutes` };

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
 import { reattachAsPhase, removeEgressFolders, runAsPhase, type BoundContainerSpec } from "./phase.ts";
-import { defaultLimits, DockerUnavailableError, RuntimeUnavailableError, type ContainerSpec, type PhaseContainer, type ReattachSpec, type RunOutcome, type RunSpec, type Sandbox, type SandboxRuntime } from "./sandbox.ts";
+import { defaultLimits, DockerUnavailableError, RuntimeUnavailableError, type ContainerSpec, type OverlayLower, type PhaseContainer, type ReattachSpec, type RunOutcome, type RunSpec, type Sandbox, type SandboxRuntime } from "./sandbox.ts";
 
 export const runLabel = "bosun.run";
 /** The deployment (database) a container or volume belongs to; the start-up sweep keeps to its own. */
@@ -66,6 +66,9 @@ export class DockerSandbox implements Sandbox {
   }
 
   async removeCacheVolume(name: string): Promise<boolean> {
+    // A run's volume lies over it (Docker does not know: the overlay is only mounted in a phase).
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: [`bosun.overlay-of=${name}`] } });
+    if ((Volumes ?? []).length) return false;
     try {
       await this.docker.getVolume(name).remove({ force: true });
       return true;
@@ -89,8 +92,9 @@ export class DockerSandbox implements Sandbox {
     return `bosun-${runId}-${role}`;
   }
 
-  async createVolume(runId: string, role: string): Promise<string> {
+  async createVolume(runId: string, role: string, o: { over?: OverlayLower } = {}): Promise<string> {
     const name = this.volumeName(runId, role);
+    if (o.over) return this.#createOverlay(runId, role, o.over);
     try {
       await this.docker.getVolume(name).inspect();
     } catch {
@@ -99,10 +103,40 @@ export class DockerSandbox implements Sandbox {
     return name;
   }
 
-  async removeVolume(runId: string, role: string): Promise<void> {
-    await this.docker.getVolume(this.volumeName(runId, role)).remove({ force: true }).catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 404) throw e;
+  /**
+   * Docker's local driver mounts an overlay filesystem when a container uses the volume: the
+   * lower folder read-only, the run's upper layer in a volume of its own (`<role>-upper`). Paths
+   * are the Docker host's (Bosun may not see that disk), and the layers' folders are made by the
+   * sandbox user in a container.
+   */
+  async #createOverlay(runId: string, role: string, over: OverlayLower): Promise<string> {
+    const name = this.volumeName(runId, role);
+    const lower = `${(await this.docker.getVolume(over.volume).inspect()).Mountpoint}/${over.subdir}`;
+    const upperVolume = await this.createVolume(runId, `${role}-upper`);
+    const upper = (await this.docker.getVolume(upperVolume).inspect()).Mountpoint;
+    if (/[,:\s]/.test(lower + upper)) throw new Error(`[bosun/sandbox] the Docker host's volume paths (${lower}, ${upper}) cannot be given to an overlay mount`);
+    const c = await this.docker.createContainer({
+      Image: over.helperImage, Cmd: ["true"], User: "1000:1000", Labels: this.#labels(runId, { "bosun.role": "copy" }),
+      HostConfig: { NetworkMode: "none", Binds: [`${upperVolume}:/bosun`] },
     });
+    try {
+      await c.putArchive(await tarOf([{ name: "upper/", content: "" }, { name: "work/", content: "" }]), { path: "/bosun" });
+    } finally {
+      await c.remove({ force: true });
+    }
+    await this.docker.createVolume({
+      Name: name, Driver: "local", DriverOpts: { type: "overlay", device: "overlay", o: `lowerdir=${lower},upperdir=${upper}/upper,workdir=${upper}/work` },
+      Labels: this.#labels(runId, { "bosun.role": role, "bosun.overlay-of": over.volume }),
+    });
+    return name;
+  }
+
+  async removeVolume(runId: string, role: string): Promise<void> {
+    for (const name of [this.volumeName(runId, role), this.volumeName(runId, `${role}-upper`)]) {
+      await this.docker.getVolume(name).remove({ force: true }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404) throw e;
+      });
+    }
   }
 
   /**
@@ -379,12 +413,17 @@ export class DockerSandbox implements Sandbox {
   }
 }
 
-/** A tar archive of small files (plain names, no directories), owned by the sandbox user. */
+/** A tar archive of small files (and empty folders, named with a trailing /), owned by the sandbox user. */
 async function tarOf(files: { name: string; content: string }[]): Promise<Buffer> {
   const dir = await mkdtemp(join(tmpdir(), "bosun-files-"));
   try {
     for (const f of files) {
       const target = join(dir, f.name);
+      // A name ending in / is an empty folder.
+      if (f.name.endsWith("/")) {
+        await mkdir(target, { recursive: true });
+        continue;
+      }
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, f.content);
     }

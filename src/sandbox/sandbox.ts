@@ -109,6 +109,9 @@ export interface RunOutcome {
   stdout: string | null;
 }
 
+/** The read-only lower layer of a run's volume: a folder of another volume, and the image of the helper that prepares the layers. */
+export interface OverlayLower { volume: string; subdir: string; helperImage: string }
+
 export interface Sandbox {
   /** This deployment's id, put on everything the runtime makes, so sweeps touch only its own. */
   instance: string | null;
@@ -118,7 +121,12 @@ export interface Sandbox {
   /** Refuses (never falls back) when the runtime cannot offer gVisor. */
   requireRuntime(runtime: SandboxRuntime): Promise<void>;
   volumeName(runId: string, role: string): string;
-  createVolume(runId: string, role: string): Promise<string>;
+  /**
+   * A run's volume. With `over`, a copy-on-write view of `over.subdir` of another volume (a setup
+   * cache): reads see its files, writes go to the run's own layer and never reach it; it is made at
+   * once, whatever the size. Throws where the runtime cannot (the caller copies instead).
+   */
+  createVolume(runId: string, role: string, o?: { over?: OverlayLower }): Promise<string>;
   removeVolume(runId: string, role: string): Promise<void>;
   /** Copies a host folder into a run's volume. */
   seedVolume(o: { runId: string; image: string; volume: string; mountPath: string; hostDir: string; exclude?: string[]; as?: string }): Promise<void>;
@@ -139,7 +147,7 @@ export interface Sandbox {
   imageId(image: string): Promise<string | null>;
   /** A volume that outlives runs (a setup cache), labelled with this deployment and `labels`. */
   createCacheVolume(name: string, labels: Record<string, string>): Promise<void>;
-  /** False when the volume is in use (a restore reads it): a later sweep removes it. */
+  /** False when the volume is in use (a run's volume lies over it, or a container reads it): a later sweep removes it. */
   removeCacheVolume(name: string): Promise<boolean>;
   /** This deployment's cache volumes, with when each was made (the sweep removes those no cache record names). */
   cacheVolumes(): Promise<{ name: string; createdAt: Date }[]>;

@@ -3,6 +3,7 @@
 // another, even one with the same files.
 import { randomUUID } from "node:crypto";
 import type { Pool } from "pg";
+import { terminalStates } from "../runs/run.ts";
 import type { CacheKeyInputs } from "./cache-key.ts";
 
 export interface SetupCache {
@@ -107,6 +108,14 @@ export class SetupCacheStore {
   async ofInstallation(installationId: number): Promise<SetupCache[]> {
     const r = await this.#pool.query<Row>("SELECT * FROM setup_caches WHERE installation_id = $1 ORDER BY last_used_at, created_at", [installationId]);
     return r.rows.map(fromRow);
+  }
+
+  /** Caches that runs still working lie over (their volumes would lose their lower layer). */
+  async inUse(): Promise<Set<string>> {
+    const r = await this.#pool.query<{ id: string }>(
+      `SELECT DISTINCT jsonb_array_elements_text(facts->'setupCachesInUse') AS id FROM runs
+        WHERE state NOT IN (${terminalStates.map((t) => `'${t}'`).join(", ")}) AND facts ? 'setupCachesInUse'`);
+    return new Set(r.rows.map((x) => x.id));
   }
 
   async expired(): Promise<SetupCache[]> {

@@ -19,10 +19,13 @@ async function removeCache(o: { store: SetupCacheStore; sandbox: Sandbox }, c: S
 /** Removes the installation's least recently used caches until they take `limitBytes` at most. */
 export async function evictOverLimit(o: { store: SetupCacheStore; sandbox: Sandbox; installationId: number; limitBytes: number }): Promise<SetupCache[]> {
   const caches = await o.store.ofInstallation(o.installationId);
+  const inUse = await o.store.inUse();
   let total = caches.reduce((n, c) => n + c.bytes, 0);
   const evicted: SetupCache[] = [];
   for (const c of caches) {
     if (total <= o.limitBytes) break;
+    // A live run's volumes lie over it: it goes once the run ends (the limit is passed until then).
+    if (inUse.has(c.id)) continue;
     await removeCache(o, c);
     total -= c.bytes;
     evicted.push(c);
@@ -31,8 +34,9 @@ export async function evictOverLimit(o: { store: SetupCacheStore; sandbox: Sandb
 }
 
 export async function sweepSetupCaches(o: { store: SetupCacheStore; sandbox: Sandbox; log: Logger }): Promise<{ expired: number; overLimit: number; unfinished: number }> {
-  const expired = await o.store.expired();
-  // One cache that cannot go now (its volume being restored from) does not stop the rest.
+  const inUse = await o.store.inUse();
+  const expired = (await o.store.expired()).filter((c) => !inUse.has(c.id));
+  // One cache that cannot go now does not stop the rest.
   for (const c of expired) await removeCache(o, c).catch((e: unknown) => o.log.warn({ err: e, volume: c.volume }, "could not remove an expired setup cache"));
   let overLimit = 0;
   const newestLimit = new Map<number, SetupCache>();

@@ -5,6 +5,7 @@
 // and those over the org's limit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import Docker from "dockerode";
 import { readTranscript, type TranscriptEvent } from "../../src/audit/transcript.ts";
 import { SetupCacheStore } from "../../src/setup-cache/cache-store.ts";
@@ -29,7 +30,8 @@ test("setup cache", async (t) => {
     "package.json": `${JSON.stringify({ name, version: "1.0.0", private: true, type: "module", dependencies: { "left-pad": "1.3.0" }, scripts: { test: "node test/add.test.js" } }, null, 2)}\n`,
     "package-lock.json": registry.lockfile(name),
     ".gitignore": "node_modules/\n",
-    ".github/bosun.yml": `setup:\n  command: ${JSON.stringify(setupCommand)}\ntest:\n  command: test -f node_modules/left-pad/index.js && npm test\n`,
+    // The tests write into the cache's files: their write stays in their own layer.
+    ".github/bosun.yml": `setup:\n  command: ${JSON.stringify(setupCommand)}\ntest:\n  command: test -f node_modules/left-pad/index.js && echo tampered >> node_modules/left-pad/index.js && npm test\n`,
   });
   const runOn = async (repo: string, body = demoIssue.body) => {
     const issue = await labelDemoIssue(w.gh, repo, { body });
@@ -72,6 +74,10 @@ test("setup cache", async (t) => {
     assert.equal(setupRuns(second.events).length, 0, "setup did not run");
     assert.equal(registry.downloads(), 1, "the registry saw no second download");
     assert.ok(second.run.facts.steps?.some((s) => s.name === `Set up the workspace from the setup cache: \`${setupCommand}\` did not need to run`));
+    assert.deepEqual(cacheEvents(second.events).map((e) => e.payload["how"]), ["overlay", "overlay"]);
+    const volume = (await new SetupCacheStore(w.bosun.pool).all())[0]?.volume ?? "";
+    const cachedFile = execFileSync("docker", ["run", "--rm", "--network", "none", "-v", `${volume}:/c:ro`, "bosun/agent-base:latest", "cat", "/c/tree/node_modules/left-pad/index.js"], { encoding: "utf8" });
+    assert.equal(cachedFile, "module.exports = (s, n) => String(s).padStart(n);\n", "what the tests wrote stayed in their own layer");
   });
 
   await t.test("an agent that changes the lockfile gets a fresh setup for its tests, and saves nothing", async () => {
@@ -133,26 +139,26 @@ test("setup cache", async (t) => {
     const { events } = await runOn("twin");
     const failed = cacheEvents(events)[0]?.payload ?? {};
     assert.equal(failed["cache"], "restore failed");
-    assert.match(String(failed["reason"]), /restoring the cache failed: the cache's archive is missing; setup runs instead, and the cache is dropped/);
+    assert.match(String(failed["reason"]), /restoring the cache failed: the cache's files are missing \(no overlay: .*no such volume.*\); setup runs instead, and the cache is dropped$/);
     assert.deepEqual(decisions(events).slice(1), [["agent", "saved"], ["tests", "restored"]], "setup ran, was saved afresh, and the tests used it");
     assert.equal(registry.downloads(), before + 1);
   });
 
-  await t.test("a restore the agent's tree breaks runs setup instead and keeps the cache", async () => {
-    // The agent replaces the installed folder with a file and commits it: tar cannot unpack there.
+  await t.test("the commit's files win over the cache's", async () => {
+    // The agent replaces the installed folder with a file and commits it.
     const agentCommand = "rm -rf node_modules && node /bosun/agents/patch-agent.mjs";
     const repoFiles = files("breaker");
-    await seedDemoRepo(w.gh, "breaker", { files: { ...repoFiles, ".gitignore": "", ".github/bosun.yml": `${repoFiles[".github/bosun.yml"] ?? ""}agent:\n  command: ${JSON.stringify(agentCommand)}\n` } });
+    const testCommand = "test -f node_modules && ! test -d node_modules && npm test";
+    await seedDemoRepo(w.gh, "breaker", { files: { ...repoFiles, ".gitignore": "", ".github/bosun.yml": `setup:\n  command: ${JSON.stringify(setupCommand)}\nagent:\n  command: ${JSON.stringify(agentCommand)}\ntest:\n  command: ${JSON.stringify(testCommand)}\n` } });
     const body = demoIssue.body.replace("```\n", ["diff --git a/node_modules b/node_modules", "new file mode 100644", "--- /dev/null", "+++ b/node_modules", "@@ -0,0 +1 @@", "+not a folder", "```", ""].join("\n"));
     const issue = await labelDemoIssue(w.gh, "breaker", { body });
     const run = await w.waitForRun({ repo: "acme/breaker", issue });
     const events = await readTranscript(w.bosun.pool, run.id);
-    assert.deepEqual(decisions(events), [["agent", "none"], ["agent", "saved"], ["tests", "restore failed"]], JSON.stringify(cacheEvents(events).map((e) => e.payload)));
-    const failed = cacheEvents(events)[2]?.payload ?? {};
-    assert.match(String(failed["reason"]), /Not a directory[\s\S]*; setup runs instead$/);
-    assert.equal(setupRuns(events).filter((e) => e.payload["purpose"] === "tests").length, 1, "setup ran for the tests");
-    const caches = await new SetupCacheStore(w.bosun.pool).all();
-    assert.ok(caches.some((c) => c.repository === "acme/breaker" && c.savedByRun === run.id), "the cache stays");
+    assert.deepEqual(decisions(events), [["agent", "none"], ["agent", "saved"], ["tests", "restored"]], JSON.stringify(cacheEvents(events).map((e) => e.payload)));
+    assert.equal(cacheEvents(events)[2]?.payload["how"], "overlay");
+    assert.equal(run.facts.testExitCode, 0, `the tests saw the commit's file, not the cache's folder: ${run.facts.testOutputTail ?? ""}`);
+    const cache = (await new SetupCacheStore(w.bosun.pool).all()).find((c) => c.repository === "acme/breaker");
+    assert.equal(cache?.savedByRun, run.id, "the cache stays");
   });
 
   await t.test("the sweep removes expired caches and those over the org's limit", async () => {

@@ -33,6 +33,10 @@ test("the tests' sandbox is set up like the agent's", async (t) => {
     const at = (pred: (e: (typeof events)[number]) => boolean) => events.findIndex(pred);
     assert.ok(at((e) => e.payload["purpose"] === "tests" && e.payload["exit_code"] === 0) < at((e) => e.kind === "test"), "set up, then tested");
     assert.ok(run.facts.steps?.some((s) => s.name === `Set up the tests' sandbox: \`${setup}\``));
+    // The repository ignores nothing, yet what setup installed is not part of the agent's change.
+    assert.deepEqual(run.facts.changedFiles?.map((f) => f.path), ["src/add.js"]);
+    const kept = events.find((e) => e.kind === "policy_decision" && e.payload["rule"] === "setup's leftovers");
+    assert.deepEqual(kept?.payload["paths"], ["node_modules/"]);
   });
 
   await t.test("a setup that fails on the agent's commit fails the tests, saying which and why", async () => {

@@ -5,7 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
 import { readTranscript } from "../../audit/transcript.ts";
-import type { RunOutcome } from "../../sandbox/sandbox.ts";
+import type { OverlayLower, RunOutcome } from "../../sandbox/sandbox.ts";
 import { lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
 import { setUpWorkspace } from "../setup.ts";
 import { ensureCheckout } from "./checkout.ts";
@@ -36,23 +36,26 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   }
   // A fresh workspace for every attempt: a repeated step must not start from a killed agent's half-done edits.
   const checkout = await ensureCheckout(ctx);
-  const freshWorkspace = async (): Promise<string> => {
+  const freshWorkspace = async (over?: OverlayLower): Promise<string> => {
     await deps.sandbox.removeVolume(run.id, "workspace");
-    const volume = await deps.sandbox.createVolume(run.id, "workspace");
+    const volume = await deps.sandbox.createVolume(run.id, "workspace", over ? { over } : {});
     await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume, mountPath: "/workspace", hostDir: checkout });
     return volume;
   };
-  const workspace = await freshWorkspace();
   const bosunVolume = await deps.sandbox.createVolume(run.id, "bosun");
   const agents = await readdir(deps.bundledAgentsDir);
   const files = [
     { path: "/bosun/task.json", content: JSON.stringify(task, null, 2) },
     ...(await Promise.all(agents.map(async (name) => ({ path: `/bosun/agents/${name}`, content: await readFile(join(deps.bundledAgentsDir, name), "utf8") })))),
   ];
+  let workspace: string;
   if (config.setup.command) {
-    const setup = await setUpWorkspace(ctx, { volume: workspace, command: config.setup.command, checkout, commit: run.baseSha ?? "HEAD", reseed: async () => void (await freshWorkspace()) });
+    const setup = await setUpWorkspace(ctx, { command: config.setup.command, checkout, commit: run.baseSha ?? "HEAD", fresh: freshWorkspace });
+    workspace = setup.volume;
     if (!setup.ok) throw new StepFailure({ outcome: `The setup command \`${config.setup.command}\` ${setup.why}, so the agent did not start.`, title: "Setup output", detail: setup.tail });
-    await ctx.stepDone(setup.cached ? `Set up the workspace from the setup cache: \`${config.setup.command}\` did not need to run` : `Set up the workspace: \`${config.setup.command}\``);
+    await ctx.stepDone(setup.cached ? `Set up the workspace from the setup cache: \`${config.setup.command}\` did not need to run` : `Set up the workspace: \`${config.setup.command}\``, { facts: { setupLeftovers: setup.leftovers } });
+  } else {
+    workspace = await freshWorkspace();
   }
   const command = agent.command;
   await ctx.transcript.append("command", { phase: "agent", command, image: ctx.image, network: phasePolicy(ctx, "agent").network });

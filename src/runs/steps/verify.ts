@@ -1,11 +1,12 @@
 // verifying → publishing | succeeded | failed: Bosun, not the agent, computes the diff on its own
 // clone, commits it, and runs the repository's test command on exactly that commit in a fresh
 // sandbox. A plan is posted as a comment instead.
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { changedFiles, commitIndex, neutralizeAttributes, runGit } from "../../github/git.ts";
 import { neutralize } from "../../github/markdown.ts";
 import { findMarkedComment } from "../../github/progress-comment.ts";
+import type { OverlayLower } from "../../sandbox/sandbox.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
 import { lastLines, runPhase } from "../run-phase.ts";
@@ -34,6 +35,11 @@ async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
   await runGit(checkout, ["clean", "-ffdxq"]);
   // Copied with the git directory: the patch is computed whatever the agent's .gitattributes say.
   await neutralizeAttributes(checkout);
+  // What setup installed (node_modules/, .venv/) is not the agent's change, .gitignore or not.
+  const leftovers = (run.facts.setupLeftovers ?? []).filter((p) => !p.includes("\n"));
+  await mkdir(join(checkout, ".git", "info"), { recursive: true });
+  await writeFile(join(checkout, ".git", "info", "exclude"), leftovers.map(excludePattern).join("\n") + "\n");
+  if (leftovers.length) await ctx.transcript.append("policy_decision", { rule: "setup's leftovers", decision: "kept out of the change", count: leftovers.length, paths: leftovers.slice(0, 50) });
   const workspace = await deps.sandbox.createVolume(run.id, "workspace");
   const gitVolume = await deps.sandbox.createVolume(run.id, "git");
   // Mounted at /bosun (owned by the sandbox user in the image, so the volume is too) as /bosun/git.
@@ -64,6 +70,11 @@ async function takeChange(ctx: RunContext, checkout: string): Promise<void> {
   // Binary files' patches are compressed: every changed file is searched whole, as bytes, too.
   const file = await secretInChange(ctx.redactor, checkout, base);
   if (file !== null) throw leaked(file);
+}
+
+/** A path relative to the repository's root as a gitignore pattern matching it alone (a folder with its trailing slash). */
+export function excludePattern(path: string): string {
+  return `/${path.replace(/[\\*?[]/g, (c) => `\\${c}`).replace(/ +$/, (sp) => sp.replace(/ /g, "\\ "))}`;
 }
 
 export function commitMessage(run: Run, botEmail: string): { message: string; author: { name: string; email: string } } {
@@ -144,19 +155,20 @@ export async function verify(ctx: RunContext): Promise<void> {
     await holdOrPublish(ctx);
     return;
   }
-  const freshSandbox = async (): Promise<string> => {
+  const freshSandbox = async (over?: OverlayLower): Promise<string> => {
     await deps.sandbox.removeVolume(run.id, "test");
-    const created = await deps.sandbox.createVolume(run.id, "test");
+    const created = await deps.sandbox.createVolume(run.id, "test", over ? { over } : {});
     await deps.sandbox.seedVolume({ runId: run.id, image: deps.env.BOSUN_AGENT_IMAGE, volume: created, mountPath: "/workspace", hostDir: checkout });
     return created;
   };
-  const volume = await freshSandbox();
+  let volume: string;
   // The tests run in the environment the agent had: the repository's setup first, on exactly the
   // commit under test (with the setup phase's network; its secrets only where the org lets them
   // reach the agent's code), in this fresh sandbox that never saw the agent's workspace.
   const setupCommand = config?.setup.command ?? null;
   if (setupCommand) {
-    const setup = await setUpWorkspace(ctx, { volume, command: setupCommand, checkout, commit: sha, forTests: true, tailLines: 40, reseed: async () => void (await freshSandbox()) });
+    const setup = await setUpWorkspace(ctx, { command: setupCommand, checkout, commit: sha, forTests: true, tailLines: 40, fresh: freshSandbox });
+    volume = setup.volume;
     await ctx.update({ facts: { testSetup: { command: setupCommand, cached: setup.cached, seconds: setup.seconds, tail: setup.ok ? setup.tail : "" } } });
     if (!setup.ok) {
       const why = setup.why;
@@ -169,6 +181,8 @@ export async function verify(ctx: RunContext): Promise<void> {
       return;
     }
     await ctx.stepDone(setup.cached ? `Set up the tests' sandbox from the setup cache: \`${setupCommand}\` did not need to run` : `Set up the tests' sandbox: \`${setupCommand}\``);
+  } else {
+    volume = await freshSandbox();
   }
   const timeoutMinutes = ctx.policy.limits.test_minutes;
   const outcome = await runPhase(ctx, "test", {
