@@ -16,6 +16,7 @@ import { RunStore } from "./runs/store.ts";
 import { sweepLeftovers } from "./runs/sweep.ts";
 import { observeWebhookResponses, operationsHandler } from "./ops/http.ts";
 import { readRunGaugesFrom } from "./ops/metrics.ts";
+import { limitWebhookBodies } from "./ops/webhook-body-limit.ts";
 import { Worker } from "./runs/worker.ts";
 import { dashboard } from "./web/dashboard.ts";
 import { prepareSandboxCa } from "./sandbox/ca-certs.ts";
@@ -97,6 +98,8 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   worker = new Worker({ app, appId: Number(o.appId), pool, store, commands, sandbox, env, log: log.child({ name: "worker" }), workDir, sandboxCa, bundledAgentsDir: o.agentsDir ?? bundledAgentsDir }, { concurrency: env.BOSUN_CONCURRENCY, replica: env.BOSUN_REPLICA, leaseMs: env.BOSUN_LEASE_SECONDS * 1000, sweepMs: env.BOSUN_SWEEP_SECONDS * 1000 });
   await sweepLeftovers({ store, sandbox, workDir, log });
   const http = await server.start();
+  // Before the timing listener, so a refused body's 413 is timed too.
+  limitWebhookBodies(http, log.child({ name: "webhooks" }));
   observeWebhookResponses(http);
   await worker.start();
   const addr = http.address();
