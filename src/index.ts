@@ -76,7 +76,7 @@ export function bosunApp(deps: AppDeps) {
       const recorded = await deps.commands.record({ id: context.id, event: context.name, action: context.payload.action }, {
         installationId: installation.id, repoId: repository.id, owner: repository.owner.login, repo: repository.name,
         issueNumber: issue.number, commentId: comment.id, author: user.login, authorId: user.id, authorType: user.type ?? "User",
-        verb: parsed.verb, args: parsed.args,
+        authorAssociation: comment.author_association, verb: parsed.verb, args: parsed.args,
       });
       context.log.info({ command: parsed.verb, recorded }, recorded ? "command recorded" : "redelivered command ignored");
       if (recorded) deps.onRunQueued?.();

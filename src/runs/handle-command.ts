@@ -20,7 +20,47 @@ import type { StoredCommand } from "./command-store.ts";
 import { followUpOf, isTerminal, type Run } from "./run.ts";
 import type { RunDeps } from "./run-context.ts";
 
-export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<string> {
+/** Associations that may carry a role on the repository; any other commenter (NONE, CONTRIBUTOR, FIRST_TIMER, …) has at most read access. */
+const insiders = new Set(["OWNER", "MEMBER", "COLLABORATOR"]);
+
+/**
+ * Refusals of outsiders' commands this process decided with a token (an issue without a run: the
+ * org's policy had to be read), by repository and login, for ten minutes: the next ones cost none.
+ */
+export class RefusalMemo {
+  readonly #until = new Map<string, { reason: string; until: number }>();
+  static readonly ttlMs = 10 * 60_000;
+  get(cmd: StoredCommand): string | null {
+    const m = this.#until.get(`${cmd.repoId}:${cmd.author.toLowerCase()}`);
+    return m && m.until > Date.now() ? m.reason : null;
+  }
+  set(cmd: StoredCommand, reason: string): void {
+    if (this.#until.size > 10_000) this.#until.clear();
+    this.#until.set(`${cmd.repoId}:${cmd.author.toLowerCase()}`, { reason, until: Date.now() + RefusalMemo.ttlMs });
+  }
+}
+
+/** A comment by someone who, by GitHub's author_association, is no collaborator or member of the repository's org. */
+export function isOutsider(cmd: StoredCommand): boolean {
+  return cmd.via === "comment" && cmd.authorAssociation !== null && !insiders.has(cmd.authorAssociation);
+}
+
+/**
+ * Why an outsider's command is refused, decided without a token: from the run's recorded policy
+ * (an outsider can comment only on a public repository, so has read access there, and belongs to
+ * none of the org's teams), or from a refusal this process decided lately. Null: ask GitHub.
+ */
+async function refusalWithoutToken(cmd: StoredCommand, run: Run | null, memo: RefusalMemo | undefined): Promise<string | null> {
+  if (!isOutsider(cmd)) return null;
+  const remembered = memo?.get(cmd);
+  if (remembered) return remembered;
+  const rules = run?.facts.policy?.rules;
+  if (!rules) return null;
+  const may = await mayStartWork({ rules, login: cmd.author, accountType: cmd.authorType, role: "read", repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner, isTeamMember: () => Promise.resolve(false) });
+  return may.allowed ? null : may.reason;
+}
+
+export async function handleCommand(deps: RunDeps, cmd: StoredCommand, memo?: RefusalMemo): Promise<string> {
   // A review or a push Bosun recorded from a webhook: the merge gate looks again; nobody is answered.
   if (isGateEvent(cmd.verb)) return refreshGate(deps, cmd);
   const redactor = new Redactor();
@@ -28,6 +68,9 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
   // On an issue: its latest run. On Bosun's pull request: the latest run on it (a follow-up waiting there included).
   const run = [...runs].reverse().find((r) => r.issueNumber === cmd.issueNumber || r.prNumber === cmd.issueNumber || r.facts.iteration?.pullNumber === cmd.issueNumber) ?? null;
   const transcript = run ? new Transcript(deps.pool, run.id, redactor) : null;
+  // A refused commenter is answered once an hour per issue; the rest of a flood costs no token and no write.
+  const early = await refusalWithoutToken(cmd, run, memo);
+  if (early !== null && !(await deps.commands.mayAnswerRefusal(cmd))) return unanswered(deps, cmd, refusalReply(early));
   const tokens = new TokenBroker({
     app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, transcript, redactor,
     target: { installationId: cmd.installationId, repoId: cmd.repoId, repoFullName: `${cmd.owner}/${cmd.repo}` },
@@ -37,33 +80,41 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
   const orgPolicy = (): Promise<LoadedPolicy> => (org ??= loadOrgPolicy({ app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, installationId: cmd.installationId, owner: cmd.owner, transcript: null, redactor: new Redactor() }));
   try {
     const { octokit } = await tokens.get("report");
-    const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: cmd.owner, repo: cmd.repo, username: cmd.author });
-    const role = perm.data.role_name;
-    // A command on an issue without a run: a broken policy falls back to Bosun's defaults (write access or more).
-    let rules: ResolvedRules | undefined = run?.facts.policy?.rules;
-    let unreadable: string | null = null;
-    if (!rules) {
-      const loaded = await orgPolicy();
-      // An invalid policy falls back to Bosun's defaults here (they answer `/bosun policy`); one that
-      // could not be read at all decides nothing.
-      if (!loaded.ok && loaded.unreadable) unreadable = loaded.unreadable;
-      rules = orgRulesFor(loaded.ok ? loaded.policy : null, cmd.repo).rules;
-    }
-    const may = unreadable ? { allowed: false, reason: "" } : await mayStartWork({
-      rules, login: cmd.author, accountType: cmd.authorType, role, repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner,
-      isTeamMember: async (slug) => teamChecker((await tokens.get("membership")).octokit, cmd.owner, cmd.author)(slug),
-    });
     let reply: string;
     let decision: string;
-    if (unreadable) {
+    let role = "read";
+    if (early !== null) {
       decision = "refused";
-      reply = `Bosun could not read the org's policy (${unreadable}), so it does not act on commands here until it can. Try again shortly.`;
-    } else if (!may.allowed) {
-      decision = "refused";
-      reply = `Only people the org's policy lets start work can give Bosun commands: ${may.reason}`;
+      reply = refusalReply(early);
     } else {
-      const published = [...runs].reverse().find((r) => r.prNumber === cmd.issueNumber) ?? null;
-      ({ reply, decision } = await carryOut(deps, cmd, { run, published, transcript }, octokit, tokens, role, orgPolicy));
+      const perm = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: cmd.owner, repo: cmd.repo, username: cmd.author });
+      role = perm.data.role_name;
+      // A command on an issue without a run: a broken policy falls back to Bosun's defaults (write access or more).
+      let rules: ResolvedRules | undefined = run?.facts.policy?.rules;
+      let unreadable: string | null = null;
+      if (!rules) {
+        const loaded = await orgPolicy();
+        // An invalid policy falls back to Bosun's defaults here (they answer `/bosun policy`); one that
+        // could not be read at all decides nothing.
+        if (!loaded.ok && loaded.unreadable) unreadable = loaded.unreadable;
+        rules = orgRulesFor(loaded.ok ? loaded.policy : null, cmd.repo).rules;
+      }
+      const may = unreadable ? { allowed: false, reason: "" } : await mayStartWork({
+        rules, login: cmd.author, accountType: cmd.authorType, role, repo: `${cmd.owner}/${cmd.repo}`, org: cmd.owner,
+        isTeamMember: async (slug) => teamChecker((await tokens.get("membership")).octokit, cmd.owner, cmd.author)(slug),
+      });
+      if (unreadable) {
+        decision = "refused";
+        reply = `Bosun could not read the org's policy (${unreadable}), so it does not act on commands here until it can. Try again shortly.`;
+      } else if (!may.allowed) {
+        decision = "refused";
+        reply = refusalReply(may.reason);
+        if (isOutsider(cmd)) memo?.set(cmd, may.reason);
+        if (!(await deps.commands.mayAnswerRefusal(cmd))) return unanswered(deps, cmd, reply);
+      } else {
+        const published = [...runs].reverse().find((r) => r.prNumber === cmd.issueNumber) ?? null;
+        ({ reply, decision } = await carryOut(deps, cmd, { run, published, transcript }, octokit, tokens, role, orgPolicy));
+      }
     }
     // An approval of issue text is a review decision; everything else, refusals included, a policy decision.
     await transcript?.append(decision === "approved" ? "review" : "policy_decision", { rule: "commands", command: `/bosun ${cmd.verb}${cmd.args ? ` ${cmd.args}` : ""}`, via: cmd.via, author: cmd.author, role, decision, reply });
@@ -78,6 +129,16 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand): Promise<
   } finally {
     await tokens.revokeAll();
   }
+}
+
+function refusalReply(reason: string): string {
+  return `Only people the org's policy lets start work can give Bosun commands: ${reason}`;
+}
+
+/** A refusal already answered on this issue within the hour: recorded with the command, not posted or put in the transcript again. */
+function unanswered(deps: RunDeps, cmd: StoredCommand, reply: string): string {
+  deps.log.info({ command: cmd.id, repo: `${cmd.owner}/${cmd.repo}`, issue: cmd.issueNumber, author: cmd.author }, `did not answer @${cmd.author}'s refused /bosun ${cmd.verb} on ${cmd.owner}/${cmd.repo}#${cmd.issueNumber}: they were answered there within the hour`);
+  return `(not posted: answered within the hour) ${reply}`;
 }
 
 /**

@@ -5,13 +5,17 @@ import { hostname } from "node:os";
 import PQueue from "p-queue";
 import type { PoolClient } from "pg";
 import { executeRun } from "./execute-run.ts";
-import { handleCommand } from "./handle-command.ts";
+import { commandLane, type StoredCommand } from "./command-store.ts";
+import { handleCommand, RefusalMemo } from "./handle-command.ts";
 import { LeaseLostError } from "./store.ts";
 import { applyRetention, sweepLeftovers } from "./sweep.ts";
 import { SetupCacheStore } from "../setup-cache/cache-store.ts";
 import { sweepSetupCaches } from "../setup-cache/eviction.ts";
 import type { RunDeps } from "./run-context.ts";
 import type { Run } from "./run.ts";
+
+/** Repositories whose commands are worked on at once in one process (each lane one command at a time). */
+const maxCommandLanes = 8;
 
 export interface WorkerOptions {
   concurrency: number;
@@ -73,23 +77,50 @@ export class Worker {
     this.#claiming = this.#claim().catch((e: unknown) => this.#deps.log.error({ err: e }, "claiming runs failed")).finally(() => (this.#claiming = null));
   }
 
-  #commandsRunning: Promise<void> | null = null;
+  /** Lanes (src/runs/command-store.ts: a repository's, or its `cancel` lane) being worked through here, and each one's work. */
+  readonly #lanes = new Map<string, Promise<void>>();
+  readonly #refusals = new RefusalMemo();
+  #dispatching: Promise<void> | null = null;
 
-  /** Commands go first and outside the run queue: `/bosun cancel` must not wait for a free slot. */
+  /**
+   * Commands go first and outside the run queue: `/bosun cancel` must not wait for a free slot.
+   * Each repository's commands are worked through in order in a lane of their own (up to
+   * `maxCommandLanes` lanes at once), so a flood on one repository does not hold up another's, and
+   * `cancel` has a lane of its own in each repository.
+   */
   #processCommands(): void {
-    if (this.#stopping || this.#commandsRunning) return;
-    this.#commandsRunning = (async () => {
-      for (;;) {
-        const cmd = await this.#deps.commands.claim(this.replica, 60_000);
-        if (!cmd) return;
-        try {
-          const reply = await handleCommand(this.#deps, cmd);
-          await this.#deps.commands.done(cmd.id, reply);
-        } catch (e) {
-          this.#deps.log.error({ err: e, command: cmd.id }, "a command failed; it is tried again when its claim lapses");
+    if (this.#stopping || this.#dispatching) return;
+    this.#dispatching = (async () => {
+      try {
+        while (!this.#stopping && this.#lanes.size < maxCommandLanes) {
+          const cmd = await this.#deps.commands.claim(this.replica, 60_000, { busy: [...this.#lanes.keys()] });
+          if (!cmd) return;
+          const lane = commandLane(cmd);
+          this.#lanes.set(lane, this.#workLane(lane, cmd).finally(() => {
+            this.#lanes.delete(lane);
+            // A lane that ended frees room for a repository that was waiting for one.
+            this.#processCommands();
+          }));
         }
+      } catch (e) {
+        this.#deps.log.error({ err: e }, "processing commands failed");
       }
-    })().catch((e: unknown) => this.#deps.log.error({ err: e }, "processing commands failed")).finally(() => (this.#commandsRunning = null));
+    })().finally(() => (this.#dispatching = null));
+  }
+
+  async #workLane(lane: string, first: StoredCommand): Promise<void> {
+    for (let cmd: StoredCommand | null = first; cmd && !this.#stopping;) {
+      try {
+        const reply = await handleCommand(this.#deps, cmd, this.#refusals);
+        await this.#deps.commands.done(cmd.id, reply);
+      } catch (e) {
+        this.#deps.log.error({ err: e, command: cmd.id }, "a command failed; it is tried again when its claim lapses");
+      }
+      cmd = await this.#deps.commands.claim(this.replica, 60_000, { lane }).catch((e: unknown) => {
+        this.#deps.log.error({ err: e }, "claiming commands failed");
+        return null;
+      });
+    }
   }
 
   async #claim(): Promise<void> {
@@ -136,7 +167,8 @@ export class Worker {
     await this.#claiming;
     // Steps that end soon finish; an agent, which may work for hours, is left running for another replica.
     this.#draining.abort();
-    await this.#commandsRunning;
+    await this.#dispatching;
+    await Promise.all(this.#lanes.values());
     await this.#queue.onIdle();
     if (this.#listener) {
       await this.#listener.query("UNLISTEN bosun_runs").catch(() => undefined);
