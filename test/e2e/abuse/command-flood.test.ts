@@ -78,6 +78,19 @@ test("a command flood from an outsider", async (t) => {
   const paths = (tk: (typeof minted)[number]): string[] => tk.calls.map((c) => `${c.method} ${c.path}`);
   assert.deepEqual(minted.filter((tk) => paths(tk).some((p) => p.includes("/collaborators/mallory/permission"))), [], "no token was minted to look up the outsider");
   const forFlooded = minted.filter((tk) => paths(tk).some((p) => p.startsWith(`POST /repos/acme/flooded/issues/${n}/comments`)) && !paths(tk).some((p) => p.includes("/collaborators/maya/permission")));
-  t.diagnostic(`installation tokens minted from the flood's start to its end: ${minted.length} (the outsider's reply, the cancel and its progress update, the other repository's command)`);
+  t.diagnostic(`installation tokens minted from the flood's start to its end: ${minted.length} (the outsider's one reply, the cancel, the other repository's command)`);
   assert.equal(forFlooded.length, 1, `tokens that answered the outsider: ${JSON.stringify(forFlooded.map(paths))}`);
+
+  // On an issue with no run there is no recorded policy to decide by: the first command costs one
+  // token (who mallory is, the org's policy, the reply), the next ones none; this issue gets its own one reply.
+  const m = (await maya.rest.issues.create({ owner: "acme", repo: "flooded", title: "A question", body: "How do I build this?" })).data.number;
+  const before = new Set(w.gh.installationTokens().map((tk) => tk.token));
+  for (let i = 0; i < 30; i++) await mallory.rest.issues.createComment({ owner: "acme", repo: "flooded", issue_number: m, body: "/bosun policy" });
+  await until("the second flood to be handled", 30_000, async () => {
+    const r = await w.bosun.pool.query<{ n: string }>("SELECT count(*) AS n FROM commands WHERE author = 'mallory' AND issue_number = $1 AND handled_at IS NOT NULL", [m]);
+    return Number(r.rows[0]?.n) === 30 ? true : null;
+  });
+  assert.equal(replies(w, "flooded", m).length, 1);
+  const lookups = w.gh.installationTokens().filter((tk) => !before.has(tk.token) && paths(tk).some((p) => p.includes("/collaborators/mallory/permission")));
+  assert.equal(lookups.length, 1, "one token looked mallory up; the refusal was remembered for the other 29");
 });
