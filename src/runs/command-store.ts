@@ -108,6 +108,11 @@ export class CommandStore {
     return r.rowCount === 1;
   }
 
+  /** The answer `mayAnswerRefusal` allowed could not be posted: the next refusal may answer instead. */
+  async forgetRefusal(c: Pick<StoredCommand, "repoId" | "issueNumber" | "author">): Promise<void> {
+    await this.#pool.query("DELETE FROM command_refusals WHERE repo_id = $1 AND issue_number = $2 AND author = lower($3)", [c.repoId, c.issueNumber, c.author]);
+  }
+
   async done(id: number, reply: string): Promise<void> {
     await this.#pool.query("UPDATE commands SET handled_at = now(), reply = $2 WHERE id = $1", [id, reply]);
   }

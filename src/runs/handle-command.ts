@@ -71,6 +71,7 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand, memo?: Re
   // A refused commenter is answered once an hour per issue; the rest of a flood costs no token and no write.
   const early = await refusalWithoutToken(cmd, run, memo);
   if (early !== null && !(await deps.commands.mayAnswerRefusal(cmd))) return unanswered(deps, cmd, refusalReply(early));
+  let answeringRefusal = early !== null;
   const tokens = new TokenBroker({
     app: deps.app, apiUrl: deps.env.GITHUB_API_URL, log: deps.log, transcript, redactor,
     target: { installationId: cmd.installationId, repoId: cmd.repoId, repoFullName: `${cmd.owner}/${cmd.repo}` },
@@ -111,6 +112,7 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand, memo?: Re
         reply = refusalReply(may.reason);
         if (isOutsider(cmd)) memo?.set(cmd, may.reason);
         if (!(await deps.commands.mayAnswerRefusal(cmd))) return unanswered(deps, cmd, reply);
+        answeringRefusal = true;
       } else {
         const published = [...runs].reverse().find((r) => r.prNumber === cmd.issueNumber) ?? null;
         ({ reply, decision } = await carryOut(deps, cmd, { run, published, transcript }, octokit, tokens, role, orgPolicy));
@@ -126,6 +128,10 @@ export async function handleCommand(deps: RunDeps, cmd: StoredCommand, memo?: Re
       await octokit.rest.issues.createComment({ owner: cmd.owner, repo: cmd.repo, issue_number: cmd.issueNumber, body });
     }
     return reply;
+  } catch (e) {
+    // The one answer of the hour was not posted: the command's retry (or the next one) gives it.
+    if (answeringRefusal) await deps.commands.forgetRefusal(cmd).catch(() => undefined);
+    throw e;
   } finally {
     await tokens.revokeAll();
   }
