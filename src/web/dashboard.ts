@@ -407,7 +407,9 @@ function safeNext(next: string | undefined): string {
 }
 
 function logLine(e: TranscriptEvent | (Omit<TranscriptEvent, "runId"> & { runId: string })): LogLine {
-  return { seq: e.seq, at: e.at.toISOString(), kind: e.kind, text: describeEvent(e), agent: e.payload["source"] === "agent" };
+  const agent = e.payload["source"] === "agent";
+  // An agent's event is labelled as the agent's, so a kind it claims (`command`, `error`) never reads as Bosun's.
+  return { seq: e.seq, at: e.at.toISOString(), kind: e.kind, label: agent ? `agent ${e.kind}` : e.kind, text: describeEvent(e), agent };
 }
 
 /** The kept summary for a run whose events retention reduced; else computed from the events. */
