@@ -50,7 +50,7 @@ export function describeEvent(e: Pick<TranscriptEvent, "kind" | "payload">): str
     case "review":
       return `review: ${s(p["decision"] ?? p["state"])} by ${s(p["reviewer"] ?? p["author"])}`;
     case "policy_decision":
-      return `policy ${s(p["rule"])}: ${s(p["decision"])}${Array.isArray(p["withheld"]) ? ` ${p["withheld"].map((x) => s(x)).join(", ")}` : ""}${p["reason"] ? ` (${s(p["reason"])})` : ""}`;
+      return `policy ${s(p["rule"])}: ${s(p["decision"])}${Array.isArray(p["withheld"]) ? ` ${p["withheld"].map((x) => s(x)).join(", ")}` : ""}${p["reason"] ? ` (${s(p["reason"])})` : ""}${p["redacted"] ? ` (${s(p["redacted"])})` : ""}`;
     case "error":
       return `error: ${s(p["message"])}`;
     default:

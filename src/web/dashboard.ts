@@ -17,6 +17,7 @@ import type { Probot } from "probot";
 import { describeEvent } from "../audit/describe-event.ts";
 import { Redactor } from "../audit/redactor.ts";
 import { summarizeRun, type RunSummary } from "../audit/summary.ts";
+import { summaryWithoutPolicyInternals, withoutPolicyInternals } from "../audit/policy-internals.ts";
 import { readTranscript, toJsonl, type TranscriptEvent } from "../audit/transcript.ts";
 import type { Env } from "../config/env.ts";
 import { loadOrgPolicy } from "../config/load-org-policy.ts";
@@ -30,6 +31,7 @@ import type { CommandStore } from "../runs/command-store.ts";
 import { isTerminal, runStates, type Run, type RunState } from "../runs/run.ts";
 import type { RunStore } from "../runs/store.ts";
 import { authorizeUrl, exchangeCode, SignInExpired, SignInFailed, Viewer, type OAuthSettings, type RepoAccess } from "./github-user.ts";
+import { safeNext } from "./safe-next.ts";
 import { SessionStore, sameToken, type Session } from "./sessions.ts";
 import { ages, layout, notFoundPage, policyPage, runPage, runsPage, signInPage, type LogLine, type Page, type RunsFilter } from "./views.ts";
 
@@ -60,6 +62,8 @@ const notices: Record<string, string> = {
   cancel: "Cancel requested. Bosun stops the run and says so on the issue.",
   retry: "Retry requested. Bosun starts a new run on the issue and links it there.",
 };
+
+interface VisibleRun { run: Run; access: RepoAccess; member: boolean }
 
 type Env2 = { Variables: { session: Session | null; viewer: Viewer | null } };
 
@@ -148,7 +152,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     c.req.path.startsWith("/api/") ? c.json({ message: "Not Found" }, 404) : page(c, { title: "Not found", body: notFoundPage() }, 404);
 
   /** Repositories with runs that the viewer can read, with what they may do there. */
-  const readableRepositories = async (viewer: Viewer): Promise<{ owner: string; repo: string; installationId: number; access: RepoAccess }[]> =>
+  const readableRepositories = async (viewer: Viewer): Promise<{ repoId: number; owner: string; repo: string; installationId: number; access: RepoAccess }[]> =>
     viewer.readable(await store.repositories());
   const anyOrgAdmin = async (viewer: Viewer): Promise<boolean> => {
     const owners = [...new Set((await readableRepositories(viewer)).map((r) => r.owner))];
@@ -156,12 +160,23 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     return false;
   };
   /** The run and the viewer's access to its repository; null for no such run or no access alike. */
-  const visibleRun = async (viewer: Viewer, id: string): Promise<{ run: Run; access: RepoAccess } | null> => {
+  const visibleRun = async (viewer: Viewer, id: string): Promise<VisibleRun | null> => {
     if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
     const run = await store.get(id);
     if (!run) return null;
+    // By the repository's id: whoever owns the name now (after a rename or transfer) does not see
+    // the runs of the repository that had it.
     const access = await viewer.access(run.owner, run.repo);
-    return access ? { run, access } : null;
+    if (!access || access.id !== run.repoId) return null;
+    return { run, access, member: await viewer.isOrgMember(run.owner) };
+  };
+  /** The run's events and summary as this viewer may see them: a non-member of the org without its policy's internals. */
+  const transcriptFor = async (found: VisibleRun): Promise<{ events: TranscriptEvent[]; summary: RunSummary }> => {
+    const { run, member } = found;
+    const stored = await readTranscript(pool, run.id);
+    const events = member ? stored : stored.map((e) => withoutPolicyInternals(e, run.owner));
+    const summary = summaryOf(run, events);
+    return { events, summary: member || !run.facts.transcriptReducedAt ? summary : summaryWithoutPolicyInternals(summary, run.owner) };
   };
 
   app.get("/", (c) => c.redirect("/runs"));
@@ -178,7 +193,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
 
   app.get("/login", (c) => {
     if (!oauth) return signIn(c);
-    const next = safeNext(c.req.query("next"));
+    const next = safeNext(c.req.query("next"), deps.publicUrl());
     const state = randomBytes(18).toString("base64url");
     setCookie(c, oauthCookie, `${state}.${Buffer.from(next).toString("base64url")}`, { httpOnly: true, sameSite: "Lax", secure: secure(), path: "/login", maxAge: 600 });
     return c.redirect(authorizeUrl(oauth, callbackUrl(), state));
@@ -204,7 +219,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const id = await sessions.create({ login: who.login, userId: who.id, token: token.token, expiresAt });
     setCookie(c, sessionCookie, id, { httpOnly: true, sameSite: "Lax", secure: secure(), path: "/", expires: expiresAt });
     log.info({ login: who.login }, "signed in to the dashboard");
-    return c.redirect(safeNext(nextB64 ? Buffer.from(nextB64, "base64url").toString() : "/runs"), 303);
+    return c.redirect(safeNext(nextB64 ? Buffer.from(nextB64, "base64url").toString() : "/runs", deps.publicUrl()), 303);
   });
 
   app.post("/logout", async (c) => {
@@ -223,8 +238,8 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (!viewer || !c.get("session")) return signIn(c);
     const filter = readFilter(c);
     const repos = await readableRepositories(viewer);
-    const names = repos.map((r) => `${r.owner}/${r.repo}`).sort((a, b) => a.localeCompare(b));
-    const runs = await searchRuns(filter, names, 200);
+    const names = [...new Set(repos.map((r) => `${r.owner}/${r.repo}`))].sort((a, b) => a.localeCompare(b));
+    const runs = await searchRuns(filter, repos, 200);
     return page(c, { title: "Runs", body: runsPage({ runs, filter, repositories: names, now: new Date() }) });
   });
 
@@ -235,8 +250,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
     const { run, access } = found;
-    const events = await readTranscript(pool, run.id);
-    const summary = summaryOf(run, events);
+    const { events, summary } = await transcriptFor(found);
     const diffEvent = [...events].reverse().find((e) => e.kind === "file_diff");
     const testEvent = [...events].reverse().find((e) => e.kind === "test");
     const onIssue = await store.list({ owner: run.owner, repo: run.repo, issueNumber: run.issueNumber });
@@ -272,7 +286,8 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
       while (!stream.aborted && !closing.aborted) {
         const fresh = await pool.query<{ seq: number; at: Date; kind: TranscriptEvent["kind"]; payload: Record<string, unknown> }>(
           "SELECT seq, at, kind, payload FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT 500", [runId, after]);
-        for (const e of fresh.rows) {
+        for (const row of fresh.rows) {
+          const e = found.member ? row : withoutPolicyInternals(row, found.run.owner);
           await stream.writeSSE({ event: "line", id: String(e.seq), data: JSON.stringify(logLine({ runId, ...e })) });
           after = e.seq;
         }
@@ -340,8 +355,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const viewer = c.get("viewer");
     if (!viewer) return c.json({ message: "sign in, or send your GitHub token as a Bearer token" }, 401);
     const filter = readFilter(c);
-    const names = (await readableRepositories(viewer)).map((r) => `${r.owner}/${r.repo}`);
-    const runs = await searchRuns(filter, names, Math.min(Number(c.req.query("limit") ?? 100) || 100, 500));
+    const runs = await searchRuns(filter, await readableRepositories(viewer), Math.min(Number(c.req.query("limit") ?? 100) || 100, 500));
     return c.json({ runs: runs.map(runJson) });
   });
 
@@ -357,7 +371,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (!viewer) return c.json({ message: "sign in, or send your GitHub token as a Bearer token" }, 401);
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
-    return c.json(summaryOf(found.run, await readTranscript(pool, found.run.id)));
+    return c.json((await transcriptFor(found)).summary);
   });
 
   app.get("/api/runs/:id/transcript.jsonl", async (c) => {
@@ -368,18 +382,18 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (found.run.facts.transcriptReducedAt) {
       return c.json({ message: `This run's events were reduced to its summary on ${found.run.facts.transcriptReducedAt} (the org's retention policy); GET /api/runs/${found.run.id}/summary has what is kept.` }, 410);
     }
-    const body = toJsonl(await readTranscript(pool, found.run.id));
+    const body = toJsonl((await transcriptFor(found)).events);
     return c.body(body, 200, { "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": `attachment; filename="bosun-run-${found.run.id}.jsonl"` });
   });
 
   app.notFound((c) => notFound(c));
 
-  async function searchRuns(f: RunsFilter, readable: string[], limit: number): Promise<Run[]> {
-    const repositories = f.repository ? readable.filter((r) => r.toLowerCase() === f.repository.toLowerCase()) : readable;
-    if (!repositories.length) return [];
+  async function searchRuns(f: RunsFilter, readable: { repoId: number; owner: string; repo: string }[], limit: number): Promise<Run[]> {
+    const repoIds = (f.repository ? readable.filter((r) => `${r.owner}/${r.repo}`.toLowerCase() === f.repository.toLowerCase()) : readable).map((r) => r.repoId);
+    if (!repoIds.length) return [];
     const seconds = ages[f.age] ?? null;
     return store.search({
-      repositories, limit,
+      repoIds, limit,
       ...(f.state ? { state: f.state as RunState | "active" | "ended" } : {}),
       ...(f.requester ? { requester: f.requester.replace(/^@/, "") } : {}),
       ...(seconds ? { createdAfter: new Date(Date.now() - seconds * 1000) } : {}),
@@ -399,11 +413,6 @@ function readFilter(c: Context<Env2>): RunsFilter {
     requester: q("requester"),
     age: age in ages ? age : "all",
   };
-}
-
-/** Only paths on this site: never an open redirect to somewhere else. */
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/runs";
 }
 
 function logLine(e: TranscriptEvent | (Omit<TranscriptEvent, "runId"> & { runId: string })): LogLine {
