@@ -151,9 +151,36 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
   const notFound = (c: Context<Env2>): Promise<Response> | Response =>
     c.req.path.startsWith("/api/") ? c.json({ message: "Not Found" }, 404) : page(c, { title: "Not found", body: notFoundPage() }, 404);
 
-  /** Repositories with runs that the viewer can read, with what they may do there. */
-  const readableRepositories = async (viewer: Viewer): Promise<{ repoId: number; owner: string; repo: string; installationId: number; access: RepoAccess }[]> =>
-    viewer.readable(await store.repositories());
+  /**
+   * Where the app's installation has its repositories now, by id, asked once a minute at most per
+   * installation (a metadata-read token for the one request, then revoked): a renamed or
+   * transferred repository whose old name another repository took is found under its new name.
+   */
+  const installationNames = new Map<number, { until: number; names: Promise<Map<number, { owner: string; repo: string }>> }>();
+  const currentName = async (installationId: number, repoId: number): Promise<{ owner: string; repo: string } | null> => {
+    const probot = deps.app();
+    if (!probot) return null;
+    let hit = installationNames.get(installationId);
+    if (!hit || hit.until < Date.now()) {
+      hit = { until: Date.now() + 60_000, names: installationRepositories(probot, env, log, installationId) };
+      installationNames.set(installationId, hit);
+      hit.names.catch(() => installationNames.delete(installationId));
+    }
+    return (await hit.names.catch(() => new Map<number, { owner: string; repo: string }>())).get(repoId) ?? null;
+  };
+  /** Repositories with runs that the viewer can read (by id, under their current names), with what they may do there. */
+  const readableRepositories = async (viewer: Viewer): Promise<{ repoId: number; owner: string; repo: string; installationId: number; access: RepoAccess }[]> => {
+    const all = await store.repositories();
+    const direct = await viewer.readable(all);
+    const seen = new Set(direct.map((r) => r.repoId));
+    const moved = [];
+    for (const r of all) {
+      if (seen.has(r.repoId)) continue;
+      const now = await currentName(r.installationId, r.repoId);
+      if (now && `${now.owner}/${now.repo}`.toLowerCase() !== `${r.owner}/${r.repo}`.toLowerCase()) moved.push({ ...r, ...now });
+    }
+    return [...direct, ...(moved.length ? await viewer.readable(moved) : [])];
+  };
   const anyOrgAdmin = async (viewer: Viewer): Promise<boolean> => {
     const owners = [...new Set((await readableRepositories(viewer)).map((r) => r.owner))];
     for (const o of owners) if (await viewer.isOrgAdmin(o)) return true;
@@ -165,9 +192,14 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const run = await store.get(id);
     if (!run) return null;
     // By the repository's id: whoever owns the name now (after a rename or transfer) does not see
-    // the runs of the repository that had it.
-    const access = await viewer.access(run.owner, run.repo);
-    if (!access || access.id !== run.repoId) return null;
+    // the runs of the repository that had it; its readers find it under its new name.
+    let access = await viewer.access(run.owner, run.repo);
+    if (!access || access.id !== run.repoId) {
+      const now = await currentName(run.installationId, run.repoId);
+      access = now ? await viewer.access(now.owner, now.repo) : null;
+      if (!access || access.id !== run.repoId) return null;
+    }
+    // Membership of the org whose policy the transcript holds: the one the run was recorded under.
     return { run, access, member: await viewer.isOrgMember(run.owner) };
   };
   /** The run's events and summary as this viewer may see them: a non-member of the org without its policy's internals. */
@@ -439,6 +471,19 @@ function runJson(r: Run): Record<string, unknown> {
  * The effective settings of every repository the app is installed on in an org, for its admins.
  * One read-only token over the installation's repositories reads the files, and is revoked.
  */
+/** The installation's repositories by id, with their names now. */
+async function installationRepositories(probot: Probot, env: Env, log: Logger, installationId: number): Promise<Map<number, { owner: string; repo: string }>> {
+  const appOctokit = await probot.auth();
+  const minted = await appOctokit.rest.apps.createInstallationAccessToken({ installation_id: installationId, permissions: { metadata: "read" } });
+  const octokit = new (GitHubOctokit())({ auth: { token: minted.data.token }, baseUrl: env.GITHUB_API_URL, log: log.child({ name: "octokit", purpose: "repository-names" }) });
+  try {
+    const repos = await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 });
+    return new Map(repos.map((r) => [r.id, { owner: r.owner.login, repo: r.name }]));
+  } finally {
+    await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
+  }
+}
+
 async function orgPolicyReport(probot: Probot, env: Env, log: Logger, org: string, installationId: number): Promise<{ org: string; source: string; repositories: { name: string; description: PolicyDescription }[] }> {
   const loaded = await loadOrgPolicy({ app: probot, apiUrl: env.GITHUB_API_URL, log, installationId, owner: org, transcript: null, redactor: new Redactor() });
   const appOctokit = await probot.auth();

@@ -56,6 +56,11 @@ test("runs belong to the repository's id: the next owner of a renamed or transfe
     }
   }
   assert.deepEqual(((await (await newcomer("/api/runs")).json()) as { runs: unknown[] }).runs, [], "the newcomer's list is empty");
+  // The renamed repository's readers still find its runs, under its new name (the app's
+  // installation says where its repository went); the transferred one left the installation.
+  assert.equal((await maya(`/api/runs/${ledger.id}`)).status, 200, "a reader of acme/ledger-archive still sees its run");
+  const mayaList = (await (await maya("/api/runs")).json()) as { runs: { id: string }[] };
+  assert.ok(mayaList.runs.some((r) => r.id === ledger.id), "and lists it");
   const { cookie } = await signInOverHttp(w, "newcomer");
   const page = await fetch(`${w.bosun.url}/runs/${ledger.id}`, { headers: { cookie } });
   assert.equal(page.status, 404, "the run's page too");
