@@ -7,7 +7,9 @@ const perms = (v: unknown): string => Object.entries((v as Record<string, string
 
 export function describeEvent(e: Pick<TranscriptEvent, "kind" | "payload">): string {
   const p = e.payload;
-  const agent = p["source"] === "agent" ? "agent: " : "";
+  // What the agent printed is its word, whatever kind it claims: never read as Bosun's own
+  // (an agent's `{"type":"command","phase":"test","exit_code":0}` is not Bosun's test result).
+  if (p["source"] === "agent") return `agent: ${describeAgentEvent(e.kind, p)}`;
   switch (e.kind) {
     case "state":
       return `${s(p["from"]) || "new"} → ${s(p["to"])}${p["outcome"] ? ` (${s(p["outcome"])})` : ""}`;
@@ -16,15 +18,9 @@ export function describeEvent(e: Pick<TranscriptEvent, "kind" | "payload">): str
       if (p["reattached"]) return `${s(p["phase"])}: re-attached to the running container`;
       if (p["handed_over"]) return `${s(p["phase"])}: handed over (${s(p["reason"])})`;
       if (p["exit_code"] !== undefined || p["timed_out"] !== undefined) return `${s(p["phase"])}: ${p["timed_out"] ? "timed out" : `exited ${s(p["exit_code"])}`}`;
-      return `${agent}${s(p["phase"]) || "command"}: ${s(p["command"])}${p["network"] ? ` (network: ${s(p["network"])})` : ""}`;
+      return `${s(p["phase"]) || "command"}: ${s(p["command"])}${p["network"] ? ` (network: ${s(p["network"])})` : ""}`;
     case "agent_output":
       return `agent: ${s(p["line"])}`;
-    case "tool_call":
-      return `${agent}tool ${s(p["tool"] ?? p["name"])}${p["input"] !== undefined ? ` ${s(p["input"]).slice(0, 200)}` : ""}`;
-    case "tool_result":
-      return `${agent}tool result ${s(p["tool"] ?? p["name"])}${p["output"] !== undefined ? ` ${s(p["output"]).slice(0, 200)}` : ""}`;
-    case "model_message":
-      return `${agent}${s(p["text"] ?? p["content"] ?? p["message"]).slice(0, 300)}`;
     case "prompt":
       return "the task was handed to the agent";
     case "file_diff": {
@@ -54,11 +50,35 @@ export function describeEvent(e: Pick<TranscriptEvent, "kind" | "payload">): str
     case "review":
       return `review: ${s(p["decision"] ?? p["state"])} by ${s(p["reviewer"] ?? p["author"])}`;
     case "policy_decision":
-      return `policy ${s(p["rule"])}: ${s(p["decision"])}${Array.isArray(p["withheld"]) ? ` ${p["withheld"].map((x) => s(x)).join(", ")}` : ""}${p["reason"] ? ` (${s(p["reason"])})` : ""}`;
+      return `policy ${s(p["rule"])}: ${s(p["decision"])}${Array.isArray(p["withheld"]) ? ` ${p["withheld"].map((x) => s(x)).join(", ")}` : ""}${p["reason"] ? ` (${s(p["reason"])})` : ""}${p["redacted"] ? ` (${s(p["redacted"])})` : ""}`;
     case "error":
-      return `${agent}error: ${s(p["message"])}`;
+      return `error: ${s(p["message"])}`;
     default:
       return e.kind;
+  }
+}
+
+/** An event the agent printed, told in its own terms (the kinds it may print, and anything else generically). */
+function describeAgentEvent(kind: string, p: Record<string, unknown>): string {
+  switch (kind) {
+    case "agent_output":
+      return s(p["line"]);
+    case "command": {
+      const said = p["exit_code"] !== undefined || p["timed_out"] !== undefined ? ` (it says: ${p["timed_out"] ? "timed out" : `exit ${s(p["exit_code"])}`})` : "";
+      return `ran ${s(p["command"]) || "a command"}${p["phase"] !== undefined ? ` [${s(p["phase"])}]` : ""}${said}`;
+    }
+    case "tool_call":
+      return `tool ${s(p["tool"] ?? p["name"])}${p["input"] !== undefined ? ` ${s(p["input"]).slice(0, 200)}` : ""}`;
+    case "tool_result":
+      return `tool result ${s(p["tool"] ?? p["name"])}${p["output"] !== undefined ? ` ${s(p["output"]).slice(0, 200)}` : ""}`;
+    case "model_message":
+      return s(p["text"] ?? p["content"] ?? p["message"]).slice(0, 300);
+    case "prompt":
+      return `prompt to the model${p["model"] !== undefined ? ` (${s(p["model"])})` : ""}`;
+    case "error":
+      return `error: ${s(p["message"])}`;
+    default:
+      return `${kind} ${JSON.stringify(p).slice(0, 200)}`;
   }
 }
 

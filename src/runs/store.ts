@@ -113,24 +113,27 @@ export class RunStore {
     return r.rows.map(toRun);
   }
 
-  /** The repositories that have runs, for deciding which of them a dashboard viewer may see. */
-  async repositories(): Promise<{ owner: string; repo: string; installationId: number }[]> {
-    const r = await this.pool.query<{ owner: string; repo: string; installation_id: string }>(
-      "SELECT DISTINCT ON (lower(owner), lower(repo)) owner, repo, installation_id FROM runs ORDER BY lower(owner), lower(repo), created_at DESC");
-    return r.rows.map((x) => ({ owner: x.owner, repo: x.repo, installationId: Number(x.installation_id) }));
+  /**
+   * The repositories that have runs, by id, each with the name of its latest run, for deciding
+   * which of them a dashboard viewer may see.
+   */
+  async repositories(): Promise<{ repoId: number; owner: string; repo: string; installationId: number }[]> {
+    const r = await this.pool.query<{ repo_id: string; owner: string; repo: string; installation_id: string }>(
+      "SELECT DISTINCT ON (repo_id) repo_id, owner, repo, installation_id FROM runs ORDER BY repo_id, created_at DESC");
+    return r.rows.map((x) => ({ repoId: Number(x.repo_id), owner: x.owner, repo: x.repo, installationId: Number(x.installation_id) }));
   }
 
-  /** Newest first, within the given repositories (`owner/repo`, any case). */
-  async search(f: { repositories: string[]; state?: RunState | "active" | "ended"; requester?: string; createdAfter?: Date; limit: number; before?: Date }): Promise<Run[]> {
+  /** Newest first, within the given repositories (by id: a name can pass to another repository). */
+  async search(f: { repoIds: number[]; state?: RunState | "active" | "ended"; requester?: string; createdAfter?: Date; limit: number; before?: Date }): Promise<Run[]> {
     const r = await this.pool.query<RunRow>(
       `SELECT * FROM runs
-       WHERE lower(owner || '/' || repo) = ANY($1::text[])
+       WHERE repo_id = ANY($1::bigint[])
          AND ($2::text IS NULL OR state = $2 OR ($2 = 'active' AND state NOT IN (${terminalSql})) OR ($2 = 'ended' AND state IN (${terminalSql})))
          AND ($3::text IS NULL OR lower(requested_by) = lower($3))
          AND ($4::timestamptz IS NULL OR created_at >= $4)
          AND ($5::timestamptz IS NULL OR created_at < $5)
        ORDER BY created_at DESC LIMIT $6`,
-      [f.repositories.map((x) => x.toLowerCase()), f.state ?? null, f.requester ?? null, f.createdAfter ?? null, f.before ?? null, f.limit],
+      [f.repoIds, f.state ?? null, f.requester ?? null, f.createdAfter ?? null, f.before ?? null, f.limit],
     );
     return r.rows.map(toRun);
   }

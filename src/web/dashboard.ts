@@ -17,6 +17,7 @@ import type { Probot } from "probot";
 import { describeEvent } from "../audit/describe-event.ts";
 import { Redactor } from "../audit/redactor.ts";
 import { summarizeRun, type RunSummary } from "../audit/summary.ts";
+import { summaryWithoutPolicyInternals, withoutPolicyInternals } from "../audit/policy-internals.ts";
 import { readTranscript, toJsonl, type TranscriptEvent } from "../audit/transcript.ts";
 import type { Env } from "../config/env.ts";
 import { loadOrgPolicy } from "../config/load-org-policy.ts";
@@ -30,6 +31,7 @@ import type { CommandStore } from "../runs/command-store.ts";
 import { isTerminal, runStates, type Run, type RunState } from "../runs/run.ts";
 import type { RunStore } from "../runs/store.ts";
 import { authorizeUrl, exchangeCode, SignInExpired, SignInFailed, Viewer, type OAuthSettings, type RepoAccess } from "./github-user.ts";
+import { safeNext } from "./safe-next.ts";
 import { SessionStore, sameToken, type Session } from "./sessions.ts";
 import { ages, layout, notFoundPage, policyPage, runPage, runsPage, signInPage, type LogLine, type Page, type RunsFilter } from "./views.ts";
 
@@ -60,6 +62,8 @@ const notices: Record<string, string> = {
   cancel: "Cancel requested. Bosun stops the run and says so on the issue.",
   retry: "Retry requested. Bosun starts a new run on the issue and links it there.",
 };
+
+interface VisibleRun { run: Run; access: RepoAccess; member: boolean }
 
 type Env2 = { Variables: { session: Session | null; viewer: Viewer | null } };
 
@@ -147,21 +151,64 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
   const notFound = (c: Context<Env2>): Promise<Response> | Response =>
     c.req.path.startsWith("/api/") ? c.json({ message: "Not Found" }, 404) : page(c, { title: "Not found", body: notFoundPage() }, 404);
 
-  /** Repositories with runs that the viewer can read, with what they may do there. */
-  const readableRepositories = async (viewer: Viewer): Promise<{ owner: string; repo: string; installationId: number; access: RepoAccess }[]> =>
-    viewer.readable(await store.repositories());
+  /**
+   * Where the app's installation has its repositories now, by id, asked once a minute at most per
+   * installation (a metadata-read token for the one request, then revoked): a renamed or
+   * transferred repository whose old name another repository took is found under its new name.
+   */
+  const installationNames = new Map<number, { until: number; names: Promise<Map<number, { owner: string; repo: string }>> }>();
+  const currentName = async (installationId: number, repoId: number): Promise<{ owner: string; repo: string } | null> => {
+    const probot = deps.app();
+    if (!probot) return null;
+    let hit = installationNames.get(installationId);
+    if (!hit || hit.until < Date.now()) {
+      hit = { until: Date.now() + 60_000, names: installationRepositories(probot, env, log, installationId) };
+      installationNames.set(installationId, hit);
+      hit.names.catch(() => installationNames.delete(installationId));
+    }
+    return (await hit.names.catch(() => new Map<number, { owner: string; repo: string }>())).get(repoId) ?? null;
+  };
+  /** Repositories with runs that the viewer can read (by id, under their current names), with what they may do there. */
+  const readableRepositories = async (viewer: Viewer): Promise<{ repoId: number; owner: string; repo: string; installationId: number; access: RepoAccess }[]> => {
+    const all = await store.repositories();
+    const direct = await viewer.readable(all);
+    const seen = new Set(direct.map((r) => r.repoId));
+    const moved = [];
+    for (const r of all) {
+      if (seen.has(r.repoId)) continue;
+      const now = await currentName(r.installationId, r.repoId);
+      if (now && `${now.owner}/${now.repo}`.toLowerCase() !== `${r.owner}/${r.repo}`.toLowerCase()) moved.push({ ...r, ...now });
+    }
+    return [...direct, ...(moved.length ? await viewer.readable(moved) : [])];
+  };
   const anyOrgAdmin = async (viewer: Viewer): Promise<boolean> => {
     const owners = [...new Set((await readableRepositories(viewer)).map((r) => r.owner))];
     for (const o of owners) if (await viewer.isOrgAdmin(o)) return true;
     return false;
   };
   /** The run and the viewer's access to its repository; null for no such run or no access alike. */
-  const visibleRun = async (viewer: Viewer, id: string): Promise<{ run: Run; access: RepoAccess } | null> => {
+  const visibleRun = async (viewer: Viewer, id: string): Promise<VisibleRun | null> => {
     if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
     const run = await store.get(id);
     if (!run) return null;
-    const access = await viewer.access(run.owner, run.repo);
-    return access ? { run, access } : null;
+    // By the repository's id: whoever owns the name now (after a rename or transfer) does not see
+    // the runs of the repository that had it; its readers find it under its new name.
+    let access = await viewer.access(run.owner, run.repo);
+    if (!access || access.id !== run.repoId) {
+      const now = await currentName(run.installationId, run.repoId);
+      access = now ? await viewer.access(now.owner, now.repo) : null;
+      if (!access || access.id !== run.repoId) return null;
+    }
+    // Membership of the org whose policy the transcript holds: the one the run was recorded under.
+    return { run, access, member: await viewer.isOrgMember(run.owner) };
+  };
+  /** The run's events and summary as this viewer may see them: a non-member of the org without its policy's internals. */
+  const transcriptFor = async (found: VisibleRun): Promise<{ events: TranscriptEvent[]; summary: RunSummary }> => {
+    const { run, member } = found;
+    const stored = await readTranscript(pool, run.id);
+    const events = member ? stored : stored.map((e) => withoutPolicyInternals(e, run.owner));
+    const summary = summaryOf(run, events);
+    return { events, summary: member || !run.facts.transcriptReducedAt ? summary : summaryWithoutPolicyInternals(summary, run.owner) };
   };
 
   app.get("/", (c) => c.redirect("/runs"));
@@ -178,7 +225,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
 
   app.get("/login", (c) => {
     if (!oauth) return signIn(c);
-    const next = safeNext(c.req.query("next"));
+    const next = safeNext(c.req.query("next"), deps.publicUrl());
     const state = randomBytes(18).toString("base64url");
     setCookie(c, oauthCookie, `${state}.${Buffer.from(next).toString("base64url")}`, { httpOnly: true, sameSite: "Lax", secure: secure(), path: "/login", maxAge: 600 });
     return c.redirect(authorizeUrl(oauth, callbackUrl(), state));
@@ -204,7 +251,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const id = await sessions.create({ login: who.login, userId: who.id, token: token.token, expiresAt });
     setCookie(c, sessionCookie, id, { httpOnly: true, sameSite: "Lax", secure: secure(), path: "/", expires: expiresAt });
     log.info({ login: who.login }, "signed in to the dashboard");
-    return c.redirect(safeNext(nextB64 ? Buffer.from(nextB64, "base64url").toString() : "/runs"), 303);
+    return c.redirect(safeNext(nextB64 ? Buffer.from(nextB64, "base64url").toString() : "/runs", deps.publicUrl()), 303);
   });
 
   app.post("/logout", async (c) => {
@@ -223,8 +270,8 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (!viewer || !c.get("session")) return signIn(c);
     const filter = readFilter(c);
     const repos = await readableRepositories(viewer);
-    const names = repos.map((r) => `${r.owner}/${r.repo}`).sort((a, b) => a.localeCompare(b));
-    const runs = await searchRuns(filter, names, 200);
+    const names = [...new Set(repos.map((r) => `${r.owner}/${r.repo}`))].sort((a, b) => a.localeCompare(b));
+    const runs = await searchRuns(filter, repos, 200);
     return page(c, { title: "Runs", body: runsPage({ runs, filter, repositories: names, now: new Date() }) });
   });
 
@@ -235,8 +282,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
     const { run, access } = found;
-    const events = await readTranscript(pool, run.id);
-    const summary = summaryOf(run, events);
+    const { events, summary } = await transcriptFor(found);
     const diffEvent = [...events].reverse().find((e) => e.kind === "file_diff");
     const testEvent = [...events].reverse().find((e) => e.kind === "test");
     const onIssue = await store.list({ owner: run.owner, repo: run.repo, issueNumber: run.issueNumber });
@@ -272,7 +318,8 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
       while (!stream.aborted && !closing.aborted) {
         const fresh = await pool.query<{ seq: number; at: Date; kind: TranscriptEvent["kind"]; payload: Record<string, unknown> }>(
           "SELECT seq, at, kind, payload FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT 500", [runId, after]);
-        for (const e of fresh.rows) {
+        for (const row of fresh.rows) {
+          const e = found.member ? row : withoutPolicyInternals(row, found.run.owner);
           await stream.writeSSE({ event: "line", id: String(e.seq), data: JSON.stringify(logLine({ runId, ...e })) });
           after = e.seq;
         }
@@ -340,8 +387,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const viewer = c.get("viewer");
     if (!viewer) return c.json({ message: "sign in, or send your GitHub token as a Bearer token" }, 401);
     const filter = readFilter(c);
-    const names = (await readableRepositories(viewer)).map((r) => `${r.owner}/${r.repo}`);
-    const runs = await searchRuns(filter, names, Math.min(Number(c.req.query("limit") ?? 100) || 100, 500));
+    const runs = await searchRuns(filter, await readableRepositories(viewer), Math.min(Number(c.req.query("limit") ?? 100) || 100, 500));
     return c.json({ runs: runs.map(runJson) });
   });
 
@@ -357,7 +403,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (!viewer) return c.json({ message: "sign in, or send your GitHub token as a Bearer token" }, 401);
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
-    return c.json(summaryOf(found.run, await readTranscript(pool, found.run.id)));
+    return c.json((await transcriptFor(found)).summary);
   });
 
   app.get("/api/runs/:id/transcript.jsonl", async (c) => {
@@ -368,18 +414,18 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (found.run.facts.transcriptReducedAt) {
       return c.json({ message: `This run's events were reduced to its summary on ${found.run.facts.transcriptReducedAt} (the org's retention policy); GET /api/runs/${found.run.id}/summary has what is kept.` }, 410);
     }
-    const body = toJsonl(await readTranscript(pool, found.run.id));
+    const body = toJsonl((await transcriptFor(found)).events);
     return c.body(body, 200, { "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": `attachment; filename="bosun-run-${found.run.id}.jsonl"` });
   });
 
   app.notFound((c) => notFound(c));
 
-  async function searchRuns(f: RunsFilter, readable: string[], limit: number): Promise<Run[]> {
-    const repositories = f.repository ? readable.filter((r) => r.toLowerCase() === f.repository.toLowerCase()) : readable;
-    if (!repositories.length) return [];
+  async function searchRuns(f: RunsFilter, readable: { repoId: number; owner: string; repo: string }[], limit: number): Promise<Run[]> {
+    const repoIds = (f.repository ? readable.filter((r) => `${r.owner}/${r.repo}`.toLowerCase() === f.repository.toLowerCase()) : readable).map((r) => r.repoId);
+    if (!repoIds.length) return [];
     const seconds = ages[f.age] ?? null;
     return store.search({
-      repositories, limit,
+      repoIds, limit,
       ...(f.state ? { state: f.state as RunState | "active" | "ended" } : {}),
       ...(f.requester ? { requester: f.requester.replace(/^@/, "") } : {}),
       ...(seconds ? { createdAfter: new Date(Date.now() - seconds * 1000) } : {}),
@@ -401,13 +447,10 @@ function readFilter(c: Context<Env2>): RunsFilter {
   };
 }
 
-/** Only paths on this site: never an open redirect to somewhere else. */
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/runs";
-}
-
 function logLine(e: TranscriptEvent | (Omit<TranscriptEvent, "runId"> & { runId: string })): LogLine {
-  return { seq: e.seq, at: e.at.toISOString(), kind: e.kind, text: describeEvent(e), agent: e.payload["source"] === "agent" };
+  const agent = e.payload["source"] === "agent";
+  // An agent's event is labelled as the agent's, so a kind it claims (`command`, `error`) never reads as Bosun's.
+  return { seq: e.seq, at: e.at.toISOString(), kind: e.kind, label: agent ? `agent ${e.kind}` : e.kind, text: describeEvent(e), agent };
 }
 
 /** The kept summary for a run whose events retention reduced; else computed from the events. */
@@ -428,6 +471,19 @@ function runJson(r: Run): Record<string, unknown> {
  * The effective settings of every repository the app is installed on in an org, for its admins.
  * One read-only token over the installation's repositories reads the files, and is revoked.
  */
+/** The installation's repositories by id, with their names now. */
+async function installationRepositories(probot: Probot, env: Env, log: Logger, installationId: number): Promise<Map<number, { owner: string; repo: string }>> {
+  const appOctokit = await probot.auth();
+  const minted = await appOctokit.rest.apps.createInstallationAccessToken({ installation_id: installationId, permissions: { metadata: "read" } });
+  const octokit = new (GitHubOctokit())({ auth: { token: minted.data.token }, baseUrl: env.GITHUB_API_URL, log: log.child({ name: "octokit", purpose: "repository-names" }) });
+  try {
+    const repos = await octokit.paginate(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 });
+    return new Map(repos.map((r) => [r.id, { owner: r.owner.login, repo: r.name }]));
+  } finally {
+    await octokit.rest.apps.revokeInstallationAccessToken().catch(() => undefined);
+  }
+}
+
 async function orgPolicyReport(probot: Probot, env: Env, log: Logger, org: string, installationId: number): Promise<{ org: string; source: string; repositories: { name: string; description: PolicyDescription }[] }> {
   const loaded = await loadOrgPolicy({ app: probot, apiUrl: env.GITHUB_API_URL, log, installationId, owner: org, transcript: null, redactor: new Redactor() });
   const appOctokit = await probot.auth();

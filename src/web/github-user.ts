@@ -39,6 +39,8 @@ export async function exchangeCode(o: OAuthSettings, code: string, redirectUri: 
 }
 
 export interface RepoAccess {
+  /** The repository GitHub answered with: a name can pass to another repository after a rename or transfer. */
+  id: number;
   read: boolean;
   write: boolean;
   admin: boolean;
@@ -46,7 +48,7 @@ export interface RepoAccess {
 
 interface Cached<T> { value: T; until: number }
 const accessCache = new Map<string, Cached<RepoAccess | null>>();
-const adminCache = new Map<string, Cached<boolean>>();
+const membershipCache = new Map<string, Cached<"admin" | "member" | null>>();
 /** How long an answer from GitHub stands: a revoked permission stops working within this. */
 const cacheMs = 60_000;
 
@@ -85,7 +87,7 @@ export class Viewer {
     try {
       const { data } = await this.#octokit.rest.repos.get({ owner, repo });
       const p = data.permissions;
-      value = { read: p?.pull ?? false, write: p?.push ?? false, admin: p?.admin ?? false };
+      value = { id: data.id, read: p?.pull ?? false, write: p?.push ?? false, admin: p?.admin ?? false };
       if (!value.read) value = null;
     } catch (e) {
       const status = (e as { status?: number }).status;
@@ -97,33 +99,45 @@ export class Viewer {
     return value;
   }
 
-  /** The repositories of `all` this person can read, asking GitHub a few at a time. */
-  async readable<T extends { owner: string; repo: string }>(all: T[]): Promise<(T & { access: RepoAccess })[]> {
+  /**
+   * The repositories of `all` this person can read, asking GitHub a few at a time. A repository
+   * counts only when the name answers with its id: the name's new owner does not inherit its runs.
+   */
+  async readable<T extends { repoId: number; owner: string; repo: string }>(all: T[]): Promise<(T & { access: RepoAccess })[]> {
     const queue = new PQueue({ concurrency: 8 });
     const answers = await Promise.all(all.map((r) => queue.add(async () => this.access(r.owner, r.repo))));
     const out: (T & { access: RepoAccess })[] = [];
     all.forEach((r, i) => {
       const access = answers[i];
-      if (access) out.push({ ...r, access });
+      if (access && access.id === r.repoId) out.push({ ...r, access });
     });
     return out;
   }
 
   /** Whether the person is an active admin of the organization (GitHub's membership answer). */
   async isOrgAdmin(org: string): Promise<boolean> {
+    return (await this.#membership(org)) === "admin";
+  }
+
+  /** Whether the person is an active member of the organization, or is the account itself (a user's own repositories). */
+  async isOrgMember(org: string): Promise<boolean> {
+    return org.toLowerCase() === this.login.toLowerCase() || (await this.#membership(org)) !== null;
+  }
+
+  async #membership(org: string): Promise<"admin" | "member" | null> {
     const key = `${this.#key}:${org}`.toLowerCase();
-    const hit = adminCache.get(key);
+    const hit = membershipCache.get(key);
     if (hit && hit.until > Date.now()) return hit.value;
-    let value = false;
+    let value: "admin" | "member" | null = null;
     try {
       const { data } = await this.#octokit.rest.orgs.getMembershipForAuthenticatedUser({ org });
-      value = data.state === "active" && data.role === "admin";
+      value = data.state !== "active" ? null : data.role === "admin" ? "admin" : "member";
     } catch (e) {
       const status = (e as { status?: number }).status;
       if (status === 401) throw new SignInExpired("GitHub no longer accepts this token");
       if (status !== 404 && status !== 403) throw e;
     }
-    adminCache.set(key, { value, until: Date.now() + cacheMs });
+    membershipCache.set(key, { value, until: Date.now() + cacheMs });
     return value;
   }
 }

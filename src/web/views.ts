@@ -9,7 +9,7 @@ import { isTerminal, runStates, type Run } from "../runs/run.ts";
 
 export type Html = ReturnType<typeof html>;
 
-export interface LogLine { seq: number; at: string; kind: string; text: string; agent: boolean }
+export interface LogLine { seq: number; at: string; kind: string; label: string; text: string; agent: boolean }
 
 export interface Page {
   title: string;
@@ -160,7 +160,7 @@ ${v.mayAct
 <section><h2>${active ? "Live log" : "Events"}</h2>
 ${v.reduced ? html`<p class="muted">The events were reduced to the summary below on ${run.facts.transcriptReducedAt ?? ""} (the org's retention policy).</p>` : ""}
 <p class="muted small" id="live-status">${active ? "Following the run as it works…" : `${v.lines.length} events`}</p>
-<ol class="log" id="log">${v.lines.map((l) => html`<li data-seq="${l.seq}" class="kind-${l.kind}${l.agent ? " agent" : ""}">${time(l.at)} <span class="kind">${l.kind}</span> <span class="text">${l.text}</span></li>`)}</ol>
+<ol class="log" id="log">${v.lines.map((l) => html`<li data-seq="${l.seq}" class="kind-${l.kind}${l.agent ? " agent" : ""}">${time(l.at)} <span class="kind">${l.label}</span> <span class="text">${l.text}</span></li>`)}</ol>
 </section>
 
 <section><h2>Diff</h2>

@@ -101,7 +101,7 @@ test("a review requesting changes, then /bosun <instructions>: follow-up commits
   const addressed = events.find((e) => e.kind === "review" && e.payload["decision"] === "addressed");
   assert.deepEqual((addressed?.payload["comments"] as { id: number }[] | undefined)?.map((c) => c.id), inline.map((c) => c.id));
   const prompt = events.find((e) => e.kind === "prompt" && e.payload["source"] !== "agent");
-  assert.match(String(prompt?.payload["prompt"]), /<comment path="src\/add\.js" line="1">\nSay what it returns\./);
+  assert.match(String(prompt?.payload["prompt"]), /<comment boundary="[0-9a-f]{32}" path="src\/add\.js" line="1">\nSay what it returns\./);
 
   // Instructions in a comment on the pull request: a third commit.
   await w.gh.as("maya").rest.issues.createComment({

@@ -2,9 +2,9 @@
 // protocol, webhooks and the OAuth web flow, plus a small scripting API for tests to set the world
 // up and act as people.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Octokit } from "@octokit/rest";
 import { parse as parseYaml } from "yaml";
 import type { Principal } from "./auth.ts";
@@ -193,7 +193,7 @@ export class OfflineGitHub {
   async createRepo(name: string, o: { files?: Record<string, string>; defaultBranch?: string; private?: boolean; description?: string; message?: string } = {}): Promise<Repo> {
     const [owner, repoName] = splitName(name);
     if (!this.world.findAccount(owner)) throw new Error(`[offline-github] no owner ${owner}`);
-    if (this.world.findRepo(owner, repoName)) throw new Error(`[offline-github] ${name} exists already`);
+    if (this.world.repos.has(name.toLowerCase())) throw new Error(`[offline-github] ${name} exists already`);
     const now = this.world.now();
     const r: Repo = {
       id: this.world.nextId(), owner: this.world.account(owner).login, name: repoName, description: o.description ?? null,
@@ -202,8 +202,39 @@ export class OfflineGitHub {
       reviews: new Map(), reviewComments: new Map(), checkRuns: new Map(), lastPushers: new Map(), nextNumber: 1,
     };
     this.world.repos.set(name.toLowerCase(), r);
+    // A new repository with a moved one's old name ends that name's redirect, as on GitHub.
+    this.world.movedRepos.delete(name.toLowerCase());
     await this.world.git.create(r.owner, r.name, r.defaultBranch);
     if (o.files) await this.commit(name, { files: o.files, message: o.message ?? "Initial commit" });
+    return r;
+  }
+
+  /**
+   * Renames a repository or transfers it to another owner (`acme/old` → `acme/new`, or
+   * `other/old`): it keeps its id, issues and git data, and its old name leads to it until
+   * another repository takes the name.
+   */
+  async moveRepo(from: string, to: string): Promise<Repo> {
+    const [toOwner, toName] = splitName(to);
+    const r = this.world.repos.get(from.toLowerCase());
+    if (!r) throw new Error(`[offline-github] no repository ${from}`);
+    if (!this.world.findAccount(toOwner)) throw new Error(`[offline-github] no owner ${toOwner}`);
+    if (this.world.repos.has(to.toLowerCase())) throw new Error(`[offline-github] ${to} exists already`);
+    await mkdir(dirname(this.world.git.path(toOwner, toName)), { recursive: true });
+    await rename(this.world.git.path(r.owner, r.name), this.world.git.path(this.world.account(toOwner).login, toName));
+    this.world.repos.delete(from.toLowerCase());
+    const oldName = fullName(r);
+    r.owner = this.world.account(toOwner).login;
+    r.name = toName;
+    this.world.repos.set(to.toLowerCase(), r);
+    for (const team of this.world.teams.values()) {
+      const role = team.repos.get(oldName);
+      if (role === undefined) continue;
+      team.repos.delete(oldName);
+      team.repos.set(fullName(r), role);
+    }
+    this.world.movedRepos.delete(to.toLowerCase());
+    this.world.movedRepos.set(from.toLowerCase(), r.id);
     return r;
   }
 

@@ -30,6 +30,8 @@ export class World {
   readonly orgs = new Map<string, Org>();
   readonly teams = new Map<string, Team>();
   readonly repos = new Map<string, Repo>();
+  /** Old names of renamed and transferred repositories (lower case) → their ids. */
+  readonly movedRepos = new Map<string, number>();
   readonly installations = new Map<number, Installation>();
   readonly tokens = new Map<string, Token>();
   /** The OAuth web flow's codes and refresh tokens, by their value. */
@@ -156,8 +158,15 @@ export class World {
     return a;
   }
 
+  /**
+   * A repository by name; a renamed or transferred one also by its old name, until another
+   * repository takes that name (GitHub answers the old name with a 301 to `/repositories/{id}`,
+   * which Octokit's fetch follows; the emulator answers with the repository directly).
+   */
   findRepo(owner: string, name: string): Repo | undefined {
-    return this.repos.get(`${owner}/${name}`.toLowerCase());
+    const key = `${owner}/${name}`.toLowerCase();
+    const moved = this.movedRepos.get(key);
+    return this.repos.get(key) ?? (moved === undefined ? undefined : this.repoById(moved));
   }
 
   repoById(id: number): Repo | undefined {

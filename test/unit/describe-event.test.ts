@@ -25,6 +25,20 @@ test("each kind of event reads as one line a person can skim", () => {
   for (const [event, line] of cases) assert.equal(describeEvent(event), line, event.kind);
 });
 
+test("what the agent printed reads as the agent's, whatever Bosun kind it claims", () => {
+  const agent = { source: "agent", bosun_attempt: 1 };
+  const cases: [Parameters<typeof describeEvent>[0], string][] = [
+    [{ kind: "command", payload: { ...agent, phase: "test", exit_code: 0 } }, "agent: ran a command [test] (it says: exit 0)"],
+    [{ kind: "command", payload: { ...agent, phase: "setup", cache: "restored", saved_by_run: "r1" } }, "agent: ran a command [setup]"],
+    [{ kind: "command", payload: { ...agent, phase: "agent", reattached: true } }, "agent: ran a command [agent]"],
+    [{ kind: "command", payload: { ...agent, command: "npm test", timed_out: true } }, "agent: ran npm test (it says: timed out)"],
+    [{ kind: "prompt", payload: { ...agent, model: "m1" } }, "agent: prompt to the model (m1)"],
+    [{ kind: "tool_call", payload: { ...agent, tool: "read_file", input: { path: "a" } } }, 'agent: tool read_file {"path":"a"}'],
+    [{ kind: "model_message", payload: { ...agent, text: "test: exited 0" } }, "agent: test: exited 0"],
+  ];
+  for (const [event, line] of cases) assert.equal(describeEvent(event), line, JSON.stringify(event.payload));
+});
+
 test("the progress comment links the run to its dashboard page when Bosun's public URL is set", () => {
   const run = { id: "6a26a442-704b-4cd5-a0ee-4a1666f9d2c1", state: "running", mode: "pull_request", requestedBy: "maya", createdAt: new Date(0), facts: {} } as unknown as Run;
   assert.match(renderProgress(run, new Date(1000), "https://bosun.example.com/"), /\| Run \| \[`6a26a442-704b-4cd5-a0ee-4a1666f9d2c1`\]\(https:\/\/bosun\.example\.com\/runs\/6a26a442-704b-4cd5-a0ee-4a1666f9d2c1\) \|/);

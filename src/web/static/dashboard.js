@@ -26,7 +26,7 @@ function follow(article) {
     time.setAttribute("datetime", line.at);
     const kind = document.createElement("span");
     kind.className = "kind";
-    kind.textContent = line.kind;
+    kind.textContent = line.label;
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = line.text;
