@@ -16,8 +16,8 @@ import type { Pool } from "pg";
 import type { Probot } from "probot";
 import { describeEvent } from "../audit/describe-event.ts";
 import { Redactor } from "../audit/redactor.ts";
-import { summarizeRun, type RunSummary } from "../audit/summary.ts";
-import { readTranscript, toJsonl, type TranscriptEvent } from "../audit/transcript.ts";
+import { summarizeStoredRun, type RunSummary } from "../audit/summary.ts";
+import { countEvents, lastEventOf, transcriptJsonl, transcriptPage, transcriptPageSize, type TranscriptEvent } from "../audit/transcript.ts";
 import type { Env } from "../config/env.ts";
 import { loadOrgPolicy } from "../config/load-org-policy.ts";
 import { repoConfigPath } from "../config/repo-config.ts";
@@ -235,17 +235,21 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
     const { run, access } = found;
-    const events = await readTranscript(pool, run.id);
-    const summary = summaryOf(run, events);
-    const diffEvent = [...events].reverse().find((e) => e.kind === "file_diff");
-    const testEvent = [...events].reverse().find((e) => e.kind === "test");
+    // One page of events (what a run printed can be long); the summary, diff and tests are read on their own.
+    const after = Math.max(0, Math.floor(Number(c.req.query("after") ?? 0)) || 0);
+    const events = await transcriptPage(pool, run.id, { after, limit: transcriptPageSize + 1 });
+    const more = events.length > transcriptPageSize;
+    if (more) events.pop();
+    const summary = await summaryOf(pool, run);
+    const diffEvent = await lastEventOf(pool, run.id, "file_diff");
+    const testEvent = await lastEventOf(pool, run.id, "test");
     const onIssue = await store.list({ owner: run.owner, repo: run.repo, issueNumber: run.issueNumber });
     const notice = notices[c.req.query("notice") ?? ""];
     return page(c, {
       title: `${run.owner}/${run.repo}#${run.issueNumber}`,
       notice,
       body: runPage({
-        run, summary, lines: events.map(logLine),
+        run, summary, lines: events.map(logLine), page: { after, total: await countEvents(pool, run.id), next: more ? events.at(-1)?.seq ?? null : null },
         diff: diffEvent ? { text: typeof diffEvent.payload["diff"] === "string" ? diffEvent.payload["diff"] : "", truncated: diffEvent.payload["truncated"] === true, files: (diffEvent.payload["files"] as { path: string; status: string }[] | undefined) ?? [] } : null,
         testOutput: typeof testEvent?.payload["output_tail"] === "string" ? testEvent.payload["output_tail"] : null,
         issueUrl: `${env.GITHUB_URL.replace(/\/$/, "")}/${run.owner}/${run.repo}/issues/${run.issueNumber}`,
@@ -357,7 +361,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (!viewer) return c.json({ message: "sign in, or send your GitHub token as a Bearer token" }, 401);
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
-    return c.json(summaryOf(found.run, await readTranscript(pool, found.run.id)));
+    return c.json(await summaryOf(pool, found.run));
   });
 
   app.get("/api/runs/:id/transcript.jsonl", async (c) => {
@@ -368,7 +372,19 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (found.run.facts.transcriptReducedAt) {
       return c.json({ message: `This run's events were reduced to its summary on ${found.run.facts.transcriptReducedAt} (the org's retention policy); GET /api/runs/${found.run.id}/summary has what is kept.` }, 410);
     }
-    const body = toJsonl(await readTranscript(pool, found.run.id));
+    // Streamed a page at a time, as the client reads it: a long transcript is never in memory whole.
+    const encoder = new TextEncoder();
+    const chunks = transcriptJsonl(pool, found.run.id);
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    });
     return c.body(body, 200, { "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": `attachment; filename="bosun-run-${found.run.id}.jsonl"` });
   });
 
@@ -411,8 +427,8 @@ function logLine(e: TranscriptEvent | (Omit<TranscriptEvent, "runId"> & { runId:
 }
 
 /** The kept summary for a run whose events retention reduced; else computed from the events. */
-function summaryOf(run: Run, events: TranscriptEvent[]): RunSummary {
-  return run.facts.transcriptReducedAt && run.facts.retainedSummary ? run.facts.retainedSummary : summarizeRun(run, events);
+async function summaryOf(pool: Pool, run: Run): Promise<RunSummary> {
+  return run.facts.transcriptReducedAt && run.facts.retainedSummary ? run.facts.retainedSummary : summarizeStoredRun(pool, run);
 }
 
 function runJson(r: Run): Record<string, unknown> {
