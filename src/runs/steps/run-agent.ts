@@ -120,7 +120,7 @@ async function agentEvents(ctx: RunContext, attempt: number, skip: number): Prom
     onLine: (line) => {
       // Past a limit nothing is parsed: a blank line is no event, any other is one more dropped.
       if (passed) {
-        if (line.trim()) {
+        if (/\S/.test(line)) {
           passed.events++;
           passed.bytes += Buffer.byteLength(line);
         }
