@@ -274,10 +274,9 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
       let state: RunState | null = null;
       let lastPing = Date.now();
       while (!stream.aborted && !closing.aborted) {
-        const fresh = await pool.query<{ seq: number; at: Date; kind: TranscriptEvent["kind"]; payload: Record<string, unknown> }>(
-          "SELECT seq, at, kind, payload FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT 500", [runId, after]);
-        for (const e of fresh.rows) {
-          await stream.writeSSE({ event: "line", id: String(e.seq), data: JSON.stringify(logLine({ runId, ...e })) });
+        const fresh = await transcriptPage(pool, runId, { after });
+        for (const e of fresh) {
+          await stream.writeSSE({ event: "line", id: String(e.seq), data: JSON.stringify(logLine(e)) });
           after = e.seq;
         }
         const run = await store.get(runId);
@@ -286,7 +285,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
           state = run.state;
           await stream.writeSSE({ event: "state", data: JSON.stringify({ state: run.state, outcome: run.outcome }) });
         }
-        if (isTerminal(run.state) && fresh.rows.length === 0) {
+        if (isTerminal(run.state) && fresh.length === 0) {
           await stream.writeSSE({ event: "end", data: JSON.stringify({ state: run.state }) });
           break;
         }
@@ -295,7 +294,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
           await stream.write(": still here\n\n");
           lastPing = Date.now();
         }
-        if (fresh.rows.length < 500) await stream.sleep(1000);
+        if (fresh.length < transcriptPageSize) await stream.sleep(1000);
       }
     });
   });
@@ -422,7 +421,7 @@ function safeNext(next: string | undefined): string {
   return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/runs";
 }
 
-function logLine(e: TranscriptEvent | (Omit<TranscriptEvent, "runId"> & { runId: string })): LogLine {
+function logLine(e: TranscriptEvent): LogLine {
   return { seq: e.seq, at: e.at.toISOString(), kind: e.kind, text: describeEvent(e), agent: e.payload["source"] === "agent" };
 }
 

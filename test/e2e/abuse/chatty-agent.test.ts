@@ -72,23 +72,31 @@ test("a chatty agent: 200 MB of output, the default limits, the run goes on and 
 test("a chatty agent under `on_limit: stop`: stopped at the limit, with the message on the issue", async (t) => {
   const c = await startBosunCluster(t, {}, { checkSchemas: false });
   await seedDemoRepo(c.gh, "stopped", { files: { ".github/bosun.yml": `agent:\n  command: ${JSON.stringify(chatter(null, 200))}\n` } });
-  await c.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "transcript:\n  max_agent_events: 300\n  on_limit: stop\n" } });
+  await c.gh.createRepo("acme/.github", { files: { ".github/bosun.yml": "transcript:\n  max_agent_events: 600\n  on_limit: stop\n" } });
   const bosun = await c.start("only");
   c.gh.setWebhookUrl(bosun.webhookUrl);
   await labelDemoIssue(c.gh, "stopped");
 
   const done = await runOf(c, "stopped");
   assert.equal(done.state, "failed");
-  const message = "The agent printed more than the run's transcript holds (300 events: the org's `transcript` limits), so it was stopped (`transcript.on_limit: stop`).";
+  const message = "The agent printed more than the run's transcript holds (600 events: the org's `transcript` limits), so it was stopped (`transcript.on_limit: stop`).";
   assert.equal(done.outcome, message);
   assert.ok(progressComment(c, "stopped").includes(message), "the progress comment gives the message");
 
   const events = await readTranscript(c.pool, done.id);
-  assert.equal(agentEvents(events).length, 300, "the agent's events up to the limit");
+  assert.equal(agentEvents(events).length, 600, "the agent's events up to the limit");
   const notes = dropNotes(events);
   assert.equal(notes.length, 1, "one event says what was dropped");
   assert.equal(notes[0]?.payload["on_limit"], "stop");
   assert.ok(Number(notes[0]?.payload["dropped_events"]) >= 1);
+
+  // The export and the summary, read a page (500 events) at a time, give every stored event and the message.
+  const api = (path: string): Promise<Response> => fetch(`${bosun.webhookUrl.replace(/\/api\/github\/webhooks$/, "")}${path}`, { headers: { authorization: `Bearer ${c.gh.userToken("maya")}` } });
+  const exported = (await (await api(`/api/runs/${done.id}/transcript.jsonl`)).text()).trimEnd().split("\n").map((l) => (JSON.parse(l) as { seq: number }).seq);
+  assert.ok(exported.length > 500, "more than one page");
+  assert.deepEqual(exported, events.map((e) => e.seq), "every event, in order");
+  const summary = (await (await api(`/api/runs/${done.id}/summary`)).json()) as { errors: { message: string }[] };
+  assert.ok(summary.errors.some((e) => e.message === message), "the summary's errors give the message");
   const left = await docker.listContainers({ all: true, filters: { label: [`bosun.run=${done.id}`, "bosun.role=agent"] } });
   assert.deepEqual(left, [], "the agent's container is gone");
 });
