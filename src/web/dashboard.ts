@@ -237,19 +237,21 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const { run, access } = found;
     // One page of events (what a run printed can be long); the summary, diff and tests are read on their own.
     const after = Math.max(0, Math.floor(Number(c.req.query("after") ?? 0)) || 0);
-    const events = await transcriptPage(pool, run.id, { after, limit: transcriptPageSize + 1 });
-    const more = events.length > transcriptPageSize;
-    if (more) events.pop();
     const summary = await summaryOf(pool, run);
     const diffEvent = await lastEventOf(pool, run.id, "file_diff");
     const testEvent = await lastEventOf(pool, run.id, "test");
     const onIssue = await store.list({ owner: run.owner, repo: run.repo, issueNumber: run.issueNumber });
+    const total = await countEvents(pool, run.id);
+    // Read last, so the live stream (which follows on from the page's last event) starts as near the page's moment as it can.
+    const events = await transcriptPage(pool, run.id, { after, limit: transcriptPageSize + 1 });
+    const more = events.length > transcriptPageSize;
+    if (more) events.pop();
     const notice = notices[c.req.query("notice") ?? ""];
     return page(c, {
       title: `${run.owner}/${run.repo}#${run.issueNumber}`,
       notice,
       body: runPage({
-        run, summary, lines: events.map(logLine), page: { after, total: await countEvents(pool, run.id), next: more ? events.at(-1)?.seq ?? null : null },
+        run, summary, lines: events.map(logLine), page: { after, total: Math.max(total, events.length), next: more ? events.at(-1)?.seq ?? null : null },
         diff: diffEvent ? { text: typeof diffEvent.payload["diff"] === "string" ? diffEvent.payload["diff"] : "", truncated: diffEvent.payload["truncated"] === true, files: (diffEvent.payload["files"] as { path: string; status: string }[] | undefined) ?? [] } : null,
         testOutput: typeof testEvent?.payload["output_tail"] === "string" ? testEvent.payload["output_tail"] : null,
         issueUrl: `${env.GITHUB_URL.replace(/\/$/, "")}/${run.owner}/${run.repo}/issues/${run.issueNumber}`,
