@@ -3,7 +3,7 @@
 // production runs it (`src/main.ts` as its own process) against the offline GitHub on loopback,
 // with real Postgres and Docker.
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { isTerminal, type Run } from "../src/runs/run.ts";
 import { bundledAgentsDir } from "../src/start-bosun.ts";
 import { demoIssue } from "../test/fixtures/demo-repo.ts";
-import { startBosunCluster, until, type BosunCluster, type BosunReplica } from "../test/helpers/bosun-process.ts";
+import { peakMemoryMiB, startBosunCluster, until, type BosunCluster, type BosunReplica } from "../test/helpers/bosun-process.ts";
 import { seedDemoRepo } from "../test/helpers/seed.ts";
 import type { OfflineGitHub } from "../test/offline-github/server.ts";
 import type { Delivery } from "../test/offline-github/webhooks.ts";
@@ -310,14 +310,6 @@ export async function burstFigures(o: RunBenchOptions & { perSecond: number; sec
   ];
 }
 
-/** Peak resident memory of a process (Linux's VmHWM), in MiB. */
-async function peakRssMiB(r: BosunReplica): Promise<number> {
-  const status = await readFile(`/proc/${r.child.pid}/status`, "utf8");
-  const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (!kb) throw new Error(`no VmHWM for ${r.name}`);
-  return Number(kb) / 1024;
-}
-
 /** `issues` issues labelled at once (webhooks held, then released together) on `replicas` replicas working `concurrency` runs each. */
 async function manyIssuesOnce(o: RunBenchOptions & { issues: number; replicas: number; concurrency: number }): Promise<{ seconds: number; rss: number; connections: number }> {
   return withCleanUps(async (c) => {
@@ -356,7 +348,7 @@ async function manyIssuesOnce(o: RunBenchOptions & { issues: number; replicas: n
     const failed = runs.filter((r) => r.state !== "succeeded" || !r.prNumber);
     if (failed.length) throw new Error(`${failed.length} runs did not open a pull request: ${failed.slice(0, 3).map((r) => `#${r.issueNumber} ${r.state} ${r.outcome ?? ""}`).join("; ")}`);
     const lastPull = Math.max(...runs.map((r) => pullCreatedAt(gh, "many", r.prNumber as number)));
-    const rss = Math.max(...await Promise.all(replicas.map(peakRssMiB)));
+    const rss = Math.max(...await Promise.all(replicas.map(peakMemoryMiB)));
     return { seconds: (lastPull - released) / 1000, rss, connections };
   });
 }

@@ -3,12 +3,13 @@
 // project's own Docker containers.
 //
 //   npm run bench                      every part
-//   npm run bench -- --only runs,burst  some parts: sandbox, runs, burst, many, setup
+//   npm run bench -- --only runs,burst  some parts: sandbox, runs, burst, many, setup, chatty
 //
 // Sizes (environment): BENCH_REPETITIONS (5: sandbox and runs), BENCH_LATENCY_RUNS (20),
 // BENCH_BURST_PER_SECOND (200), BENCH_BURST_SECONDS (10), BENCH_BURST_REPETITIONS (3),
 // BENCH_BURST_REPOSITORIES (10),
 // BENCH_ISSUES (100), BENCH_CONCURRENCY (4), BENCH_MANY_REPETITIONS (3), BENCH_SETUP_REPETITIONS (2),
+// BENCH_CHATTY_REPETITIONS (3),
 // BENCH_GITHUB_WRITE_INTERVAL_MS (10), BENCH_GITHUB_NOTIFY_INTERVAL_MS (the same),
 // BOSUN_AGENT_IMAGE (bosun/agent-base:latest), BOSUN_UNIVERSAL_AGENT_IMAGE (bosun/agent-universal:latest).
 // The setup part alone reaches beyond loopback: the real npm registry, through Bosun's egress proxy.
@@ -20,9 +21,10 @@ import { parseArgs } from "node:util";
 import { stats, type Figure } from "./figures.ts";
 import { sandboxFigures } from "./sandbox-figures.ts";
 import { setupFigures } from "./setup-figures.ts";
+import { chattyFigures } from "./chatty-figures.ts";
 import { burstFigures, manyIssuesFigures, perRunFigures } from "./run-figures.ts";
 
-const parts = ["sandbox", "runs", "burst", "many", "setup"] as const;
+const parts = ["sandbox", "runs", "burst", "many", "setup", "chatty"] as const;
 type Part = (typeof parts)[number];
 
 const { values } = parseArgs({ options: { only: { type: "string" } } });
@@ -50,6 +52,7 @@ const settings = {
   concurrency: num("BENCH_CONCURRENCY", 4),
   manyRepetitions: num("BENCH_MANY_REPETITIONS", 3),
   setupRepetitions: num("BENCH_SETUP_REPETITIONS", 2),
+  chattyRepetitions: num("BENCH_CHATTY_REPETITIONS", 3),
   universalImage: process.env["BOSUN_UNIVERSAL_AGENT_IMAGE"] ?? "bosun/agent-universal:latest",
   writeIntervalMs: num("BENCH_GITHUB_WRITE_INTERVAL_MS", 10),
   notifyIntervalMs: num("BENCH_GITHUB_NOTIFY_INTERVAL_MS", Number(process.env["BENCH_GITHUB_WRITE_INTERVAL_MS"] || 10)),
@@ -82,6 +85,7 @@ await step("runs", () => perRunFigures({ ...run, repetitions: settings.repetitio
 await step("burst", () => burstFigures({ ...run, perSecond: settings.burstPerSecond, seconds: settings.burstSeconds, repetitions: settings.burstRepetitions, repositories: settings.burstRepositories }));
 await step("many", () => manyIssuesFigures({ ...run, issues: settings.issues, concurrency: settings.concurrency, repetitions: settings.manyRepetitions }));
 await step("setup", () => setupFigures({ ...run, universalImage: settings.universalImage, repetitions: settings.setupRepetitions }));
+await step("chatty", () => chattyFigures({ ...run, repetitions: settings.chattyRepetitions }));
 
 const rows = figures.map((f) => {
   const s = stats(f.samples);

@@ -1,9 +1,10 @@
 // `npm run transcript -- <run id> [--summary]`: a run's transcript as JSONL (one event per line,
 // in order, as stored: redacted), or its summary as JSON, from the Postgres in DATABASE_URL.
+import { once } from "node:events";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { summarizeRun } from "../src/audit/summary.ts";
-import { readTranscript, toJsonl } from "../src/audit/transcript.ts";
+import { summarizeStoredRun } from "../src/audit/summary.ts";
+import { transcriptJsonl } from "../src/audit/transcript.ts";
 import { readEnv } from "../src/config/env.ts";
 import { RunStore } from "../src/runs/store.ts";
 
@@ -20,11 +21,13 @@ try {
     console.error(`no run ${runId} in this database`);
     process.exitCode = 1;
   } else {
-    const events = await readTranscript(pool, run.id);
     // A run past its retention keeps only its summary: the events are gone.
     if (run.facts.transcriptReducedAt && !values.summary) console.error(`the events of run ${run.id} were reduced to its summary on ${run.facts.transcriptReducedAt} (retention); use --summary`);
-    const summary = run.facts.retainedSummary ?? summarizeRun(run, events);
-    process.stdout.write(values.summary ? JSON.stringify(summary, null, 2) + "\n" : toJsonl(events));
+    if (values.summary) process.stdout.write(JSON.stringify(run.facts.retainedSummary ?? await summarizeStoredRun(pool, run), null, 2) + "\n");
+    else if (!run.facts.transcriptReducedAt) {
+      // A page at a time, waiting for stdout to drain: a long transcript never sits in memory whole.
+      for await (const chunk of transcriptJsonl(pool, run.id)) if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+    }
   }
 } finally {
   await pool.end();

@@ -2,7 +2,8 @@
 // times, every token with its permissions and how long it lived, hosts reached and refused,
 // dependency installs, tests, the pull request and the reviews.
 import type { Run } from "../runs/run.ts";
-import type { TranscriptEvent } from "./transcript.ts";
+import type { Pool } from "pg";
+import { transcriptEvents, type EventKind, type TranscriptEvent } from "./transcript.ts";
 
 export interface RunSummary {
   run: { id: string; repository: string; issue: number; mode: string; requested_by: string; state: string; outcome: string | null; created_at: string; attempts: number };
@@ -19,7 +20,23 @@ export interface RunSummary {
 
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 
-export function summarizeRun(run: Run, events: TranscriptEvent[]): RunSummary {
+/** The kinds a summary reads: Bosun's own accounts (an agent prints none of these). */
+const summaryKinds: readonly EventKind[] = ["state", "token_minted", "token_revoked", "network", "dependency_install", "test", "pull_request", "review", "policy_decision", "error"];
+
+export function summarizeRun(run: Run, events: Iterable<TranscriptEvent>): RunSummary {
+  const s = summarizer(run);
+  for (const e of events) s.add(e);
+  return s.done();
+}
+
+/** The summary from the database, a page of the kinds it reads at a time. */
+export async function summarizeStoredRun(pool: Pool, run: Run, o: { kinds?: readonly EventKind[] } = {}): Promise<RunSummary> {
+  const s = summarizer(run);
+  for await (const e of transcriptEvents(pool, run.id, { kinds: o.kinds ?? summaryKinds })) s.add(e);
+  return s.done();
+}
+
+function summarizer(run: Run): { add: (e: TranscriptEvent) => void; done: () => RunSummary } {
   const tokens: RunSummary["tokens"] = [];
   const network = new Map<string, { reached: Set<string>; refused: Set<string> }>();
   const s: RunSummary = {
@@ -29,7 +46,7 @@ export function summarizeRun(run: Run, events: TranscriptEvent[]): RunSummary {
     policy: { refusals: [], adjustments: [] },
     errors: [],
   };
-  for (const e of events) {
+  const add = (e: TranscriptEvent): void => {
     const p = e.payload;
     const at = e.at.toISOString();
     switch (e.kind) {
@@ -76,7 +93,10 @@ export function summarizeRun(run: Run, events: TranscriptEvent[]): RunSummary {
       default:
         break;
     }
-  }
-  s.network = [...network].map(([phase, v]) => ({ phase, reached: [...v.reached].sort(), refused: [...v.refused].sort() }));
-  return s;
+  };
+  const done = (): RunSummary => {
+    s.network = [...network].map(([phase, v]) => ({ phase, reached: [...v.reached].sort(), refused: [...v.refused].sort() }));
+    return s;
+  };
+  return { add, done };
 }

@@ -46,13 +46,73 @@ export class Transcript {
   }
 }
 
-export async function readTranscript(pool: Pool, runId: string): Promise<TranscriptEvent[]> {
-  const r = await pool.query<{ run_id: string; seq: number; at: Date; kind: EventKind; payload: Record<string, unknown> }>(
-    "SELECT run_id, seq, at, kind, payload FROM run_events WHERE run_id = $1 ORDER BY seq", [runId]);
-  return r.rows.map((x) => ({ runId: x.run_id, seq: x.seq, at: x.at, kind: x.kind, payload: x.payload }));
+type EventRow = { run_id: string; seq: number; at: Date; kind: EventKind; payload: Record<string, unknown> };
+const toEvent = (x: EventRow): TranscriptEvent => ({ runId: x.run_id, seq: x.seq, at: x.at, kind: x.kind, payload: x.payload });
+
+/** Events read a page at a time: what a caller holds is one page, whatever the run printed. */
+export const transcriptPageSize = 500;
+
+/**
+ * One page of a run's events after `after` (a seq), in order; `kinds` keeps only those kinds.
+ * Keyset pagination on the primary key (run_id, seq): each page is an index range scan, however far in.
+ */
+export async function transcriptPage(pool: Pool, runId: string, o: { after?: number; limit?: number; kinds?: readonly EventKind[] } = {}): Promise<TranscriptEvent[]> {
+  const r = await pool.query<EventRow>(
+    `SELECT run_id, seq, at, kind, payload FROM run_events
+      WHERE run_id = $1 AND seq > $2 AND ($4::text[] IS NULL OR kind = ANY($4)) ORDER BY seq LIMIT $3`,
+    [runId, o.after ?? 0, o.limit ?? transcriptPageSize, o.kinds ? [...o.kinds] : null]);
+  return r.rows.map(toEvent);
 }
 
-/** One JSON object per line, in order: the export format auditors take away. */
+/** A run's events in order, a page at a time (see transcriptPage). */
+export async function* transcriptEvents(pool: Pool, runId: string, o: { kinds?: readonly EventKind[] } = {}): AsyncGenerator<TranscriptEvent> {
+  let after = 0;
+  for (;;) {
+    const page = await transcriptPage(pool, runId, { after, ...o });
+    yield* page;
+    const last = page.at(-1);
+    if (!last || page.length < transcriptPageSize) return;
+    after = last.seq;
+  }
+}
+
+/** The whole transcript in memory: for tests and small runs; everything Bosun serves reads pages. */
+export async function readTranscript(pool: Pool, runId: string): Promise<TranscriptEvent[]> {
+  const out: TranscriptEvent[] = [];
+  for await (const e of transcriptEvents(pool, runId)) out.push(e);
+  return out;
+}
+
+/** The latest event of a kind, or null. */
+export async function lastEventOf(pool: Pool, runId: string, kind: EventKind): Promise<TranscriptEvent | null> {
+  const r = await pool.query<EventRow>("SELECT run_id, seq, at, kind, payload FROM run_events WHERE run_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1", [runId, kind]);
+  return r.rows[0] ? toEvent(r.rows[0]) : null;
+}
+
+export async function countEvents(pool: Pool, runId: string): Promise<number> {
+  const r = await pool.query<{ n: string }>("SELECT count(*) AS n FROM run_events WHERE run_id = $1", [runId]);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+/** One event as a line of the export format auditors take away. */
+export function jsonlLine(e: TranscriptEvent): string {
+  return JSON.stringify({ run_id: e.runId, seq: e.seq, at: e.at.toISOString(), kind: e.kind, payload: e.payload }) + "\n";
+}
+
+/** One JSON object per line, in order. */
 export function toJsonl(events: TranscriptEvent[]): string {
-  return events.map((e) => JSON.stringify({ run_id: e.runId, seq: e.seq, at: e.at.toISOString(), kind: e.kind, payload: e.payload })).join("\n") + (events.length ? "\n" : "");
+  return events.map(jsonlLine).join("");
+}
+
+/** The export a page at a time, as text chunks for a stream. */
+export async function* transcriptJsonl(pool: Pool, runId: string, shown: (e: TranscriptEvent) => TranscriptEvent = (e) => e): AsyncGenerator<string> {
+  let chunk = "";
+  for await (const e of transcriptEvents(pool, runId)) {
+    chunk += jsonlLine(shown(e));
+    if (chunk.length > 256 * 1024) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk) yield chunk;
 }

@@ -70,6 +70,11 @@ const rulesShape = {
   retention: z.strictObject({
     transcript_days: z.number().positive().nullable().optional().describe("Days after a run ends that its events are kept; then they are reduced to the run's summary (states, tokens, hosts, tests, pull request). None keeps them."),
   }).optional(),
+  transcript: z.strictObject({
+    max_agent_events: z.number().int().min(10).max(1_000_000).optional().describe("Events the agent's output may add to a run's transcript (its JSON lines and other output lines; Bosun's own events always go in)."),
+    max_agent_mb: z.number().positive().max(1024).optional().describe("Megabytes (MiB, as printed) of agent output a run's transcript may take."),
+    on_limit: z.enum(["drop", "stop"]).optional().describe("Past either limit, `drop`: the agent goes on and what it prints is not recorded (one event at its end says how much was dropped); `stop`: the agent is stopped and the run fails, saying which limit it passed."),
+  }).optional(),
   setup_cache: z.strictObject({
     enabled: z.boolean().optional().describe("Reuse a repository's setup result when its inputs are the same: the image, the setup command and the files it reads (lockfiles and manifests). A cache is saved only from a setup on the default branch's commit before any agent code ran, and is offered only to later runs of the same repository."),
     max_age_days: z.number().positive().max(365).optional().describe("Days after it was saved that a cache is removed."),
@@ -149,6 +154,7 @@ export interface ResolvedRules {
   };
   concurrency: { runs_per_repository: number | null; runs_per_org: number | null };
   retention: { transcript_days: number | null };
+  transcript: { max_agent_events: number; max_agent_mb: number; on_limit: "drop" | "stop" };
   setup_cache: { enabled: boolean; max_age_days: number; max_total_mb_per_org: number };
   sandbox: {
     docker_outage_wait_minutes: number;
@@ -179,6 +185,9 @@ export const bosunDefaults: ResolvedRules = {
   budgets: { runs_per_day_per_repository: null, sandbox_minutes_per_day_per_repository: null, runs_per_day_per_org: null, sandbox_minutes_per_day_per_org: null },
   concurrency: { runs_per_repository: null, runs_per_org: null },
   retention: { transcript_days: null },
+  // Room for a long model run's account (a turn is a few events: message, tool call, result) while
+  // a run's transcript, and what Bosun holds while recording it, stay a few MiB.
+  transcript: { max_agent_events: 5000, max_agent_mb: 8, on_limit: "drop" },
   setup_cache: { enabled: true, max_age_days: 14, max_total_mb_per_org: 20_480 },
   sandbox: {
     docker_outage_wait_minutes: 10,

@@ -121,7 +121,7 @@ async function runPhaseContainer(ctx: RunContext, phase: Phase, spec: Omit<Conta
  * Takes over a phase's container that an earlier owner of the run started and that still runs:
  * its network served again, its output from the start, its exit.
  */
-export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
+export async function reattachPhase(ctx: RunContext, phase: Phase, container: { id: string; epoch: number; startedAt: Date }, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "stop">): Promise<RunOutcome> {
   // Its secrets are redacted already: the run's context learns every phase's secrets when it is made.
   const network = phaseNetwork(ctx, phase);
   try {

@@ -270,11 +270,13 @@ export class RunStore {
 
   /**
    * Runs whose events the policy in force when they ran keeps no longer: ended more than
-   * `retention.transcript_days` ago, events not yet reduced.
+   * `retention.transcript_days` ago, events not yet reduced (or reduced, with events a sweep had
+   * not deleted yet when it stopped).
    */
   async runsPastRetention(limit = 100): Promise<Run[]> {
     const r = await this.pool.query<RunRow>(
-      `SELECT * FROM runs WHERE state IN (${terminalSql}) AND facts->>'transcriptReducedAt' IS NULL
+      `SELECT * FROM runs WHERE state IN (${terminalSql})
+         AND (facts->>'transcriptReducedAt' IS NULL OR EXISTS (SELECT 1 FROM run_events e WHERE e.run_id = runs.id))
          AND jsonb_typeof(facts->'policy'->'rules'->'retention'->'transcript_days') = 'number'
          AND state_changed_at < now() - make_interval(secs => (facts->'policy'->'rules'->'retention'->>'transcript_days')::double precision * 86400)
        ORDER BY state_changed_at LIMIT $1`,

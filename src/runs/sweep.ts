@@ -7,8 +7,7 @@ import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
-import { summarizeRun } from "../audit/summary.ts";
-import { readTranscript } from "../audit/transcript.ts";
+import { summarizeStoredRun } from "../audit/summary.ts";
 import { caWorkDirName } from "../sandbox/ca-certs.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import { isTerminal } from "./run.ts";
@@ -33,28 +32,48 @@ export async function sweepLeftovers(o: { store: RunStore; sandbox: Sandbox; wor
   }
 }
 
+/** Events deleted per statement: a reduced run's rows go in short transactions, not one long one. */
+const retentionBatch = 1000;
+
 /**
  * Retention: a run the policy keeps no longer has its events replaced by its summary (kept on the
- * run), in one transaction, so an export after that gives the summary and nothing half-deleted.
+ * run; computed a page at a time). The summary is kept in the transaction that deletes the first
+ * batch, so an export after that gives the summary (and no half-deleted events); further batches
+ * follow, and a sweep interrupted between them goes on where it stopped the next time.
  */
 export async function applyRetention(o: { store: RunStore; pool: Pool; log: Logger }): Promise<number> {
   let reduced = 0;
   for (const run of await o.store.runsPastRetention()) {
-    const summary = summarizeRun(run, await readTranscript(o.pool, run.id));
-    const client = await o.pool.connect();
     try {
-      await client.query("BEGIN");
-      const n = await client.query("DELETE FROM run_events WHERE run_id = $1", [run.id]);
-      await client.query("UPDATE runs SET facts = facts || $2::jsonb WHERE id = $1", [run.id, JSON.stringify({ retainedSummary: summary, transcriptReducedAt: new Date().toISOString() })]);
-      await client.query("COMMIT");
-      o.log.info({ run: run.id, events: n.rowCount }, "reduced an ended run's transcript to its summary (retention)");
+      let events = 0;
+      if (!run.facts.transcriptReducedAt) {
+        const summary = await summarizeStoredRun(o.pool, run);
+        const client = await o.pool.connect();
+        try {
+          await client.query("BEGIN");
+          events += await deleteBatch(client, run.id);
+          await client.query("UPDATE runs SET facts = facts || $2::jsonb WHERE id = $1", [run.id, JSON.stringify({ retainedSummary: summary, transcriptReducedAt: new Date().toISOString() })]);
+          await client.query("COMMIT");
+        } catch (e) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw e;
+        } finally {
+          client.release();
+        }
+      }
+      for (let n = retentionBatch; n === retentionBatch;) {
+        n = await deleteBatch(o.pool, run.id);
+        events += n;
+      }
+      o.log.info({ run: run.id, events }, "reduced an ended run's transcript to its summary (retention)");
       reduced++;
     } catch (e) {
-      await client.query("ROLLBACK").catch(() => undefined);
       o.log.warn({ err: e, run: run.id }, "could not apply retention to a run");
-    } finally {
-      client.release();
     }
   }
   return reduced;
+}
+
+function deleteBatch(db: Pick<Pool, "query">, runId: string): Promise<number> {
+  return db.query("DELETE FROM run_events WHERE run_id = $1 AND seq IN (SELECT seq FROM run_events WHERE run_id = $1 ORDER BY seq LIMIT $2)", [runId, retentionBatch]).then((r) => r.rowCount ?? 0);
 }

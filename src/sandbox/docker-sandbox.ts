@@ -254,7 +254,7 @@ export class DockerSandbox implements Sandbox {
    * Follows a container's output to its exit: lines to `onStdoutLine`, a tail of both streams, and
    * the wall-clock and inactivity limits (the wall clock counted from `timeoutMs` now).
    */
-  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<ContainerSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs" | "handOver">, timeoutMs: number): Promise<RunOutcome> {
+  async #follow(container: Docker.Container, stream: NodeJS.ReadableStream, spec: Pick<ContainerSpec, "onStdoutLine" | "captureStdoutBytes" | "inactivityMs" | "handOver" | "stop">, timeoutMs: number): Promise<RunOutcome> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     // A connection to Docker that breaks shows in wait() below; an unheard stream error would end the process.
@@ -303,6 +303,9 @@ export class DockerSandbox implements Sandbox {
         container.kill().catch(() => undefined);
       }, Math.min(1000, spec.inactivityMs))
       : null;
+    const kill = (): void => void container.kill().catch(() => undefined);
+    if (spec.stop?.aborted) kill();
+    spec.stop?.addEventListener("abort", kill, { once: true });
     const handOver = spec.handOver;
     const handedOver = new Promise<null>((resolve) => {
       if (handOver?.aborted) resolve(null);
@@ -331,6 +334,7 @@ export class DockerSandbox implements Sandbox {
     } finally {
       clearTimeout(timer);
       if (watchdog) clearInterval(watchdog);
+      spec.stop?.removeEventListener("abort", kill);
     }
     if (result === null) {
       closeStream();
@@ -360,7 +364,7 @@ export class DockerSandbox implements Sandbox {
    * Takes over a running container: its output from the first line (Docker keeps it), its exit,
    * and the same limits as `run`, counted from when it started. Removes it afterwards.
    */
-  async #followAgain(containerId: string, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver">): Promise<RunOutcome> {
+  async #followAgain(containerId: string, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "stop">): Promise<RunOutcome> {
     const container = this.docker.getContainer(containerId);
     let outcome: RunOutcome | null = null;
     try {

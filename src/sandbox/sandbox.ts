@@ -59,6 +59,8 @@ export interface ContainerSpec {
   onStdoutLine?: (line: string) => void;
   /** Stop following (and leave the container running, for another owner to take over) when this aborts. */
   handOver?: AbortSignal;
+  /** Kill the container when this aborts (the run's transcript limit with `on_limit: stop`); its outcome is its exit. */
+  stop?: AbortSignal;
   /** Keep all of stdout (up to this many bytes) and return it. */
   captureStdoutBytes?: number;
 }
@@ -87,7 +89,7 @@ export interface PhaseSettings {
 export interface RunSpec extends ContainerSpec, PhaseSettings {}
 
 /** What following a phase's running container again takes: its limits, its output, its network. */
-export type ReattachSpec = Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "network" | "onNetworkEvent" | "onDependency">;
+export type ReattachSpec = Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "stop" | "network" | "onNetworkEvent" | "onDependency">;
 
 /** A phase's container, by its role and the epoch (attempt) of the owner that started it. */
 export interface PhaseContainer { role: RunSpec["role"]; epoch: number }

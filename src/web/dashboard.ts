@@ -16,9 +16,9 @@ import type { Pool } from "pg";
 import type { Probot } from "probot";
 import { describeEvent } from "../audit/describe-event.ts";
 import { Redactor } from "../audit/redactor.ts";
-import { summarizeRun, type RunSummary } from "../audit/summary.ts";
+import { summarizeStoredRun, type RunSummary } from "../audit/summary.ts";
 import { summaryWithoutPolicyInternals, withoutPolicyInternals } from "../audit/policy-internals.ts";
-import { readTranscript, toJsonl, type TranscriptEvent } from "../audit/transcript.ts";
+import { countEvents, lastEventOf, transcriptJsonl, transcriptPage, transcriptPageSize, type TranscriptEvent } from "../audit/transcript.ts";
 import type { Env } from "../config/env.ts";
 import { loadOrgPolicy } from "../config/load-org-policy.ts";
 import { repoConfigPath } from "../config/repo-config.ts";
@@ -203,12 +203,10 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     return { run, access, member: await viewer.isOrgMember(run.owner) };
   };
   /** The run's events and summary as this viewer may see them: a non-member of the org without its policy's internals. */
-  const transcriptFor = async (found: VisibleRun): Promise<{ events: TranscriptEvent[]; summary: RunSummary }> => {
-    const { run, member } = found;
-    const stored = await readTranscript(pool, run.id);
-    const events = member ? stored : stored.map((e) => withoutPolicyInternals(e, run.owner));
-    const summary = summaryOf(run, events);
-    return { events, summary: member || !run.facts.transcriptReducedAt ? summary : summaryWithoutPolicyInternals(summary, run.owner) };
+  /** The run's summary; without the org policy's internals for someone outside the org. */
+  const summaryFor = async (found: VisibleRun): Promise<RunSummary> => {
+    const summary = await summaryOf(pool, found.run);
+    return found.member ? summary : summaryWithoutPolicyInternals(summary, found.run.owner);
   };
 
   app.get("/", (c) => c.redirect("/runs"));
@@ -282,16 +280,23 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
     const { run, access } = found;
-    const { events, summary } = await transcriptFor(found);
-    const diffEvent = [...events].reverse().find((e) => e.kind === "file_diff");
-    const testEvent = [...events].reverse().find((e) => e.kind === "test");
+    // One page of events (what a run printed can be long); the summary, diff and tests are read on their own.
+    const after = Math.max(0, Math.floor(Number(c.req.query("after") ?? 0)) || 0);
+    const summary = await summaryFor(found);
+    const diffEvent = await lastEventOf(pool, run.id, "file_diff");
+    const testEvent = await lastEventOf(pool, run.id, "test");
     const onIssue = await store.list({ owner: run.owner, repo: run.repo, issueNumber: run.issueNumber });
+    const total = await countEvents(pool, run.id);
+    // Read last, so the live stream (which follows on from the page's last event) starts as near the page's moment as it can.
+    const events = await transcriptPage(pool, run.id, { after, limit: transcriptPageSize + 1 });
+    const more = events.length > transcriptPageSize;
+    if (more) events.pop();
     const notice = notices[c.req.query("notice") ?? ""];
     return page(c, {
       title: `${run.owner}/${run.repo}#${run.issueNumber}`,
       notice,
       body: runPage({
-        run, summary, lines: events.map(logLine),
+        run, summary, lines: events.map((e) => logLine(found.member ? e : withoutPolicyInternals(e, run.owner))), page: { after, total: Math.max(total, events.length), next: more ? events.at(-1)?.seq ?? null : null },
         diff: diffEvent ? { text: typeof diffEvent.payload["diff"] === "string" ? diffEvent.payload["diff"] : "", truncated: diffEvent.payload["truncated"] === true, files: (diffEvent.payload["files"] as { path: string; status: string }[] | undefined) ?? [] } : null,
         testOutput: typeof testEvent?.payload["output_tail"] === "string" ? testEvent.payload["output_tail"] : null,
         issueUrl: `${env.GITHUB_URL.replace(/\/$/, "")}/${run.owner}/${run.repo}/issues/${run.issueNumber}`,
@@ -316,11 +321,10 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
       let state: RunState | null = null;
       let lastPing = Date.now();
       while (!stream.aborted && !closing.aborted) {
-        const fresh = await pool.query<{ seq: number; at: Date; kind: TranscriptEvent["kind"]; payload: Record<string, unknown> }>(
-          "SELECT seq, at, kind, payload FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT 500", [runId, after]);
-        for (const row of fresh.rows) {
+        const fresh = await transcriptPage(pool, runId, { after });
+        for (const row of fresh) {
           const e = found.member ? row : withoutPolicyInternals(row, found.run.owner);
-          await stream.writeSSE({ event: "line", id: String(e.seq), data: JSON.stringify(logLine({ runId, ...e })) });
+          await stream.writeSSE({ event: "line", id: String(e.seq), data: JSON.stringify(logLine(e)) });
           after = e.seq;
         }
         const run = await store.get(runId);
@@ -329,7 +333,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
           state = run.state;
           await stream.writeSSE({ event: "state", data: JSON.stringify({ state: run.state, outcome: run.outcome }) });
         }
-        if (isTerminal(run.state) && fresh.rows.length === 0) {
+        if (isTerminal(run.state) && fresh.length === 0) {
           await stream.writeSSE({ event: "end", data: JSON.stringify({ state: run.state }) });
           break;
         }
@@ -338,7 +342,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
           await stream.write(": still here\n\n");
           lastPing = Date.now();
         }
-        if (fresh.rows.length < 500) await stream.sleep(1000);
+        if (fresh.length < transcriptPageSize) await stream.sleep(1000);
       }
     });
   });
@@ -403,7 +407,7 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (!viewer) return c.json({ message: "sign in, or send your GitHub token as a Bearer token" }, 401);
     const found = await visibleRun(viewer, c.req.param("id"));
     if (!found) return notFound(c);
-    return c.json((await transcriptFor(found)).summary);
+    return c.json(await summaryFor(found));
   });
 
   app.get("/api/runs/:id/transcript.jsonl", async (c) => {
@@ -414,7 +418,19 @@ export function createDashboard(deps: DashboardDeps, closing: AbortSignal = new 
     if (found.run.facts.transcriptReducedAt) {
       return c.json({ message: `This run's events were reduced to its summary on ${found.run.facts.transcriptReducedAt} (the org's retention policy); GET /api/runs/${found.run.id}/summary has what is kept.` }, 410);
     }
-    const body = toJsonl((await transcriptFor(found)).events);
+    // Streamed a page at a time, as the client reads it: a long transcript is never in memory whole.
+    const encoder = new TextEncoder();
+    const chunks = transcriptJsonl(pool, found.run.id, found.member ? undefined : (e) => withoutPolicyInternals(e, found.run.owner));
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    });
     return c.body(body, 200, { "content-type": "application/x-ndjson; charset=utf-8", "content-disposition": `attachment; filename="bosun-run-${found.run.id}.jsonl"` });
   });
 
@@ -447,15 +463,15 @@ function readFilter(c: Context<Env2>): RunsFilter {
   };
 }
 
-function logLine(e: TranscriptEvent | (Omit<TranscriptEvent, "runId"> & { runId: string })): LogLine {
+function logLine(e: TranscriptEvent): LogLine {
   const agent = e.payload["source"] === "agent";
   // An agent's event is labelled as the agent's, so a kind it claims (`command`, `error`) never reads as Bosun's.
   return { seq: e.seq, at: e.at.toISOString(), kind: e.kind, label: agent ? `agent ${e.kind}` : e.kind, text: describeEvent(e), agent };
 }
 
 /** The kept summary for a run whose events retention reduced; else computed from the events. */
-function summaryOf(run: Run, events: TranscriptEvent[]): RunSummary {
-  return run.facts.transcriptReducedAt && run.facts.retainedSummary ? run.facts.retainedSummary : summarizeRun(run, events);
+async function summaryOf(pool: Pool, run: Run): Promise<RunSummary> {
+  return run.facts.transcriptReducedAt && run.facts.retainedSummary ? run.facts.retainedSummary : summarizeStoredRun(pool, run);
 }
 
 function runJson(r: Run): Record<string, unknown> {

@@ -110,7 +110,9 @@ ${o.runs.map((r) => html`<tr>
 export interface RunView {
   run: Run;
   summary: RunSummary;
+  /** One page of the events: those after `after`; `next` is the seq to read on from when more follow. */
   lines: LogLine[];
+  page: { after: number; total: number; next: number | null };
   diff: { text: string; truncated: boolean; files: { path: string; status: string }[] } | null;
   testOutput: string | null;
   issueUrl: string;
@@ -159,8 +161,9 @@ ${v.mayAct
 
 <section><h2>${active ? "Live log" : "Events"}</h2>
 ${v.reduced ? html`<p class="muted">The events were reduced to the summary below on ${run.facts.transcriptReducedAt ?? ""} (the org's retention policy).</p>` : ""}
-<p class="muted small" id="live-status">${active ? "Following the run as it works…" : `${v.lines.length} events`}</p>
+<p class="muted small" id="live-status">${active ? "Following the run as it works…" : v.page.total > v.lines.length ? `${v.page.total} events; these are ${v.lines.length} of them` : `${v.page.total} events`}</p>
 <ol class="log" id="log">${v.lines.map((l) => html`<li data-seq="${l.seq}" class="kind-${l.kind}${l.agent ? " agent" : ""}">${time(l.at)} <span class="kind">${l.label}</span> <span class="text">${l.text}</span></li>`)}</ol>
+${!active && (v.page.after > 0 || v.page.next !== null) ? html`<p class="pages">${v.page.after > 0 ? html`<a href="/runs/${run.id}">First events</a>` : ""}${v.page.after > 0 && v.page.next !== null ? " · " : ""}${v.page.next !== null ? html`<a href="/runs/${run.id}?after=${v.page.next}">Next events</a>` : ""}</p>` : ""}
 </section>
 
 <section><h2>Diff</h2>

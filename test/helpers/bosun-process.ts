@@ -2,7 +2,7 @@
 // one Postgres, so tests can kill them with SIGKILL, stop them with SIGTERM and run several
 // replicas at once.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -52,6 +52,22 @@ export async function until<T>(what: string, f: () => Promise<T | null | undefin
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Peak resident memory of a replica's process (Linux's VmHWM), in MiB. */
+export async function peakMemoryMiB(r: BosunReplica): Promise<number> {
+  const status = await readFile(`/proc/${r.child.pid}/status`, "utf8");
+  const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (!kb) throw new Error(`no VmHWM for ${r.name}`);
+  return Number(kb) / 1024;
+}
+
+/**
+ * An agent command that prints `lines` JSON lines (`model_message` events) of `size` bytes each,
+ * or lines without end when `lines` is null, as fast as its stdout takes them.
+ */
+export function chattyAgentCommand(lines: number | null, size: number): string {
+  return `node -e 'const l=JSON.stringify({type:"model_message",text:"x".repeat(${size - 40})})+"\\n";let i=0;const w=()=>{while(${lines === null ? "true" : `i<${lines}`}){i++;if(!process.stdout.write(l))return process.stdout.once("drain",w)}};w()'`;
 }
 
 /** What a cluster needs from its owner: a test's context, or the benchmarks' own list of clean-ups. */

@@ -1,8 +1,7 @@
 // publishing → succeeded | failed: push bosun/<issue>-<slug>, open or update the pull request,
 // post the check runs, request reviewers from CODEOWNERS, and apply the protection gate.
 import { pushBranch, remoteBranchSha, runGit } from "../../github/git.ts";
-import { summarizeRun } from "../../audit/summary.ts";
-import { readTranscript } from "../../audit/transcript.ts";
+import { summarizeStoredRun } from "../../audit/summary.ts";
 import { branchName, renderPullRequestBody, upsertPullRequest, type NetworkSummary } from "../../github/pull-request.ts";
 import { ownersOfFiles } from "../../policy/codeowners.ts";
 import { applyGate } from "../../gate/apply-gate.ts";
@@ -125,9 +124,9 @@ export async function publish(ctx: RunContext): Promise<void> {
   }
 }
 
-/** Hosts each phase reached and was refused, from the run's `network` events. */
+/** Hosts each phase reached and was refused, from the run's `network` events (read a page at a time). */
 async function networkSummary(ctx: Ctx): Promise<NetworkSummary[]> {
-  return summarizeRun(ctx.run, await readTranscript(ctx.deps.pool, ctx.run.id)).network;
+  return (await summarizeStoredRun(ctx.deps.pool, ctx.run, { kinds: ["network"] })).network;
 }
 
 /**

@@ -4,7 +4,7 @@ import { isModelAgent, type EffectivePolicy } from "../../policy/effective-polic
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
-import { readTranscript } from "../../audit/transcript.ts";
+import { bosunDefaults, type ResolvedRules } from "../../config/org-policy.ts";
 import type { OverlayLower, RunOutcome } from "../../sandbox/sandbox.ts";
 import { lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
 import { setUpWorkspace } from "../setup.ts";
@@ -13,8 +13,6 @@ import type { RunContext } from "../run-context.ts";
 import { RunHandedOver, StepFailure } from "../step-failure.ts";
 
 export interface AgentResult { summary?: string; title?: string }
-
-const maxAgentEvents = 20_000;
 
 export async function runAgent(ctx: RunContext): Promise<void> {
   const { run, deps } = ctx;
@@ -27,12 +25,12 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   if (working) {
     await ctx.update({ facts: { adoptedAgent: { containerId: working.id, startedBy: working.epoch, by: run.epoch } } });
     // Its output is replayed from the first line; what the earlier owner recorded is not recorded twice.
-    const seen = (await readTranscript(deps.pool, run.id)).filter((e) => e.payload["source"] === "agent" && e.payload["bosun_attempt"] === working.epoch).length;
+    const seen = (await recordedAgentOutput(ctx, working.epoch)).events;
     await ctx.transcript.append("command", { phase: "agent", reattached: true, container_started_by_attempt: working.epoch, started_at: working.startedAt.toISOString(), events_already_recorded: seen });
-    const events = agentEvents(ctx, working.epoch, seen);
-    const outcome = await reattachPhase(ctx, "agent", working, { timeoutMs: limits.agent_minutes * 60_000, inactivityMs: limits.inactivity_minutes * 60_000, onStdoutLine: events.onLine, ...(deps.handOver ? { handOver: deps.handOver } : {}) });
+    const events = await agentEvents(ctx, working.epoch, seen);
+    const outcome = await reattachPhase(ctx, "agent", working, { timeoutMs: limits.agent_minutes * 60_000, inactivityMs: limits.inactivity_minutes * 60_000, onStdoutLine: events.onLine, stop: events.stop, ...(deps.handOver ? { handOver: deps.handOver } : {}) });
     await events.settled();
-    return finishAgent(ctx, outcome, deps.sandbox.volumeName(run.id, "bosun"));
+    return finishAgent(ctx, outcome, deps.sandbox.volumeName(run.id, "bosun"), events);
   }
   // A fresh workspace for every attempt: a repeated step must not start from a killed agent's half-done edits.
   const checkout = await ensureCheckout(ctx);
@@ -59,7 +57,7 @@ export async function runAgent(ctx: RunContext): Promise<void> {
   }
   const command = agent.command;
   await ctx.transcript.append("command", { phase: "agent", command, image: ctx.image, network: phasePolicy(ctx, "agent").network });
-  const events = agentEvents(ctx, run.epoch, 0);
+  const events = await agentEvents(ctx, run.epoch, 0);
   const outcome = await runPhase(ctx, "agent", {
     runId: run.id, role: "agent", attempt: run.epoch, image: ctx.image, command,
     env: { BOSUN_RUN_ID: run.id, BOSUN_TASK: "/bosun/task.json", ...agentSettings(ctx.policy) },
@@ -68,39 +66,100 @@ export async function runAgent(ctx: RunContext): Promise<void> {
     timeoutMs: limits.agent_minutes * 60_000,
     inactivityMs: limits.inactivity_minutes * 60_000,
     onStdoutLine: events.onLine,
+    stop: events.stop,
     ...(deps.handOver ? { handOver: deps.handOver } : {}),
   });
   await events.settled();
-  return finishAgent(ctx, outcome, bosunVolume);
+  return finishAgent(ctx, outcome, bosunVolume, events);
+}
+
+interface AgentEvents {
+  onLine: (line: string) => void;
+  /** Waits for the last event to be recorded. */
+  settled: () => Promise<void>;
+  /** Aborts when the agent passed a transcript limit and the org's policy says to stop it. */
+  stop: AbortSignal;
+  /** Which limit the agent passed, and what it printed past it (not recorded); null while within. */
+  passed: () => { limit: string; events: number; bytes: number } | null;
+}
+
+/** The run's transcript limits; a policy stored before they existed gets Bosun's defaults. */
+function transcriptRule(ctx: RunContext): ResolvedRules["transcript"] {
+  return { ...bosunDefaults.transcript, ...ctx.policy.rules.transcript };
+}
+
+/** What the run's agents have recorded (an earlier attempt's, a container being taken over), counted as stored. */
+async function recordedAgentOutput(ctx: RunContext, attempt?: number): Promise<{ events: number; bytes: number }> {
+  const r = await ctx.deps.pool.query<{ events: string; bytes: string }>(
+    `SELECT count(*) AS events, coalesce(sum(octet_length(payload::text)), 0) AS bytes FROM run_events
+      WHERE run_id = $1 AND payload->>'source' = 'agent' AND ($2::int IS NULL OR (payload->>'bosun_attempt')::int = $2)`,
+    [ctx.run.id, attempt ?? null]);
+  return { events: Number(r.rows[0]?.events ?? 0), bytes: Number(r.rows[0]?.bytes ?? 0) };
 }
 
 /**
  * The agent's stdout as transcript events, appended in order (the chain keeps them so without
  * blocking the output stream), each marked as the agent's own account (so it cannot pass for one
- * of Bosun's) with the attempt whose container printed it (`bosun_attempt`, which overrides a field of that name the agent printed), capped for a chatty agent. `skip`
- * passes over lines an earlier owner recorded already (a re-attached container replays them).
+ * of Bosun's) with the attempt whose container printed it (`bosun_attempt`, which overrides a field
+ * of that name the agent printed). `skip` passes over lines an earlier owner recorded already (a
+ * re-attached container replays them).
+ *
+ * The org's `transcript` limits hold per run, counted from what the run's agents recorded before:
+ * past either, a line is counted and let go (or, with `on_limit: stop`, the container is killed),
+ * so what waits in the chain is never more than the limits themselves, however much is printed.
  */
-function agentEvents(ctx: RunContext, attempt: number, skip: number): { onLine: (line: string) => void; settled: () => Promise<void> } {
+async function agentEvents(ctx: RunContext, attempt: number, skip: number): Promise<AgentEvents> {
+  const rule = transcriptRule(ctx);
+  const maxBytes = Math.floor(rule.max_agent_mb * 1024 * 1024);
+  let { events, bytes } = await recordedAgentOutput(ctx);
+  let passed: { limit: string; events: number; bytes: number } | null = null;
+  const stop = new AbortController();
   let pending = Promise.resolve();
   let seen = 0;
   return {
     onLine: (line) => {
+      // Past a limit nothing is parsed: a blank line is no event, any other is one more dropped.
+      if (passed) {
+        if (/\S/.test(line)) {
+          passed.events++;
+          passed.bytes += Buffer.byteLength(line);
+        }
+        return;
+      }
       const parsed = parseAgentLine(line);
       if (!parsed) return;
       seen++;
       if (seen <= skip) return;
-      if (seen > maxAgentEvents) {
-        if (seen === maxAgentEvents + 1) pending = pending.then(() => ctx.transcript.append("error", { phase: "agent", message: `the agent printed more than ${maxAgentEvents} events; the rest are not recorded` }));
+      const size = Buffer.byteLength(line);
+      if (events + 1 > rule.max_agent_events || bytes + size > maxBytes) {
+        passed = { limit: events + 1 > rule.max_agent_events ? `${rule.max_agent_events} events` : `${rule.max_agent_mb} MiB`, events: 1, bytes: size };
+        if (rule.on_limit === "stop") stop.abort();
         return;
       }
+      events++;
+      bytes += size;
       pending = pending.then(() => ctx.transcript.append(parsed.kind, { ...parsed.payload, source: "agent", bosun_attempt: attempt })).catch((e: unknown) => ctx.log.warn({ err: e }, "could not record an agent event"));
     },
     settled: () => pending,
+    stop: stop.signal,
+    passed: () => passed,
   };
 }
 
+/** The one event that says what an agent printed past the run's transcript limit, and what became of it. */
+async function recordDropped(ctx: RunContext, passed: { limit: string; events: number; bytes: number }): Promise<string> {
+  const rule = transcriptRule(ctx);
+  const mib = (passed.bytes / 1024 / 1024).toFixed(1);
+  const what = `The agent printed more than the run's transcript holds (${passed.limit}: the org's \`transcript\` limits)`;
+  const message = rule.on_limit === "stop"
+    ? `${what}, so it was stopped (\`transcript.on_limit: stop\`).`
+    : `${what}; ${passed.events} more lines (${mib} MiB) were not recorded.`;
+  await ctx.transcript.append("error", { phase: "agent", message, limit: passed.limit, on_limit: rule.on_limit, dropped_events: passed.events, dropped_bytes: passed.bytes, max_agent_events: rule.max_agent_events, max_agent_mb: rule.max_agent_mb });
+  return message;
+}
+
 /** After the agent's container ended (started here or taken over): its outcome, then its result file. */
-async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: string): Promise<void> {
+async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: string, events: AgentEvents): Promise<void> {
   const { run, deps } = ctx;
   const { limits } = ctx.policy;
   if (outcome.handedOver) {
@@ -108,9 +167,15 @@ async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: st
     await ctx.transcript.append("command", { phase: "agent", handed_over: true, container: outcome.containerId, reason: "this Bosun process is shutting down; another takes the agent over" });
     throw new RunHandedOver();
   }
+  // Not on a hand-over: the next owner replays the output, drops the same lines and says so once.
+  const passed = events.passed();
+  const dropped = passed ? await recordDropped(ctx, passed) : null;
   const tail = ctx.redactor.text(lastLines(outcome.outputTail));
   await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
   await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
+  if (dropped && events.stop.aborted) {
+    throw new StepFailure({ outcome: dropped, title: "Last output", detail: tail });
+  }
   if (outcome.inactive) {
     throw new StepFailure({ outcome: `The agent printed nothing for ${limits.inactivity_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
   }
@@ -134,7 +199,7 @@ async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: st
       await ctx.transcript.append("error", { phase: "agent", message: "/bosun/result.json is not JSON; ignored" });
     }
   }
-  await ctx.stepDone("The agent finished (exit code 0)", { facts: { summary: result.summary, prTitle: result.title } });
+  await ctx.stepDone(dropped ? `The agent finished (exit code 0). ${dropped}` : "The agent finished (exit code 0)", { facts: { summary: result.summary, prTitle: result.title } });
   await ctx.moveTo("verifying");
 }
 
