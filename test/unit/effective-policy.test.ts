@@ -7,7 +7,7 @@ import { parseOrgPolicy } from "../../src/config/org-policy.ts";
 import { parseRepoConfig } from "../../src/config/repo-config.ts";
 import { agentCodeSecrets, resolvePolicy, type OperatorSettings } from "../../src/policy/effective-policy.ts";
 
-const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", universalImage: "bosun/agent-universal:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
+const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", universalImage: "bosun/agent-universal:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512, diskMb: 10240 };
 const presetHosts = (presets: string[]): string[] => presets.flatMap((p) => ({ npm: ["registry.npm.test"], pypi: ["pypi.test", "files.pypi.test"] } as Record<string, string[]>)[p] ?? []);
 const policySource = "acme/.github: .github/bosun.yml";
 

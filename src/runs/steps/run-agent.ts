@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
 import { readTranscript } from "../../audit/transcript.ts";
 import type { OverlayLower, RunOutcome } from "../../sandbox/sandbox.ts";
-import { lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
+import { diskFields, diskStopText, lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
 import { setUpWorkspace } from "../setup.ts";
 import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
@@ -110,7 +110,10 @@ async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: st
   }
   const tail = ctx.redactor.text(lastLines(outcome.outputTail));
   await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
-  await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
+  await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, ...diskFields(outcome) });
+  if (outcome.disk) {
+    throw new StepFailure({ outcome: `The agent ${diskStopText(ctx, outcome.disk).why}.`, title: "Last output", detail: tail });
+  }
   if (outcome.inactive) {
     throw new StepFailure({ outcome: `The agent printed nothing for ${limits.inactivity_minutes} minutes and was stopped.`, title: "Last output", detail: tail });
   }
