@@ -69,9 +69,14 @@ export async function watchDisk(docker: Docker, target: Docker.Container, o: { l
   const stream = await helper.attach({ stream: true, stdout: true, stderr: true });
   stream.on("error", () => undefined);
   (helper.modem as Demuxer).demuxStream(stream, stdout, new PassThrough().resume());
-  // Fail closed: a sandbox whose disk is no longer measured is stopped rather than left unwatched.
+  // Fail closed: a sandbox whose disk is no longer measured (the helper ended: killed, out of
+  // memory) is stopped rather than left unwatched. A lost connection to Docker is not that: the
+  // run's outage handling follows the sandbox again, with a new helper, once Docker is back.
   stream.on("close", () => {
-    if (watching) judge({ limitBytes: o.limitBytes, bytes: last.reduce((n, v) => n + v.bytes, 0), volumes: last, unmeasured: "the measuring helper stopped" });
+    if (!watching) return;
+    helper.inspect().then((i) => {
+      if (watching && !i.State.Running) judge({ limitBytes: o.limitBytes, bytes: last.reduce((n, v) => n + v.bytes, 0), volumes: last, unmeasured: "the measuring helper stopped" });
+    }, () => undefined);
   });
   try {
     await helper.start();
