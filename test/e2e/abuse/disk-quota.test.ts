@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readTranscript } from "../../../src/audit/transcript.ts";
 import { startBosunWorld, type BosunWorld } from "../../helpers/bosun-world.ts";
-import { leftovers } from "../../helpers/docker.ts";
+import { docker, leftovers, waitForContainer } from "../../helpers/docker.ts";
 import { labelDemoIssue, seedDemoRepo } from "../../helpers/seed.ts";
 
 const orgPolicy = "sandbox:\n  limits:\n    disk_mb: 100\n";
@@ -54,4 +54,16 @@ test("under runc: a setup that writes past the limit fails the run before the ag
   const setupEnd = events.find((e) => e.kind === "command" && e.payload["phase"] === "setup" && "exit_code" in e.payload);
   // Killed mid-write, or (a writer faster than the first measurement) judged by the measurement after it exited 0.
   assert.ok(Number(setupEnd?.payload["disk_bytes"]) > 100 * 1024 ** 2, JSON.stringify(setupEnd?.payload));
+});
+
+test("under runc: a sandbox whose disk can no longer be measured is stopped, saying so", async (t) => {
+  const w = await startBosunWorld(t);
+  await seedDemoRepo(w.gh, "unwatched", { files: { ".github/bosun.yml": "agent:\n  command: sleep 60\n" } });
+  const issue = await labelDemoIssue(w.gh, "unwatched");
+  const running = await w.waitForRun({ repo: "acme/unwatched", issue, until: (r) => r.state === "running" });
+  const helper = await waitForContainer(running.id, "disk");
+  await docker.getContainer(helper.Id).kill();
+  const run = await w.waitForRun({ repo: "acme/unwatched", issue, timeoutMs: 30_000 });
+  assert.equal(run.state, "failed", run.outcome ?? "");
+  assert.match(progressComment(w, "unwatched", issue), /The agent was stopped because its disk use could no longer be measured \(the measuring helper stopped; the limit is `sandbox\.limits\.disk_mb`, 10 GiB, from the operator's BOSUN_SANDBOX_DISK_MB\)\./);
 });
