@@ -113,6 +113,18 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "disk: the org lowers the operator's ceiling, and a repository asking above it gets the org's",
+    org: "sandbox:\n  limits:\n    disk_mb: 4096\n", repoFile: "sandbox:\n  disk_mb: 8192\n",
+    expect: { "limits.disk_mb": 4096, "sources.limits.disk_mb": policySource },
+    adjustments: [["sandbox.disk_mb", "sandbox.limits.disk_mb", /asked for 8192, given the ceiling 4096 \(`sandbox\.limits\.disk_mb`, acme/]],
+  },
+  {
+    name: "disk: an org asking above the operator's BOSUN_SANDBOX_DISK_MB is held to it",
+    org: "sandbox:\n  limits:\n    disk_mb: 20480\n", repoFile: "sandbox:\n  disk_mb: 512\n",
+    expect: { "limits.disk_mb": 512, "sources.limits.disk_mb": ".github/bosun.yml" },
+    adjustments: [["sandbox.limits.disk_mb", "sandbox.limits.disk_mb", /the org asks for 20480, above the operator's BOSUN_SANDBOX_DISK_MB of 10240, so 10240 holds/]],
+  },
+  {
     name: "a limit below the ceiling is the repository's choice",
     org: orgWithOverrides, repoFile: "sandbox:\n  memory_mb: 512\n  cpus: 0.5\n", repo: "web",
     expect: { "limits.memory_mb": 512, "limits.cpus": 0.5, "sources.limits.cpus": ".github/bosun.yml" },
