@@ -69,6 +69,7 @@ export async function startBosun(o: StartBosunOptions): Promise<BosunProcess> {
   const commands = new CommandStore(pool);
   const sandbox = o.sandbox ?? new DockerSandbox();
   sandbox.instance = await store.instanceId();
+  sandbox.helperImage = env.BOSUN_AGENT_IMAGE;
 
   const Octokit = configureGitHubClients({ writeMs: env.BOSUN_GITHUB_WRITE_INTERVAL_MS, notifyMs: env.BOSUN_GITHUB_NOTIFY_INTERVAL_MS });
   const ProbotWithDefaults = Probot.defaults({

@@ -24,6 +24,8 @@ export const envSchema = z.object({
   BOSUN_SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).default(2048),
   BOSUN_SANDBOX_CPUS: z.coerce.number().positive().default(1),
   BOSUN_SANDBOX_PIDS: z.coerce.number().int().min(16).default(512),
+  /** Disk a sandbox's writable volumes may take together (measured every second while it runs; src/sandbox/disk-watch.ts). */
+  BOSUN_SANDBOX_DISK_MB: z.coerce.number().int().min(64).default(10_240),
   /** The most disk one org's setup caches may take on the Docker host, whatever its policy says (`setup_cache.max_total_mb_per_org`). */
   BOSUN_SETUP_CACHE_MAX_MB_PER_ORG: z.coerce.number().int().min(0).default(20_480),
   /** A PEM bundle on Bosun's host of extra CAs every sandbox phase trusts (a TLS-inspecting proxy's); checked at start-up (src/sandbox/ca-certs.ts). */

@@ -91,6 +91,7 @@ const rulesShape = {
       memory_mb: z.number().int().min(64).optional().describe("Memory ceiling per sandbox (default, and never above: the operator's BOSUN_SANDBOX_MEMORY_MB)."),
       cpus: z.number().positive().optional().describe("CPU ceiling per sandbox (default, and never above: BOSUN_SANDBOX_CPUS)."),
       pids: z.number().int().min(16).optional().describe("Process ceiling per sandbox (default, and never above: BOSUN_SANDBOX_PIDS)."),
+      disk_mb: z.number().int().min(64).optional().describe("Disk ceiling per sandbox: what its writable volumes (`/workspace`, `/bosun`; a restored setup cache's files not counted) may hold together, measured every second while it runs; past it the sandbox is stopped and the phase fails, saying so (default, and never above: BOSUN_SANDBOX_DISK_MB)."),
       agent_minutes: minutes.optional().describe("Ceiling for the repository's `agent.timeout_minutes`."),
       inactivity_minutes: minutes.optional().describe("Ceiling for the repository's `agent.inactivity_minutes`."),
       setup_minutes: minutes.optional().describe("Ceiling for the repository's `setup.timeout_minutes`."),
@@ -162,7 +163,7 @@ export interface ResolvedRules {
     images: string[];
     /** The image of repositories that name none; null: the operator's BOSUN_AGENT_IMAGE. */
     default_image: string | null;
-    limits: { memory_mb: number | null; cpus: number | null; pids: number | null; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
+    limits: { memory_mb: number | null; cpus: number | null; pids: number | null; disk_mb: number | null; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
     phases: Record<Phase, PhasePolicy>;
   };
 }
@@ -194,7 +195,7 @@ export const bosunDefaults: ResolvedRules = {
     runtime: null,
     images: [],
     default_image: null,
-    limits: { memory_mb: null, cpus: null, pids: null, agent_minutes: 240, inactivity_minutes: 30, setup_minutes: 60, test_minutes: 60 },
+    limits: { memory_mb: null, cpus: null, pids: null, disk_mb: null, agent_minutes: 240, inactivity_minutes: 30, setup_minutes: 60, test_minutes: 60 },
     phases: {
       setup: { network: "allowlist", hosts: [], presets: ["npm", "pypi", "crates", "go", "maven", "rubygems"], addresses: {}, secrets: [], secrets_reach_agent_code: false },
       agent: closedPhase(),

@@ -51,6 +51,7 @@ export const repoConfigSchema = z.strictObject({
     memory_mb: z.number().int().min(64).optional().describe("Memory per sandbox, within the org's ceiling (default: the ceiling)."),
     cpus: z.number().positive().optional().describe("CPUs per sandbox, within the org's ceiling (default: the ceiling)."),
     pids: z.number().int().min(16).optional().describe("Processes per sandbox, within the org's ceiling (default: the ceiling)."),
+    disk_mb: z.number().int().min(64).optional().describe("Disk per sandbox (its writable volumes together), within the org's ceiling (default: the ceiling)."),
     phases: z.strictObject({ setup: phaseChoice, agent: phaseChoice, test: phaseChoice }).optional(),
   }).default({}),
   image: z.string().min(1).optional().describe("The image setup, agent and tests run in; the org policy must allow it (`sandbox.images`). Default: the org's `sandbox.default_image`, else BOSUN_AGENT_IMAGE (BOSUN_CLI_AGENT_IMAGE for `agent.use: codex` or `claude`)."),

@@ -29,7 +29,7 @@ export function policyRows(o: PolicyDescription): { setting: string; value: stri
     ["images allowed", r.sandbox.images, s["sandbox.images"]],
     ...(r.sandbox.default_image !== null ? [["default image of repositories that name none", r.sandbox.default_image, s["sandbox.default_image"]]] as [string, unknown, string | undefined][] : []),
     ["runtime", p.runtime, s["runtime"]],
-    ...(["memory_mb", "cpus", "pids", "agent_minutes", "inactivity_minutes", "setup_minutes", "test_minutes"] as const).map((k): [string, unknown, string | undefined] => [`limits.${k}`, p.limits[k], s[`limits.${k}`]]),
+    ...(["memory_mb", "cpus", "pids", "disk_mb", "agent_minutes", "inactivity_minutes", "setup_minutes", "test_minutes"] as const).map((k): [string, unknown, string | undefined] => [`limits.${k}`, p.limits[k], s[`limits.${k}`]]),
     ...(["setup", "agent", "test"] as const).flatMap((ph): [string, unknown, string | undefined][] => {
       const x = p.phases[ph];
       return [

@@ -25,12 +25,13 @@ export interface OperatorSettings {
   memoryMb: number;
   cpus: number;
   pids: number;
+  diskMb: number;
 }
 
 export function operatorSettings(env: Env): OperatorSettings {
   return {
     image: env.BOSUN_AGENT_IMAGE, cliAgentImage: env.BOSUN_CLI_AGENT_IMAGE, universalImage: env.BOSUN_UNIVERSAL_AGENT_IMAGE, defaultAgentCommand: env.BOSUN_DEFAULT_AGENT_COMMAND, runtime: env.BOSUN_RUNTIME,
-    memoryMb: env.BOSUN_SANDBOX_MEMORY_MB, cpus: env.BOSUN_SANDBOX_CPUS, pids: env.BOSUN_SANDBOX_PIDS,
+    memoryMb: env.BOSUN_SANDBOX_MEMORY_MB, cpus: env.BOSUN_SANDBOX_CPUS, pids: env.BOSUN_SANDBOX_PIDS, diskMb: env.BOSUN_SANDBOX_DISK_MB,
   };
 }
 
@@ -120,7 +121,7 @@ export interface EffectivePolicy {
   runtime: "runc" | "runsc";
   image: string;
   agent: { kind: AgentKind; command: string };
-  limits: { memory_mb: number; cpus: number; pids: number; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
+  limits: { memory_mb: number; cpus: number; pids: number; disk_mb: number; agent_minutes: number; inactivity_minutes: number; setup_minutes: number; test_minutes: number };
   phases: Record<Phase, PhasePolicy>;
   /** Open pull requests as drafts whatever the checks say (the repository's choice). */
   draft: boolean;
@@ -204,7 +205,7 @@ export function applyRepositoryChoices(o: {
   sources["runtime"] = operator.runtime === "runsc" ? "the operator's BOSUN_RUNTIME" : rules.sandbox.runtime === "runsc" ? orgSources["sandbox.runtime"] ?? defaultSource : "the operator's BOSUN_RUNTIME";
 
   // Resource ceilings: the operator's figure, lowered (never raised) by the rules.
-  const resource = (key: "memory_mb" | "cpus" | "pids", operatorValue: number, envName: string): number => {
+  const resource = (key: "memory_mb" | "cpus" | "pids" | "disk_mb", operatorValue: number, envName: string): number => {
     const orgValue = rules.sandbox.limits[key];
     let ceiling = operatorValue;
     let ceilingSource = `the operator's ${envName}`;
@@ -243,6 +244,7 @@ export function applyRepositoryChoices(o: {
     memory_mb: resource("memory_mb", operator.memoryMb, "BOSUN_SANDBOX_MEMORY_MB"),
     cpus: resource("cpus", operator.cpus, "BOSUN_SANDBOX_CPUS"),
     pids: resource("pids", operator.pids, "BOSUN_SANDBOX_PIDS"),
+    disk_mb: resource("disk_mb", operator.diskMb, "BOSUN_SANDBOX_DISK_MB"),
     agent_minutes: timeout("agent.timeout_minutes", config.agent.timeout_minutes, "agent_minutes"),
     inactivity_minutes: timeout("agent.inactivity_minutes", config.agent.inactivity_minutes, "inactivity_minutes"),
     setup_minutes: timeout("setup.timeout_minutes", config.setup.timeout_minutes, "setup_minutes"),

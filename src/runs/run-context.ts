@@ -89,7 +89,9 @@ export class RunContext {
   /** The sandbox settings every container of this run gets (gVisor when operator or policy ask for it). */
   get sandboxSettings(): { runtime: SandboxRuntime; limits: SandboxLimits } {
     const { runtime, limits } = this.policy;
-    return { runtime, limits: { memoryBytes: limits.memory_mb * 1024 * 1024, nanoCpus: Math.round(limits.cpus * 1e9), pids: limits.pids } };
+    // A policy stored before the disk limit existed gets the operator's.
+    const diskMb = limits.disk_mb ?? this.deps.env.BOSUN_SANDBOX_DISK_MB;
+    return { runtime, limits: { memoryBytes: limits.memory_mb * 1024 * 1024, nanoCpus: Math.round(limits.cpus * 1e9), pids: limits.pids, diskBytes: diskMb * 1024 * 1024 } };
   }
 
   /** The image setup, agent and test phases run in (Bosun's own helper containers use BOSUN_AGENT_IMAGE). */

@@ -4,7 +4,8 @@
 // (BOSUN_SANDBOX_CA_CERTS), and its time against the daily sandbox-minute budgets.
 import { secretValues, type Phase, type PhasePolicy } from "../config/org-policy.ts";
 import { caVariable, sandboxCaDir } from "../sandbox/ca-certs.ts";
-import { NoForwarderError, type ContainerSpec, type RunOutcome, type RunSpec } from "../sandbox/sandbox.ts";
+import { NoForwarderError, type ContainerSpec, type DiskStop, type RunOutcome, type RunSpec } from "../sandbox/sandbox.ts";
+import { sizeText } from "../sandbox/disk-watch.ts";
 import { proxyDecisions, sandboxSeconds } from "../ops/metrics.ts";
 import { agentCodeSecrets } from "../policy/effective-policy.ts";
 import { envPrefix } from "../config/devcontainer.ts";
@@ -53,10 +54,24 @@ export async function runSetup(ctx: RunContext, o: { volume: string; command: st
     volumes: { [o.volume]: "/workspace" }, timeoutMs: minutes * 60_000,
   }, { testSetup: o.forTests !== undefined });
   const tail = ctx.redactor.text(lastLines(setup.outputTail, o.tailLines));
-  await ctx.transcript.append("command", { phase: "setup", ...purpose, exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: tail });
-  const ok = setup.exitCode === 0 && !setup.timedOut;
-  const why = setup.timedOut ? `did not finish within ${minutes} minutes` : `exited with code ${setup.exitCode}`;
+  await ctx.transcript.append("command", { phase: "setup", ...purpose, exit_code: setup.exitCode, timed_out: setup.timedOut, output_tail: tail, ...diskFields(setup) });
+  const ok = setup.exitCode === 0 && !setup.timedOut && !setup.disk;
+  const why = setup.disk ? diskStopText(ctx, setup.disk).why : setup.timedOut ? `did not finish within ${minutes} minutes` : `exited with code ${setup.exitCode}`;
   return { ok, exitCode: setup.exitCode, timedOut: setup.timedOut, tail, why };
+}
+
+/** Why a phase was stopped for its disk, in words: `why` follows a subject ("The agent …"), `limit` names the rule and its source. */
+export function diskStopText(ctx: RunContext, disk: DiskStop): { why: string; limit: string } {
+  const source = ctx.run.facts.policySources?.["limits.disk_mb"] ?? "the operator's BOSUN_SANDBOX_DISK_MB";
+  const limit = `the limit is \`sandbox.limits.disk_mb\`, ${sizeText(disk.limitBytes)}, from ${source}`;
+  const fullest = disk.volumes[0];
+  if (disk.unmeasured) return { why: `was stopped because its disk use could no longer be measured (${disk.unmeasured}; ${limit})`, limit };
+  return { why: `wrote more than ${sizeText(disk.limitBytes)} to ${fullest?.path ?? "its volumes"} (${sizeText(disk.bytes)} when it was stopped; ${limit}) and was stopped`, limit };
+}
+
+/** The transcript's record of a disk stop. */
+export function diskFields(outcome: RunOutcome): Record<string, unknown> {
+  return outcome.disk ? { disk_limit_bytes: outcome.disk.limitBytes, disk_bytes: outcome.disk.bytes, disk_volumes: outcome.disk.volumes, ...(outcome.disk.unmeasured ? { disk_unmeasured: outcome.disk.unmeasured } : {}) } : {};
 }
 
 /**
@@ -125,7 +140,7 @@ export async function reattachPhase(ctx: RunContext, phase: Phase, container: { 
   // Its secrets are redacted already: the run's context learns every phase's secrets when it is made.
   const network = phaseNetwork(ctx, phase);
   try {
-    return await ctx.deps.sandbox.reattach({ id: container.id, role: phase, epoch: container.epoch }, { ...spec, ...network.request });
+    return await ctx.deps.sandbox.reattach({ id: container.id, role: phase, epoch: container.epoch }, { ...spec, ...ctx.sandboxSettings, ...network.request });
   } finally {
     await network.settled();
     // A crashed owner recorded nothing for this container: its time counts from its start; a

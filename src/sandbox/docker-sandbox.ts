@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
+import { watchDisk, type DiskWatch } from "./disk-watch.ts";
 import { reattachAsPhase, removeEgressFolders, runAsPhase, type BoundContainerSpec } from "./phase.ts";
 import { defaultLimits, DockerUnavailableError, RuntimeUnavailableError, type ContainerSpec, type OverlayLower, type PhaseContainer, type ReattachSpec, type RunOutcome, type RunSpec, type Sandbox, type SandboxRuntime } from "./sandbox.ts";
 
@@ -26,6 +27,7 @@ export class DockerSandbox implements Sandbox {
   readonly docker: Docker;
   /** Set once Bosun knows its deployment's id (from Postgres); labels everything made after. */
   instance: string | null = null;
+  helperImage = "bosun/agent-base:latest";
 
   constructor(docker: Docker = new Docker()) {
     this.docker = docker;
@@ -235,11 +237,33 @@ export class DockerSandbox implements Sandbox {
       for (const [dir, entries] of byDir) await container.putArchive(await tarOf(entries), { path: dir });
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
       await container.start();
-      outcome = await this.#follow(container, stream, spec, spec.timeoutMs);
+      outcome = await this.#followWatched(container, spec, () => this.#follow(container, stream, spec, spec.timeoutMs));
       return outcome;
     } finally {
       if (!outcome?.handedOver) await container.remove({ force: true }).catch(() => undefined);
     }
+  }
+
+  /**
+   * `follow` with a phase's disk measured meanwhile (src/sandbox/disk-watch.ts): past its limit the
+   * container is killed and the outcome says so. Bosun's own helper containers are not measured.
+   */
+  async #followWatched(container: Docker.Container, spec: Pick<ContainerSpec, "runId" | "role" | "limits" | "runtime">, follow: () => Promise<RunOutcome>): Promise<RunOutcome> {
+    const limit = spec.limits?.diskBytes;
+    let watch: DiskWatch | null = null;
+    if (limit !== undefined && (spec.role === "setup" || spec.role === "agent" || spec.role === "test")) {
+      const name = `${(await container.inspect()).Name.replace(/^\//, "")}-disk`;
+      watch = await watchDisk(this.docker, container, { limitBytes: limit, image: this.helperImage, labels: this.#labels(spec.runId, { "bosun.role": "disk" }), name });
+    }
+    let outcome: RunOutcome | null = null;
+    try {
+      outcome = await follow();
+    } finally {
+      // A container that ended is measured once more; one handed over (or lost with Docker) is not ours to judge.
+      await watch?.close({ measure: outcome !== null && !outcome.handedOver });
+    }
+    const disk = watch?.stopped();
+    return disk && !outcome.handedOver ? { ...outcome, disk } : outcome;
   }
 
   /** Throws a message an operator can act on when the Docker host lacks the runtime; never falls back. */
@@ -357,21 +381,22 @@ export class DockerSandbox implements Sandbox {
 
   /** Takes over a phase's running container, its network served again (src/sandbox/phase.ts). */
   reattach(container: PhaseContainer & { id: string }, spec: ReattachSpec): Promise<RunOutcome> {
-    return reattachAsPhase(container, spec, () => this.#followAgain(container.id, spec));
+    return reattachAsPhase(container, spec, () => this.#followAgain(container.id, container.role, spec));
   }
 
   /**
    * Takes over a running container: its output from the first line (Docker keeps it), its exit,
    * and the same limits as `run`, counted from when it started. Removes it afterwards.
    */
-  async #followAgain(containerId: string, spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "stop">): Promise<RunOutcome> {
+  async #followAgain(containerId: string, role: ContainerSpec["role"], spec: Pick<ContainerSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "stop" | "limits" | "runtime">): Promise<RunOutcome> {
     const container = this.docker.getContainer(containerId);
     let outcome: RunOutcome | null = null;
     try {
       const info = await container.inspect();
       const stream = await container.logs({ follow: true, stdout: true, stderr: true });
       const elapsed = Date.now() - new Date(info.State.StartedAt).getTime();
-      outcome = await this.#follow(container, stream, spec, spec.timeoutMs - elapsed);
+      const runId = info.Config.Labels[runLabel] ?? "";
+      outcome = await this.#followWatched(container, { ...spec, runId, role }, () => this.#follow(container, stream, spec, spec.timeoutMs - elapsed));
       return outcome;
     } finally {
       if (!outcome?.handedOver) await container.remove({ force: true }).catch(() => undefined);

@@ -2,14 +2,14 @@
 // extra CAs in its environment and binds, and for an `allowlist` network a recording egress proxy
 // (egress/proxy.ts) on a Unix socket in a folder of the run's host folder, bound in whole, with
 // the command behind the forwarder that makes it an ordinary proxy inside (egress/forwarder.ts).
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { chmod, mkdir, readdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { sandboxCaBind, sandboxCaEnv } from "./ca-certs.ts";
 import { forwarderEnv, forwarderScript, noForwarderStatus } from "./egress/forwarder.ts";
 import { startEgressProxy } from "./egress/proxy.ts";
 import { defaultLimits, NoForwarderError, type ContainerSpec, type PhaseContainer, type ReattachSpec, type RunOutcome, type RunSpec } from "./sandbox.ts";
 
-/** A container with the host folders bound in: the egress socket's (`/host/path:/bosun/egress`) and the extra CAs' (`/host/path:/bosun/ca:ro`), nothing else. */
+/** A container with the host folders bound in: the egress socket's (`/host/path:/bosun/egress:ro`) and the extra CAs' (`/host/path:/bosun/ca:ro`), nothing else. */
 export interface BoundContainerSpec extends ContainerSpec {
   binds: string[];
 }
@@ -27,14 +27,18 @@ async function withNetwork(spec: Pick<RunSpec, "network" | "onNetworkEvent" | "o
   const network = spec.network ?? { mode: "none" };
   if (network.mode === "none") return body(null);
   const dir = egressDir(network.hostDir, container);
-  await mkdir(dir, { recursive: true });
+  // Bosun's alone: 0755, and bound read-only, so the sandbox can reach the socket but never add,
+  // replace or link anything here (under compose Bosun and the sandbox user are both uid 1000, so
+  // the mode alone would not keep it out).
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await chmod(dir, 0o755);
   const socketPath = join(dir, "sock");
   // A socket a dead owner left: the proxy below takes its place for the container that still uses it.
   await rm(socketPath, { force: true });
   const proxy = await startEgressProxy({ socketPath, rule: network.rule, onEvent: spec.onNetworkEvent, onDependency: spec.onDependency });
   let outcome: RunOutcome | null = null;
   try {
-    outcome = await body(`${dir}:/bosun/egress`);
+    outcome = await body(`${dir}:/bosun/egress:ro`);
     return outcome;
   } finally {
     await proxy.close();

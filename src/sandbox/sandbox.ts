@@ -28,6 +28,18 @@ export interface SandboxLimits {
   memoryBytes: number;
   nanoCpus: number;
   pids: number;
+  /** What the container's writable volumes may take on disk together, measured while it runs (phases only: setup, agent, test). */
+  diskBytes?: number;
+}
+
+/** A phase stopped for its disk: past its limit, or no longer measurable (`unmeasured`). */
+export interface DiskStop {
+  limitBytes: number;
+  /** What its writable volumes took at the last measurement. */
+  bytes: number;
+  /** Each writable volume by its path in the container, the fullest first. */
+  volumes: { path: string; bytes: number }[];
+  unmeasured?: string;
 }
 
 export const defaultLimits: SandboxLimits = { memoryBytes: 2 * 1024 ** 3, nanoCpus: 1_000_000_000, pids: 512 };
@@ -89,7 +101,7 @@ export interface PhaseSettings {
 export interface RunSpec extends ContainerSpec, PhaseSettings {}
 
 /** What following a phase's running container again takes: its limits, its output, its network. */
-export type ReattachSpec = Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "stop" | "network" | "onNetworkEvent" | "onDependency">;
+export type ReattachSpec = Pick<RunSpec, "timeoutMs" | "inactivityMs" | "onStdoutLine" | "handOver" | "stop" | "network" | "onNetworkEvent" | "onDependency" | "limits" | "runtime">;
 
 /** A phase's container, by its role and the epoch (attempt) of the owner that started it. */
 export interface PhaseContainer { role: RunSpec["role"]; epoch: number }
@@ -109,6 +121,8 @@ export interface RunOutcome {
   containerId: string;
   /** stdout in full, when `captureStdoutBytes` was set; null when it was longer than that. */
   stdout: string | null;
+  /** Stopped for its disk (`limits.diskBytes`). */
+  disk?: DiskStop;
 }
 
 /** The read-only lower layer of a run's volume: a folder of another volume, and the image of the helper that prepares the layers. */
@@ -117,6 +131,8 @@ export interface OverlayLower { volume: string; subdir: string; helperImage: str
 export interface Sandbox {
   /** This deployment's id, put on everything the runtime makes, so sweeps touch only its own. */
   instance: string | null;
+  /** The image of Bosun's helper containers (BOSUN_AGENT_IMAGE): the one that measures a phase's disk. */
+  helperImage: string;
   /** Throws a message a maintainer understands when the runtime cannot be reached. */
   ping(): Promise<void>;
   imageExists(image: string): Promise<boolean>;

@@ -70,7 +70,9 @@ test("Docker lost mid-run", async (t) => {
     const done = await w.waitForRun({ repo: "acme/outage-fail", issue });
     assert.equal(done.state, "failed");
     assert.match(progressOf(w, "outage-fail"), /Bosun lost contact with its Docker engine, so the run stopped/);
-    assert.equal((await leftovers(done.id)).containers, 1, "the agent outlived the lost connection");
+    // The agent, and the helper measuring its disk, both outlived it: Bosun could not reach them.
+    const left = await docker.listContainers({ filters: { label: [`bosun.run=${done.id}`] } });
+    assert.deepEqual(left.map((c) => c.Labels["bosun.role"]).sort(), ["agent", "disk"], "the agent outlived the lost connection");
     await proxy.restore();
     await until("the sweep to remove what the run left", async () => {
       const left = await leftovers(done.id);

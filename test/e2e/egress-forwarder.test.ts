@@ -84,7 +84,7 @@ async function throughForwarder(t: { after(fn: () => Promise<void>): void }, run
     runId, role: "setup", attempt: 0, image, runtime, volumes: {}, timeoutMs: 120_000,
     command: script,
     env: { ...forwarderEnv, BOSUN_PHASE_COMMAND: `node -e '${client(port, connections).replaceAll("'", "'\\''")}'` },
-    binds: [`${dir}:/bosun/egress`],
+    binds: [`${dir}:/bosun/egress:ro`],
     limits: { memoryBytes: 1024 ** 3, nanoCpus: 1_000_000_000, pids },
     captureStdoutBytes: 1024 * 1024,
   });

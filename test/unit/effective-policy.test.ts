@@ -7,7 +7,7 @@ import { parseOrgPolicy } from "../../src/config/org-policy.ts";
 import { parseRepoConfig } from "../../src/config/repo-config.ts";
 import { agentCodeSecrets, resolvePolicy, type OperatorSettings } from "../../src/policy/effective-policy.ts";
 
-const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", universalImage: "bosun/agent-universal:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512 };
+const operator: OperatorSettings = { image: "bosun/agent-base:latest", cliAgentImage: "bosun/agent-clis:latest", universalImage: "bosun/agent-universal:latest", defaultAgentCommand: "node /bosun/agents/patch-agent.mjs", runtime: "runc", memoryMb: 2048, cpus: 2, pids: 512, diskMb: 10240 };
 const presetHosts = (presets: string[]): string[] => presets.flatMap((p) => ({ npm: ["registry.npm.test"], pypi: ["pypi.test", "files.pypi.test"] } as Record<string, string[]>)[p] ?? []);
 const policySource = "acme/.github: .github/bosun.yml";
 
@@ -111,6 +111,18 @@ const cases: Case[] = [
       ["sandbox.limits.memory_mb", "sandbox.limits.memory_mb", /the org asks for 8192, above the operator's BOSUN_SANDBOX_MEMORY_MB of 2048, so 2048 holds/],
       ["sandbox.memory_mb", "sandbox.limits.memory_mb", /asked for 8192, given the ceiling 2048 \(`sandbox\.limits\.memory_mb`, the operator's BOSUN_SANDBOX_MEMORY_MB\)/],
     ],
+  },
+  {
+    name: "disk: the org lowers the operator's ceiling, and a repository asking above it gets the org's",
+    org: "sandbox:\n  limits:\n    disk_mb: 4096\n", repoFile: "sandbox:\n  disk_mb: 8192\n",
+    expect: { "limits.disk_mb": 4096, "sources.limits.disk_mb": policySource },
+    adjustments: [["sandbox.disk_mb", "sandbox.limits.disk_mb", /asked for 8192, given the ceiling 4096 \(`sandbox\.limits\.disk_mb`, acme/]],
+  },
+  {
+    name: "disk: an org asking above the operator's BOSUN_SANDBOX_DISK_MB is held to it",
+    org: "sandbox:\n  limits:\n    disk_mb: 20480\n", repoFile: "sandbox:\n  disk_mb: 512\n",
+    expect: { "limits.disk_mb": 512, "sources.limits.disk_mb": ".github/bosun.yml" },
+    adjustments: [["sandbox.limits.disk_mb", "sandbox.limits.disk_mb", /the org asks for 20480, above the operator's BOSUN_SANDBOX_DISK_MB of 10240, so 10240 holds/]],
   },
   {
     name: "a limit below the ceiling is the repository's choice",

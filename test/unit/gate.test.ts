@@ -16,7 +16,7 @@ function policy(orgYaml: string, repoYaml: string | null = null) {
   const org = parseOrgPolicy(orgYaml);
   const cfg = parseRepoConfig(repoYaml);
   if (!org.ok || !cfg.ok) throw new Error("bad fixture");
-  const r = resolvePolicy({ org: org.policy, repo: "app", config: cfg.config, raw: cfg.raw, operator: { image: "i", cliAgentImage: "c", universalImage: "u", defaultAgentCommand: "a", runtime: "runc", memoryMb: 1024, cpus: 1, pids: 100 }, presetHosts: () => [] });
+  const r = resolvePolicy({ org: org.policy, repo: "app", config: cfg.config, raw: cfg.raw, operator: { image: "i", cliAgentImage: "c", universalImage: "u", defaultAgentCommand: "a", runtime: "runc", memoryMb: 1024, cpus: 1, pids: 100, diskMb: 10240 }, presetHosts: () => [] });
   if (!r.ok) throw new Error(r.refusal.message);
   return r.policy;
 }

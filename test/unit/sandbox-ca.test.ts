@@ -138,7 +138,7 @@ test("each phase gets the variables and the read-only bind, and the transcript s
       assert.equal(spec.binds?.[0], bind, `${network}/${spec.role}: the CA folder, read-only`);
       if (network === "allowlist") {
         assert.equal(spec.binds?.length, 2);
-        assert.match(spec.binds?.[1] ?? "", /:\/bosun\/egress$/);
+        assert.match(spec.binds?.[1] ?? "", /:\/bosun\/egress:ro$/);
         assert.equal(spec.env?.["HTTPS_PROXY"], "http://127.0.0.1:3128");
       } else {
         assert.equal(spec.binds?.length, 1);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parseAgentLine } from "../../agents/command-adapter.ts";
 import { bosunDefaults, type ResolvedRules } from "../../config/org-policy.ts";
 import type { OverlayLower, RunOutcome } from "../../sandbox/sandbox.ts";
-import { lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
+import { diskFields, diskStopText, lastLines, phasePolicy, reattachPhase, runPhase } from "../run-phase.ts";
 import { setUpWorkspace } from "../setup.ts";
 import { ensureCheckout } from "./checkout.ts";
 import type { RunContext } from "../run-context.ts";
@@ -172,7 +172,10 @@ async function finishAgent(ctx: RunContext, outcome: RunOutcome, bosunVolume: st
   const dropped = passed ? await recordDropped(ctx, passed) : null;
   const tail = ctx.redactor.text(lastLines(outcome.outputTail));
   await ctx.update({ facts: { agentExitCode: outcome.exitCode, agentTimedOut: outcome.timedOut, agentOutputTail: tail } });
-  await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail });
+  await ctx.transcript.append("command", { phase: "agent", exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, ...diskFields(outcome) });
+  if (outcome.disk) {
+    throw new StepFailure({ outcome: `The agent ${diskStopText(ctx, outcome.disk).why}.`, title: "Last output", detail: tail });
+  }
   if (dropped && events.stop.aborted) {
     throw new StepFailure({ outcome: dropped, title: "Last output", detail: tail });
   }

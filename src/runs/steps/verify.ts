@@ -9,7 +9,7 @@ import { findMarkedComment } from "../../github/progress-comment.ts";
 import type { OverlayLower } from "../../sandbox/sandbox.ts";
 import type { Run } from "../run.ts";
 import type { RunContext } from "../run-context.ts";
-import { lastLines, runPhase } from "../run-phase.ts";
+import { diskFields, diskStopText, lastLines, runPhase } from "../run-phase.ts";
 import { setUpWorkspace } from "../setup.ts";
 import { StepFailure } from "../step-failure.ts";
 import { ensureCheckout, headOf } from "./checkout.ts";
@@ -189,10 +189,12 @@ export async function verify(ctx: RunContext): Promise<void> {
     runId: run.id, role: "test", attempt: run.epoch, image: ctx.image, command: testCommand,
     volumes: { [volume]: "/workspace" }, timeoutMs: timeoutMinutes * 60_000,
   });
-  const tail = ctx.redactor.text(lastLines(outcome.outputTail, 40));
-  await ctx.transcript.append("test", { command: testCommand, exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, commit: sha });
-  const passed = outcome.exitCode === 0 && !outcome.timedOut;
-  await ctx.stepDone(passed ? `Tests passed: \`${testCommand}\`` : `Tests failed: \`${testCommand}\` (${outcome.timedOut ? `timed out after ${timeoutMinutes} min` : `exit code ${outcome.exitCode}`})`, {
+  const disk = outcome.disk ? `The tests ${diskStopText(ctx, outcome.disk).why}.\n\n` : "";
+  const tail = disk + ctx.redactor.text(lastLines(outcome.outputTail, 40));
+  await ctx.transcript.append("test", { command: testCommand, exit_code: outcome.exitCode, timed_out: outcome.timedOut, output_tail: tail, commit: sha, ...diskFields(outcome) });
+  const passed = outcome.exitCode === 0 && !outcome.timedOut && !outcome.disk;
+  const how = outcome.disk ? "stopped at the disk limit" : outcome.timedOut ? `timed out after ${timeoutMinutes} min` : `exit code ${outcome.exitCode}`;
+  await ctx.stepDone(passed ? `Tests passed: \`${testCommand}\`` : `Tests failed: \`${testCommand}\` (${how})`, {
     facts: { testCommand, testExitCode: outcome.exitCode, testTimedOut: outcome.timedOut, testOutputTail: tail },
   });
   await holdOrPublish(ctx);
